@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Every test: host setup, type check, lint and format, unit tests, and the e2e tests on a real kernel.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup-host.sh
+tsc --noEmit
+eslint .
+prettier --check .
+vitest run

@@ -1,0 +1,137 @@
+// The pod pool as a numbered sequence of candidate node blocks.
+// Block i of the pool is found arithmetically, so a pool of millions of blocks costs nothing to hold;
+// blocks that contain an address pods must never get (Azure-reserved, a node IP, `reserved`) are
+// forbidden as a whole, which keeps every block a single host-local range.
+import type { ClusterSpec } from "../spec/schema.ts";
+import {
+  type Cidr,
+  containsCidr,
+  containsIp,
+  lastAddress,
+  overlaps,
+  parseCidr,
+  parseCidrOrIp,
+  parseIp,
+  size,
+} from "./cidr.ts";
+
+export interface PoolSegment {
+  cidr: Cidr;
+  /** Index of this segment's first block in the whole pool. */
+  firstIndex: number;
+  blockCount: number;
+  /** The `subnet` host-local is given for ranges in this segment. */
+  rangeSubnet: Cidr;
+  /** The gateway host-local is given: the first host of the range subnet (Azure's gateway in the node subnet). */
+  gateway: number;
+}
+
+export class BlockPool {
+  readonly blockPrefix: number;
+  readonly segments: PoolSegment[];
+  readonly blockCount: number;
+  private readonly forbidden = new Set<number>();
+  private readonly forbiddenReasons = new Map<number, string>();
+
+  constructor(spec: ClusterSpec) {
+    this.blockPrefix = spec.blockSize;
+    const nodeSubnet = parseCidr(spec.nodeSubnet);
+    let firstIndex = 0;
+    this.segments = spec.podPool.map((text) => {
+      const cidr = parseCidr(text);
+      const inside = containsCidr(nodeSubnet, cidr);
+      const rangeSubnet = inside ? nodeSubnet : cidr;
+      const blockCount = cidr.prefix > this.blockPrefix ? 0 : 2 ** (this.blockPrefix - cidr.prefix);
+      const segment = { cidr, firstIndex, blockCount, rangeSubnet, gateway: rangeSubnet.base + 1 };
+      firstIndex += blockCount;
+      return segment;
+    });
+    this.blockCount = firstIndex;
+
+    const forbid = (address: number, reason: string) => {
+      const index = this.indexOfAddress(address);
+      if (index !== undefined && !this.forbidden.has(index)) {
+        this.forbidden.add(index);
+        this.forbiddenReasons.set(index, reason);
+      }
+    };
+    for (const subnet of new Set(this.segments.map((s) => s.rangeSubnet))) {
+      const isNodeSubnet = subnet === nodeSubnet;
+      const reserved = isNodeSubnet ? [0, 1, 2, 3] : [0, 1];
+      for (const offset of reserved) {
+        forbid(subnet.base + offset, isNodeSubnet ? "Azure-reserved address" : "network or gateway address");
+      }
+      forbid(lastAddress(subnet), isNodeSubnet ? "Azure-reserved address" : "broadcast address");
+    }
+    for (const node of spec.nodes) forbid(parseIp(node.ip), `IP of node ${node.name}`);
+    for (const text of spec.reserved) this.forbidRange(parseCidrOrIp(text), `reserved ${text}`);
+  }
+
+  private forbidRange(range: Cidr, reason: string): void {
+    for (const segment of this.segments) {
+      if (!overlaps(segment.cidr, range)) continue;
+      const from = Math.max(range.base, segment.cidr.base);
+      const to = Math.min(lastAddress(range), lastAddress(segment.cidr));
+      const blockSize = 2 ** (32 - this.blockPrefix);
+      for (
+        let address = from - ((from - segment.cidr.base) % blockSize);
+        address <= to;
+        address += blockSize
+      ) {
+        const index = this.indexOfAddress(address)!;
+        if (!this.forbidden.has(index)) {
+          this.forbidden.add(index);
+          this.forbiddenReasons.set(index, reason);
+        }
+      }
+    }
+  }
+
+  /** The pool index of the block holding `address`, or undefined when the address is outside the pool. */
+  indexOfAddress(address: number): number | undefined {
+    for (const segment of this.segments) {
+      if (segment.blockCount > 0 && containsIp(segment.cidr, address)) {
+        return segment.firstIndex + Math.floor((address - segment.cidr.base) / 2 ** (32 - this.blockPrefix));
+      }
+    }
+    return undefined;
+  }
+
+  /** The pool index of exactly this block, or undefined when it is not one of the pool's blocks. */
+  indexOfBlock(block: Cidr): number | undefined {
+    if (block.prefix !== this.blockPrefix) return undefined;
+    return this.indexOfAddress(block.base);
+  }
+
+  block(index: number): Cidr {
+    const segment = this.segmentOf(index);
+    return {
+      base: segment.cidr.base + (index - segment.firstIndex) * 2 ** (32 - this.blockPrefix),
+      prefix: this.blockPrefix,
+    };
+  }
+
+  segmentOf(index: number): PoolSegment {
+    const segment = this.segments.find((s) => index >= s.firstIndex && index < s.firstIndex + s.blockCount);
+    if (!segment) throw new RangeError(`block index ${index} is outside the pool`);
+    return segment;
+  }
+
+  /** Why a block may not be handed out, or undefined when it may. */
+  forbiddenReason(index: number): string | undefined {
+    return this.forbiddenReasons.get(index);
+  }
+
+  get forbiddenCount(): number {
+    return this.forbidden.size;
+  }
+
+  isForbidden(index: number): boolean {
+    return this.forbidden.has(index);
+  }
+
+  /** Addresses a block gives pods: all of them, since blocks holding a forbidden address are never used. */
+  capacity(): number {
+    return size({ base: 0, prefix: this.blockPrefix });
+  }
+}
