@@ -103,7 +103,9 @@ describe("in-test API server through @kubernetes/client-node", () => {
     const config = server.kubeConfig();
     const objects = KubernetesObjectApi.makeApiClient(config);
     const apps = config.makeApiClient(AppsV1Api);
-    const daemonSet = {
+    const daemonSet: KubernetesObject & {
+      spec: { template: { spec: { containers: { image: string }[] } } };
+    } = {
       apiVersion: "apps/v1",
       kind: "DaemonSet",
       metadata: { name: "agent", namespace: "kube-system" },
