@@ -104,7 +104,10 @@ describe("in-test API server through @kubernetes/client-node", () => {
     const objects = KubernetesObjectApi.makeApiClient(config);
     const apps = config.makeApiClient(AppsV1Api);
     const daemonSet: KubernetesObject & {
-      spec: { template: { spec: { containers: { image: string }[] } } };
+      spec: {
+        selector: object;
+        template: { metadata: object; spec: { containers: { name: string; image: string }[] } };
+      };
     } = {
       apiVersion: "apps/v1",
       kind: "DaemonSet",
