@@ -1,10 +1,35 @@
 #!/usr/bin/env node
 // The aks-ipvlan command line: wires each command module into commander and maps errors to exit codes.
 import { Command, CommanderError } from "commander";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { UserError } from "../spec/errors.ts";
+import { register as plan } from "./commands/plan.ts";
+import { register as render } from "./commands/render.ts";
+import { register as lint } from "./commands/lint.ts";
+import { register as agent } from "./commands/agent.ts";
+import { register as installCni } from "./commands/install-cni.ts";
+import { register as controller } from "./commands/controller.ts";
+import { register as install } from "./commands/install.ts";
+import { register as uninstall } from "./commands/uninstall.ts";
+import { register as verify } from "./commands/verify.ts";
+import { register as doctor } from "./commands/doctor.ts";
+import { register as demo } from "./commands/demo.ts";
 
 // Each command lives in its own module under ./commands and registers itself here.
-const commands: Array<(program: Command) => void> = [];
+const commands: Array<(program: Command) => void> = [
+  plan,
+  render,
+  lint,
+  agent,
+  installCni,
+  controller,
+  install,
+  uninstall,
+  verify,
+  doctor,
+  demo,
+];
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command("aks-ipvlan")
@@ -24,6 +49,16 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/** True when this file is the program node was started with, also through a symlink (node_modules/.bin). */
+function isEntryPoint(): boolean {
+  if (!process.argv[1]) return false;
+  try {
+    return realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
   process.exitCode = await main(process.argv);
 }

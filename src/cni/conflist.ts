@@ -23,7 +23,12 @@ export interface Conflist {
   plugins: Record<string, unknown>[];
 }
 
-export function renderConflist(spec: ClusterSpec, node: NodePlan): Conflist {
+/** `ipamDataDir` overrides IPAM_DATA_DIR, e.g. for emulated nodes sharing one file system. */
+export function renderConflist(
+  spec: ClusterSpec,
+  node: NodePlan,
+  options: { ipamDataDir?: string } = {},
+): Conflist {
   const ranges: HostLocalRange[] = node.blocks.map((block) => ({
     subnet: block.rangeSubnet,
     rangeStart: block.firstPod,
@@ -41,7 +46,7 @@ export function renderConflist(spec: ClusterSpec, node: NodePlan): Conflist {
         ...(spec.mtu === undefined ? {} : { mtu: spec.mtu }),
         ipam: {
           type: "host-local",
-          dataDir: IPAM_DATA_DIR,
+          dataDir: options.ipamDataDir ?? IPAM_DATA_DIR,
           // One range set: a pod gets one IPv4 address from whichever of the node's blocks has room.
           ranges: [ranges],
           routes: [{ dst: "0.0.0.0/0" }],

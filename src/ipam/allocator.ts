@@ -24,18 +24,27 @@ export class BlockAllocator {
     const holder = this.owners.get(index);
     if (holder !== undefined && holder !== owner) return `${block} is already held by ${holder}`;
     this.owners.set(index, owner);
+    // Claims usually come in ascending order (a plan, the annotations): moving the cursor here keeps
+    // the next allocate from scanning every claimed block again.
+    if (index === this.cursor) this.skipTaken();
     return undefined;
   }
 
   allocate(owner: string): Cidr | undefined {
-    while (this.cursor < this.pool.blockCount) {
-      const index = this.cursor++;
-      if (!this.owners.has(index) && !this.pool.isForbidden(index)) {
-        this.owners.set(index, owner);
-        return this.pool.block(index);
-      }
+    this.skipTaken();
+    if (this.cursor >= this.pool.blockCount) return undefined;
+    const index = this.cursor++;
+    this.owners.set(index, owner);
+    return this.pool.block(index);
+  }
+
+  private skipTaken(): void {
+    while (
+      this.cursor < this.pool.blockCount &&
+      (this.owners.has(this.cursor) || this.pool.isForbidden(this.cursor))
+    ) {
+      this.cursor++;
     }
-    return undefined;
   }
 
   release(block: string): void {

@@ -52,41 +52,51 @@ export function routeName(clusterName: string, block: string): string {
 }
 
 /**
- * Plans every node of the spec plus `extraNodes` (nodes the cluster has that the spec does not list).
- * `held` maps node names to blocks they already hold (e.g. node annotations); they are kept.
+ * Plans every node of the spec plus `extraNodes` (nodes the cluster has that the spec does not list; a
+ * name the spec already lists is ignored). `held` maps node names to blocks they already hold (e.g. node
+ * annotations): those blocks are kept, and a held block of a node that is not planned stays taken, so a
+ * block is never handed to a second node while the first may still use it.
+ * Every problem is reported at once in one UserError.
  */
 export function plan(
   spec: ClusterSpec,
   options: { extraNodes?: NodeInput[]; held?: ReadonlyMap<string, readonly string[]> } = {},
 ): Plan {
-  const pool = checkedPool(spec);
+  const listed = new Set(spec.nodes.map((node) => node.name));
+  const extraNodes = uniqueByName(options.extraNodes ?? []).filter((node) => !listed.has(node.name));
+  const nodes: NodeInput[] = [...spec.nodes, ...extraNodes];
+  const pool = checkedPool(spec, extraNodes);
   const allocator = new BlockAllocator(pool);
-  const errors: Finding[] = [];
-  const nodes: NodeInput[] = [...spec.nodes, ...(options.extraNodes ?? [])];
+  const errors: Finding[] = capacityErrors(spec, pool.capacity());
   const blocksOf = new Map<string, string[]>(nodes.map((node) => [node.name, []]));
 
-  const claim = (block: string, owner: string, path: string) => {
+  const claim = (block: string, owner: string, path: string, fix: string) => {
+    if (allocator.ownerOf(block) === owner) return;
     const problem = allocator.claim(block, owner);
-    if (problem) {
-      errors.push({
-        path,
-        value: block,
-        message: problem,
-        fix: "pin a free block of the pod pool, or remove the pin",
-      });
-    } else {
-      blocksOf.get(owner)?.push(block);
-    }
+    if (problem) errors.push({ path, value: block, message: problem, fix });
+    else blocksOf.get(owner)?.push(block);
   };
-  spec.nodes.forEach((node, index) => {
-    if (node.block) claim(node.block, node.name, `nodes[${index}].block`);
-  });
+  // Held blocks first: a pin can never take a block away from the node using it.
   for (const [name, blocks] of options.held ?? []) {
-    if (!blocksOf.has(name)) continue;
     for (const block of blocks) {
-      if (allocator.ownerOf(block) !== name) claim(block, name, `held[${name}]`);
+      claim(
+        block,
+        name,
+        `held[${name}]`,
+        "release the block from the node (drain it) before changing the spec",
+      );
     }
   }
+  spec.nodes.forEach((node, index) => {
+    if (node.block) {
+      claim(
+        node.block,
+        node.name,
+        `nodes[${index}].block`,
+        "pin a free block of the pod pool, or remove the pin",
+      );
+    }
+  });
   nodes.forEach((node, index) => {
     const blocks = blocksOf.get(node.name)!;
     if (blocks.length > 0) return;
@@ -104,14 +114,18 @@ export function plan(
   });
   if (errors.length > 0) throw new UserError(errors);
 
-  const warnings = planWarnings(spec, pool.capacity());
   const planned = nodes.map((node) => nodePlan(node, blocksOf.get(node.name)!, pool));
   return {
     nodes: planned,
     routes: planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip))),
     freeBlocks: allocator.freeCount(),
-    warnings,
+    warnings: planWarnings(spec, pool.capacity()),
   };
+}
+
+function uniqueByName(nodes: readonly NodeInput[]): NodeInput[] {
+  const seen = new Set<string>();
+  return nodes.filter((node) => !seen.has(node.name) && Boolean(seen.add(node.name)));
 }
 
 export function routeFor(spec: ClusterSpec, block: string, nodeIp: string): RouteEntry {
@@ -145,8 +159,11 @@ function blockPlan(block: Cidr, pool: BlockPool): BlockPlan {
   };
 }
 
-/** Validates the pool against the node subnet and builds it; every problem is reported at once. */
-export function checkedPool(spec: ClusterSpec): BlockPool {
+/**
+ * Validates the pool against the node subnet and builds it; every problem is reported at once.
+ * `extraNodes`: nodes the spec does not list, whose IPs must not be handed out either.
+ */
+export function checkedPool(spec: ClusterSpec, extraNodes: readonly NodeInput[] = []): BlockPool {
   const nodeSubnet = parseCidr(spec.nodeSubnet);
   const pools = spec.podPool.map(parseCidr);
   const errors: Finding[] = [];
@@ -165,7 +182,7 @@ export function checkedPool(spec: ClusterSpec): BlockPool {
       errors.push({
         path,
         value,
-        message: `partly inside nodeSubnet ${spec.nodeSubnet}`,
+        message: `overlaps nodeSubnet ${spec.nodeSubnet} without being inside it`,
         fix: "use a pool wholly inside the node subnet, or wholly outside it",
       });
     }
@@ -181,23 +198,27 @@ export function checkedPool(spec: ClusterSpec): BlockPool {
     });
   });
   if (errors.length > 0) throw new UserError(errors);
-  return new BlockPool(spec);
+  return new BlockPool(spec, extraNodes);
+}
+
+function capacityErrors(spec: ClusterSpec, blockCapacity: number): Finding[] {
+  const nodeCapacity = blockCapacity * spec.maxBlocksPerNode;
+  if (spec.maxPodsPerNode === undefined || spec.maxPodsPerNode <= nodeCapacity) return [];
+  const neededPrefix = spec.blockSize - Math.ceil(Math.log2(spec.maxPodsPerNode / nodeCapacity));
+  return [
+    {
+      path: "maxPodsPerNode",
+      value: spec.maxPodsPerNode,
+      message: `a node holds at most ${nodeCapacity} pod addresses (${spec.maxBlocksPerNode} × /${spec.blockSize}), fewer than the kubelet's max-pods`,
+      fix: `set the node pool's --max-pods to ${nodeCapacity} or less, or use blockSize: ${Math.max(16, neededPrefix)}`,
+    },
+  ];
 }
 
 function planWarnings(spec: ClusterSpec, blockCapacity: number): Finding[] {
   const warnings: Finding[] = [];
   const nodeSubnet = parseCidr(spec.nodeSubnet);
   const nodeCapacity = blockCapacity * spec.maxBlocksPerNode;
-  if (spec.maxPodsPerNode !== undefined && spec.maxPodsPerNode > nodeCapacity) {
-    throw new UserError([
-      {
-        path: "maxPodsPerNode",
-        value: spec.maxPodsPerNode,
-        message: `a node holds at most ${nodeCapacity} pod addresses (${spec.maxBlocksPerNode} × /${spec.blockSize}), fewer than the kubelet's max-pods`,
-        fix: `set the node pool's --max-pods to ${nodeCapacity} or less, or use a shorter blockSize (e.g. ${Math.max(16, spec.blockSize - Math.ceil(Math.log2(spec.maxPodsPerNode / nodeCapacity)))})`,
-      },
-    ]);
-  }
   if (spec.maxPodsPerNode === undefined) {
     warnings.push({
       path: "maxPodsPerNode",

@@ -30,10 +30,11 @@ export class BlockPool {
   readonly blockPrefix: number;
   readonly segments: PoolSegment[];
   readonly blockCount: number;
-  private readonly forbidden = new Set<number>();
-  private readonly forbiddenReasons = new Map<number, string>();
+  /** Block index → why pods must not get it. */
+  private readonly forbidden = new Map<number, string>();
 
-  constructor(spec: ClusterSpec) {
+  /** `nodes` adds nodes the spec does not list (e.g. joined later): their IPs are forbidden too. */
+  constructor(spec: ClusterSpec, nodes: readonly { name: string; ip: string }[] = []) {
     this.blockPrefix = spec.blockSize;
     const nodeSubnet = parseCidr(spec.nodeSubnet);
     let firstIndex = 0;
@@ -48,13 +49,8 @@ export class BlockPool {
     });
     this.blockCount = firstIndex;
 
-    const forbid = (address: number, reason: string) => {
-      const index = this.indexOfAddress(address);
-      if (index !== undefined && !this.forbidden.has(index)) {
-        this.forbidden.add(index);
-        this.forbiddenReasons.set(index, reason);
-      }
-    };
+    const forbid = (address: number, reason: string) =>
+      this.forbidRange({ base: address, prefix: 32 }, reason);
     for (const subnet of new Set(this.segments.map((s) => s.rangeSubnet))) {
       const isNodeSubnet = subnet === nodeSubnet;
       const reserved = isNodeSubnet ? [0, 1, 2, 3] : [0, 1];
@@ -63,13 +59,13 @@ export class BlockPool {
       }
       forbid(lastAddress(subnet), isNodeSubnet ? "Azure-reserved address" : "broadcast address");
     }
-    for (const node of spec.nodes) forbid(parseIp(node.ip), `IP of node ${node.name}`);
+    for (const node of [...spec.nodes, ...nodes]) forbid(parseIp(node.ip), `IP of node ${node.name}`);
     for (const text of spec.reserved) this.forbidRange(parseCidrOrIp(text), `reserved ${text}`);
   }
 
   private forbidRange(range: Cidr, reason: string): void {
     for (const segment of this.segments) {
-      if (!overlaps(segment.cidr, range)) continue;
+      if (segment.blockCount === 0 || !overlaps(segment.cidr, range)) continue;
       const from = Math.max(range.base, segment.cidr.base);
       const to = Math.min(lastAddress(range), lastAddress(segment.cidr));
       const blockSize = 2 ** (32 - this.blockPrefix);
@@ -79,10 +75,7 @@ export class BlockPool {
         address += blockSize
       ) {
         const index = this.indexOfAddress(address)!;
-        if (!this.forbidden.has(index)) {
-          this.forbidden.add(index);
-          this.forbiddenReasons.set(index, reason);
-        }
+        if (!this.forbidden.has(index)) this.forbidden.set(index, reason);
       }
     }
   }
@@ -119,7 +112,7 @@ export class BlockPool {
 
   /** Why a block may not be handed out, or undefined when it may. */
   forbiddenReason(index: number): string | undefined {
-    return this.forbiddenReasons.get(index);
+    return this.forbidden.get(index);
   }
 
   get forbiddenCount(): number {

@@ -11,7 +11,7 @@ export function parseSpec(text: string, source = "spec"): ClusterSpec {
     throw new UserError(
       document.errors.map((error) => ({
         path: source,
-        message: `invalid YAML: ${error.message.split("\n")[0]}`,
+        message: `invalid YAML: ${error.message.split("\n")[0]!.replace(/:$/, "")}`,
         fix: "correct the YAML syntax at the line and column named",
       })),
     );
@@ -59,7 +59,9 @@ function genericFix(issue: z.core.$ZodIssue): string {
     case "unrecognized_keys":
       return `remove ${issue.keys.join(", ")} or check the spelling against schema/cluster-spec.schema.json`;
     case "invalid_type":
-      return `give a value of type ${issue.expected}`;
+      return issue.input === undefined
+        ? `add the required field (a ${issue.expected}); see examples/seed.yaml`
+        : `give a value of type ${issue.expected}`;
     case "invalid_value":
       return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
     case "too_small":

@@ -31,13 +31,20 @@ const ip = z
 
 const cidrOrIp = parsedBy(parseCidrOrIp, "write a.b.c.d or a.b.c.d/n");
 
-const dnsLabel = z
-  .string()
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, {
-    message: "not a valid Kubernetes node name",
-    ...fix("use lower-case letters, digits, '-' and '.'"),
-  })
-  .max(253);
+/** A string matching `pattern`; a refinement (not .regex) so the issue carries its fix, with the
+ * pattern kept in the generated JSON Schema for editors. */
+function matching(pattern: RegExp, message: string, fixText: string) {
+  return z
+    .string()
+    .refine((text) => pattern.test(text), { message, ...fix(fixText) })
+    .meta({ pattern: pattern.source });
+}
+
+const dnsLabel = matching(
+  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
+  "not a valid Kubernetes node name",
+  "use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+);
 
 export const NodeSchema = z.strictObject({
   name: dnsLabel,
@@ -48,7 +55,14 @@ export const NodeSchema = z.strictObject({
 export const ClusterSpecSchema = z
   .strictObject({
     apiVersion: z.literal("aks-ipvlan/v1").default("aks-ipvlan/v1"),
-    name: dnsLabel.default("aks").describe("Cluster name; prefixes Azure route names."),
+    // Azure route names have at most 80 characters: "aks-ipvlan-" + name + "-" + block takes up to 30 more.
+    name: matching(
+      /^(?=.{1,50}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+      "not a usable cluster name",
+      "use at most 50 lower-case letters, digits and '-', starting and ending with a letter or digit",
+    )
+      .default("aks")
+      .describe("Cluster name; part of every Azure route name."),
     nodeSubnet: cidr.describe("The Azure subnet of the nodes' NICs."),
     podPool: z
       .array(cidr)
@@ -62,16 +76,20 @@ export const ClusterSpecSchema = z
       .max(30, { message: "a block must hold at least 4 addresses" })
       .default(28)
       .describe("Prefix length of a node block."),
-    maxBlocksPerNode: z.number().int().min(1).max(64).default(1),
+    maxBlocksPerNode: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe("Blocks a node may hold; the controller adds one when the node's pods fill its blocks."),
     nodes: z.array(NodeSchema).default([]),
     reserved: z.array(cidrOrIp).default([]).describe("Addresses or CIDRs never handed out to pods."),
-    masterInterface: z
-      .string()
-      .regex(/^[a-zA-Z0-9_.-]{1,15}$/, {
-        message: "not a Linux interface name",
-        ...fix("use the node NIC's name, e.g. eth0"),
-      })
-      .default("eth0"),
+    masterInterface: matching(
+      /^[a-zA-Z0-9_.-]{1,15}$/,
+      "not a Linux interface name",
+      "use the node NIC's name, e.g. eth0",
+    ).default("eth0"),
     mode: z
       .string()
       .refine((mode) => mode === "l3s", {
@@ -79,6 +97,7 @@ export const ClusterSpecSchema = z
           "only ipvlan mode l3s is supported: l2 bypasses the node's iptables (no masquerade, no services) and l3 skips netfilter for pod traffic; all ipvlan devices on one master share one mode",
         ...fix('set mode: "l3s" or remove the field'),
       })
+      .meta({ enum: ["l3s"] })
       .default("l3s"),
     mtu: z.number().int().min(576).max(9000).optional(),
     cniVersion: z
@@ -108,7 +127,13 @@ export const ClusterSpecSchema = z
       .strictObject({
         image: z.string().default("ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0"),
         resyncSeconds: z.number().int().min(1).max(3600).default(10),
-        listenAddress: z.string().default("127.0.0.1:9464"),
+        listenAddress: matching(
+          /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/,
+          "not an IPv4 address and port",
+          "write it as a.b.c.d:port, e.g. 127.0.0.1:9464 (kubelet probes reach it on the host network)",
+        )
+          .describe("Where the agent serves /healthz, /readyz and /metrics.")
+          .default("127.0.0.1:9464"),
         leakGraceSeconds: z.number().int().min(0).default(300),
       })
       .default({
@@ -129,6 +154,13 @@ export const ClusterSpecSchema = z
           })
           .optional(),
         enableIpForwarding: z.boolean().default(false),
+        azureClientId: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            "Client ID of the managed identity the controller uses through Azure workload identity; it needs Network Contributor on the route table. Unset: no workload identity wiring.",
+          ),
       })
       .default({
         image: "ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0",
@@ -154,20 +186,23 @@ export const ClusterSpecSchema = z
         });
       }
     });
-    const seen = new Map<string, number>();
-    spec.nodes.forEach((node, index) => {
-      const first = seen.get(node.name);
-      if (first !== undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["nodes", index, "name"],
-          message: `duplicate node name (also nodes[${first}])`,
-          input: node.name,
-          params: { fix: "give every node a unique name" },
-        });
-      }
-      seen.set(node.name, index);
-    });
+    for (const key of ["name", "ip"] as const) {
+      const seen = new Map<string, number>();
+      spec.nodes.forEach((node, index) => {
+        const first = seen.get(node[key]);
+        if (first !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["nodes", index, key],
+            message: `duplicate node ${key} (also nodes[${first}])`,
+            input: node[key],
+            params: { fix: `give every node its own ${key}` },
+          });
+        } else {
+          seen.set(node[key], index);
+        }
+      });
+    }
   })
   .transform((spec) => {
     const podPool = spec.podPool ?? [spec.nodeSubnet];

@@ -1,0 +1,72 @@
+// `aks-ipvlan plan`: which block each node gets, its pod addresses, warnings, and the VNet routes.
+import type { Command } from "commander";
+import { stringify } from "yaml";
+import { UserError } from "../../spec/errors.ts";
+import { loadSpec } from "../../spec/load.ts";
+import { type Plan, plan } from "../../ipam/planner.ts";
+import { formatSeverityFinding, formatTable, printJson, useColour } from "../output.ts";
+
+const FORMATS = ["table", "json", "yaml"] as const;
+
+export function register(program: Command): void {
+  program
+    .command("plan")
+    .description(
+      "show each node's block, its pod addresses and capacity, warnings, and the route-table entries",
+    )
+    .requiredOption("--config <file>", "cluster spec (YAML)")
+    .option("-o, --output <format>", `output format: ${FORMATS.join(", ")}`, "table")
+    .action(async (flags: { config: string; output: string }) => {
+      if (!(FORMATS as readonly string[]).includes(flags.output)) {
+        throw new UserError([
+          {
+            path: "--output",
+            value: flags.output,
+            message: "unknown output format",
+            fix: `use one of: ${FORMATS.join(", ")}`,
+          },
+        ]);
+      }
+      const result = plan(await loadSpec(flags.config));
+      if (flags.output === "json") printJson(result);
+      else if (flags.output === "yaml") process.stdout.write(stringify(result));
+      else process.stdout.write(planTable(result, useColour()));
+    });
+}
+
+export function planTable(result: Plan, colour = false): string {
+  const nodes = formatTable(
+    ["NODE", "NODE IP", "BLOCK", "FIRST POD", "LAST POD", "CAPACITY"],
+    result.nodes.flatMap((node) =>
+      node.blocks.map((block, index) => [
+        index === 0 ? node.name : "",
+        index === 0 ? node.ip : "",
+        block.cidr,
+        block.firstPod,
+        block.lastPod,
+        block.capacity,
+      ]),
+    ),
+    colour,
+  );
+  const warnings = result.warnings
+    .map((warning) => formatSeverityFinding("warning", warning, colour))
+    .join("");
+  const routes = formatTable(
+    ["ROUTE", "ADDRESS PREFIX", "NEXT HOP TYPE", "NEXT HOP"],
+    result.routes.map((route) => [
+      route.name,
+      route.addressPrefix,
+      route.nextHopType,
+      route.nextHopIpAddress,
+    ]),
+    colour,
+  );
+  return [
+    nodes,
+    `${result.freeBlocks} free blocks left in the pod pool\n`,
+    ...(warnings ? [warnings] : []),
+    "Route-table entries the VNet needs (block -> node):\n",
+    routes,
+  ].join("\n");
+}

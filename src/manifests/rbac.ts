@@ -1,0 +1,67 @@
+// Least-privilege access: the agent reads nodes and pods; the controller patches node annotations,
+// records events and holds its leader Lease in its own namespace only.
+import type { IClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
+import type { IClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
+import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
+import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
+import { AGENT_NAME, CONTROLLER_NAME, NAMESPACE, metadataOf } from "./names.ts";
+
+const RBAC = "rbac.authorization.k8s.io/v1";
+const READ = ["get", "list", "watch"];
+
+export function agentRbac(): [IClusterRole, IClusterRoleBinding] {
+  return [
+    {
+      apiVersion: RBAC,
+      kind: "ClusterRole",
+      metadata: metadataOf(AGENT_NAME, false),
+      rules: [
+        { apiGroups: [""], resources: ["nodes"], verbs: READ },
+        // Leak collection matches host-local reservations to the pod IPs on the agent's node.
+        { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+      ],
+    },
+    clusterBinding(AGENT_NAME),
+  ];
+}
+
+export function controllerRbac(): [IClusterRole, IClusterRoleBinding, IRole, IRoleBinding] {
+  return [
+    {
+      apiVersion: RBAC,
+      kind: "ClusterRole",
+      metadata: metadataOf(CONTROLLER_NAME, false),
+      rules: [
+        // patch: the blocks annotation; nothing else on the node is written.
+        { apiGroups: [""], resources: ["nodes"], verbs: [...READ, "patch"] },
+        { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+      ],
+    },
+    clusterBinding(CONTROLLER_NAME),
+    {
+      apiVersion: RBAC,
+      kind: "Role",
+      metadata: metadataOf(CONTROLLER_NAME),
+      rules: [
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+      ],
+    },
+    {
+      apiVersion: RBAC,
+      kind: "RoleBinding",
+      metadata: metadataOf(CONTROLLER_NAME),
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: CONTROLLER_NAME },
+      subjects: [{ kind: "ServiceAccount", name: CONTROLLER_NAME, namespace: NAMESPACE }],
+    },
+  ];
+}
+
+function clusterBinding(name: string): IClusterRoleBinding {
+  return {
+    apiVersion: RBAC,
+    kind: "ClusterRoleBinding",
+    metadata: metadataOf(name, false),
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+    subjects: [{ kind: "ServiceAccount", name, namespace: NAMESPACE }],
+  };
+}

@@ -1,0 +1,48 @@
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { parseSpec } from "../spec/load.ts";
+import { plan } from "../ipam/planner.ts";
+import { MASQ_CHAIN, OUTPUT_CHAIN, POSTROUTING_CHAIN, renderNodeRules } from "./rules.ts";
+
+const seedText = readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8");
+const seed = parseSpec(seedText);
+const golden = (name: string) =>
+  readFileSync(new URL(`../../test/fixtures/golden/${name}`, import.meta.url), "utf8");
+
+describe("renderNodeRules", () => {
+  it.each(["node1", "node2", "node3"])("renders the golden restore payload of the seed's %s", (name) => {
+    const node = plan(seed).nodes.find((candidate) => candidate.name === name)!;
+    expect(renderNodeRules(seed, node).chains).toBe(golden(`seed-${name}.rules`));
+  });
+
+  it("declares only its own chains, so --noflush leaves every other chain alone", () => {
+    const rules = renderNodeRules(seed, plan(seed).nodes[0]!);
+    const declared = rules.chains.split("\n").filter((line) => line.startsWith(":"));
+    expect(declared).toEqual([
+      `:${POSTROUTING_CHAIN} - [0:0]`,
+      `:${MASQ_CHAIN} - [0:0]`,
+      `:${OUTPUT_CHAIN} - [0:0]`,
+    ]);
+    expect(rules.chains).not.toMatch(/^-A (POSTROUTING|OUTPUT|PREROUTING|FORWARD|INPUT) /m);
+    expect(rules.owned).toEqual({ nat: [POSTROUTING_CHAIN, MASQ_CHAIN], filter: [OUTPUT_CHAIN] });
+    expect(rules.jumps.map((jump) => [jump.table, jump.chain, jump.position, jump.spec.at(-1)])).toEqual([
+      ["nat", "POSTROUTING", "last", POSTROUTING_CHAIN],
+      ["filter", "OUTPUT", "first", OUTPUT_CHAIN],
+    ]);
+  });
+
+  it("follows the masquerade options", () => {
+    const spec = parseSpec(
+      `${seedText}masquerade: {randomFully: false, masqLinkLocal: true, nonMasqueradeCIDRs: [10.0.0.0/8]}\nmetadataAccess: {imds: allow}\n`,
+    );
+    const chains = renderNodeRules(spec, plan(spec).nodes[0]!).chains;
+    expect(chains).toMatch(/-j MASQUERADE$/m);
+    expect(chains).not.toContain("--random-fully");
+    expect(chains).not.toContain("169.254.0.0/16");
+    expect(chains).toContain(`-A ${MASQ_CHAIN} -d 10.0.0.0/8 `);
+    expect(chains).not.toContain("-d 10.224.0.0/16");
+    expect(chains).not.toContain("169.254.169.254");
+    // The wireserver stays closed whatever the options say.
+    expect(chains).toMatch(/-d 168\.63\.129\.16\/32 -p tcp -m multiport --dports 80,32526 .* -j REJECT/);
+  });
+});
