@@ -8,6 +8,8 @@ export interface RunOptions {
   /** Exit codes that are not errors (default: only 0). */
   okCodes?: number[];
   timeoutMs?: number;
+  /** Sees stdout as it arrives (a long-running program's progress); it is still collected. */
+  onStdout?: (chunk: string) => void;
 }
 
 export interface RunResult {
@@ -39,7 +41,10 @@ export const run: Runner = (file, args, options = {}) =>
     });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
-    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout.push(chunk);
+      options.onStdout?.(chunk.toString("utf8"));
+    });
     child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
     child.on("error", reject);
     child.on("close", (code, signal) => {

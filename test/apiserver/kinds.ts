@@ -35,6 +35,7 @@ export const KINDS: KindInfo[] = [
   kind("rbac.authorization.k8s.io/v1", "Role", "roles", true),
   kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
   kind("coordination.k8s.io/v1", "Lease", "leases", true),
+  kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", true),
   kind("events.k8s.io/v1", "Event", "events", true),
 ];
 

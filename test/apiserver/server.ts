@@ -3,9 +3,11 @@
 // bookmarks, 410 Expired after compaction), POST, PUT and /status, PATCH (merge, strategic-as-merge, JSON
 // patch, server-side apply with field managers, force and 409 conflicts), DELETE, resourceVersion
 // preconditions (409 Conflict) and dryRun. Left out: authn/authz, admission, defaulting, validation,
-// garbage collection, exec/attach/proxy, pagination, list-map merge keys (lists are atomic under apply).
+// garbage collection, attach/proxy, pagination, list-map merge keys (lists are atomic under apply). Pod exec
+// is opt-in: serveExec in exec.ts.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { KubeConfig } from "@kubernetes/client-node";
@@ -138,6 +140,11 @@ export class ApiServer {
   /** The next request matching gets this status code instead of being served. */
   failNext(match: (method: string, path: string) => boolean, code: number): void {
     this.faults.push({ match, code });
+  }
+
+  /** Hands HTTP upgrade requests (pod exec's WebSocket) to `listener`; see exec.ts. */
+  onUpgrade(listener: (request: IncomingMessage, socket: Duplex) => void): void {
+    this.http.on("upgrade", listener);
   }
 
   /** Calls `listener` for every change (tests use it to play the DaemonSet controller, the kubelet, ...). */
@@ -419,6 +426,7 @@ export class ApiServer {
         );
         const owners: FieldOwners = new Map();
         applyOwnership(owners, manager, created, applied, true);
+        meta(created).managedFields = ownedPaths(owners, target.kind.apiVersion);
         if (!dryRun) this.objects.get(key(target.kind, target.namespace, target.name!))!.owners = owners;
         return { code: 201, body: created };
       }

@@ -1,0 +1,252 @@
+// The one door to the Kubernetes API: a small interface over @kubernetes/client-node's generic object
+// client (discovery, auth, TLS as kubectl does). Everything else takes a KubeApi, so the commands never
+// see HTTP and tests point the real implementation at the in-test API server.
+import {
+  ApiException,
+  KubernetesObjectApi,
+  PatchStrategy,
+  Watch,
+  type KubeConfig,
+} from "@kubernetes/client-node";
+import { ClusterUnreachableError, KubeApiError, type KubeStatus } from "./errors.ts";
+
+export { ClusterUnreachableError, KubeApiError } from "./errors.ts";
+
+export const FIELD_MANAGER = "aks-ipvlan";
+
+export interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  resourceVersion?: string;
+  generation?: number;
+  uid?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  managedFields?: ManagedFieldsEntry[];
+}
+
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** `a=1,b=2`: the label selector matching exactly these labels. */
+export function labelSelector(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
+}
+
+export interface ObjectList {
+  items: KubeObject[];
+  resourceVersion: string;
+}
+
+export interface WatchEvent {
+  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
+  object: KubeObject;
+}
+
+export interface KubeApi {
+  /** undefined when the object does not exist. */
+  get(ref: ObjectRef): Promise<KubeObject | undefined>;
+  list(apiVersion: string, kind: string, options?: ListOptions): Promise<ObjectList>;
+  /** Server-side apply with our field manager. */
+  apply(object: KubeObject, options?: { dryRun?: boolean; force?: boolean }): Promise<KubeObject>;
+  create(object: KubeObject): Promise<KubeObject>;
+  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
+  /** false when there was nothing to delete. */
+  delete(ref: ObjectRef): Promise<boolean>;
+  /** Streams events from resourceVersion on; resolves when the server or stop() ends the stream. */
+  watch(
+    apiVersion: string,
+    kind: string,
+    options: ListOptions & { resourceVersion: string },
+    onEvent: (event: WatchEvent) => void,
+  ): { stop(): void; ended: Promise<void> };
+}
+
+export function connect(config: KubeConfig): KubeApi {
+  const objects = KubernetesObjectApi.makeApiClient(config);
+  const watcher = new Watch(config);
+  const server = config.getCurrentCluster()?.server ?? "the API server";
+  const call = <T>(request: () => Promise<T>): Promise<T> =>
+    request().catch((error) => translate(error, server));
+  const orUndefinedOn404 = async <T>(request: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await call(request);
+    } catch (error) {
+      if (error instanceof KubeApiError && error.code === 404) return undefined;
+      throw error;
+    }
+  };
+  const header = (ref: ObjectRef) => ({
+    apiVersion: ref.apiVersion,
+    kind: ref.kind,
+    metadata: { name: ref.name, namespace: ref.namespace },
+  });
+
+  return {
+    get: (ref) => orUndefinedOn404(() => objects.read(header(ref)).then(plain)),
+    list: async (apiVersion, kind, options = {}) => {
+      const list = await call(() =>
+        objects.list(
+          apiVersion,
+          kind,
+          options.namespace,
+          undefined,
+          undefined,
+          undefined,
+          options.fieldSelector,
+          options.labelSelector,
+        ),
+      );
+      return {
+        items: list.items.map((item) => plain({ apiVersion, kind, ...item })),
+        resourceVersion: list.metadata?.resourceVersion ?? "",
+      };
+    },
+    apply: (object, options = {}) =>
+      call(() =>
+        objects
+          .patch(
+            object,
+            undefined,
+            options.dryRun ? "All" : undefined,
+            FIELD_MANAGER,
+            options.force,
+            PatchStrategy.ServerSideApply,
+          )
+          .then(plain),
+      ),
+    create: (object) => call(() => objects.create(object, undefined, undefined, FIELD_MANAGER).then(plain)),
+    mergePatch: (ref, patch) =>
+      call(() =>
+        objects
+          .patch(
+            { ...header(ref), ...patch },
+            undefined,
+            undefined,
+            FIELD_MANAGER,
+            undefined,
+            PatchStrategy.MergePatch,
+          )
+          .then(plain),
+      ),
+    delete: async (ref) =>
+      (await orUndefinedOn404(() =>
+        objects.delete(header(ref), undefined, undefined, undefined, undefined, "Background"),
+      )) !== undefined,
+    watch: (apiVersion, kind, options, onEvent) => {
+      let controller: AbortController | undefined;
+      let stopped = false;
+      const ended = (async () => {
+        const path = await collectionPath(objects, apiVersion, kind, options.namespace);
+        await new Promise<void>((resolve, reject) => {
+          watcher
+            .watch(
+              path,
+              {
+                resourceVersion: options.resourceVersion,
+                allowWatchBookmarks: true,
+                labelSelector: options.labelSelector,
+                fieldSelector: options.fieldSelector,
+              },
+              (type, object) => onEvent({ type: type as WatchEvent["type"], object: object as KubeObject }),
+              () => resolve(),
+            )
+            .then((started) => {
+              controller = started;
+              if (stopped) started.abort();
+            }, reject);
+        });
+      })();
+      return {
+        stop: () => {
+          stopped = true;
+          controller?.abort();
+        },
+        ended,
+      };
+    },
+  };
+}
+
+// The generic client knows the collection path only through a protected method; reaching it here
+// keeps discovery in one place (the library's) instead of a second table of resources.
+async function collectionPath(
+  objects: KubernetesObjectApi,
+  apiVersion: string,
+  kind: string,
+  namespace: string | undefined,
+): Promise<string> {
+  const specUriPath = (
+    objects as unknown as {
+      specUriPath(spec: KubeObject, action: "list"): Promise<string>;
+    }
+  ).specUriPath.bind(objects);
+  const path = await specUriPath(
+    { apiVersion, kind, metadata: { name: "", namespace } } as KubeObject,
+    "list",
+  );
+  return new URL(path, "http://x").pathname;
+}
+
+// The generated client returns model class instances (dates as Date); everything here works on the
+// wire form, so results go back through JSON.
+function plain(value: unknown): KubeObject {
+  return JSON.parse(JSON.stringify(value)) as KubeObject;
+}
+
+function translate(error: unknown, server: string): never {
+  if (error instanceof ApiException) {
+    const code = error.code as number;
+    const status = parseStatus(error.body);
+    if (code === 401) {
+      throw new ClusterUnreachableError(
+        `${server} refused our credentials (401): ${status.message ?? ""}`.trim(),
+      );
+    }
+    throw new KubeApiError(code, status);
+  }
+  // undici reports a failed connection (refused, DNS, TLS) as TypeError("fetch failed") with the cause.
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  if (error instanceof TypeError && (cause?.code || /fetch failed/.test(error.message))) {
+    throw new ClusterUnreachableError(
+      `cannot reach ${server}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+      { cause: error },
+    );
+  }
+  throw error;
+}
+
+function parseStatus(body: unknown): KubeStatus {
+  if (typeof body === "string") {
+    try {
+      return JSON.parse(body) as KubeStatus;
+    } catch {
+      return { message: body };
+    }
+  }
+  return (body ?? {}) as KubeStatus;
+}
