@@ -1,0 +1,25 @@
+#!/bin/sh
+# PID 1 of the testbed's User-Mode Linux guest. The kernel passes REPO, ENTRY and JOB from its command
+# line as environment. Mounts what the guest needs on tmpfs (nothing is written to the host's /run or
+# /tmp), loads the modules of the datapath, runs the Node entry with the job, and powers off.
+# iptables-legacy under the plain names first on PATH: the kernel has no nftables NAT, and the CNI
+# plugins (portmap) call plain `iptables`.
+export PATH="$REPO/node_modules/.bin:/run/legacy-bin:/usr/sbin:/usr/bin:/sbin:/bin"
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mount --bind /usr/lib/uml/modules /lib/modules
+mkdir /run/legacy-bin
+for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+  ln -s /usr/sbin/xtables-legacy-multi "/run/legacy-bin/$tool"
+done
+for module in ipvlan veth dummy bridge nf_conntrack nf_nat iptable_nat iptable_filter iptable_mangle \
+  xt_MASQUERADE xt_comment xt_mark xt_addrtype xt_conntrack xt_multiport xt_tcpudp ipt_REJECT \
+  xt_statistic; do
+  modprobe "$module" 2>/dev/null || echo "testbed: modprobe $module failed"
+done
+ip link set lo up
+node "$ENTRY" "$JOB"
+echo "testbed: guest finished with exit code $?"
+poweroff -f

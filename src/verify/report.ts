@@ -1,0 +1,42 @@
+// The suite's results as a text table: one row per check, one result column per run (e.g. this product
+// and the seed's configuration side by side).
+import type { CheckResult, CheckStatus } from "./checks.ts";
+
+export interface Column {
+  label: string;
+  results: CheckResult[];
+}
+
+const MARK: Record<CheckStatus, string> = { pass: "pass", fail: "FAIL", "not-applicable": "n/a" };
+
+export function formatTable(columns: readonly Column[]): string {
+  const first = columns[0];
+  if (!first) return "";
+  const rows = first.results.map((result) => [
+    result.title,
+    result.nodes,
+    ...columns.map((column) => {
+      const match = column.results.find((other) => other.id === result.id);
+      return match ? `${MARK[match.status]} ${(match.durationMs / 1000).toFixed(1)}s` : "-";
+    }),
+  ]);
+  const header = ["check", "nodes", ...columns.map((column) => column.label)];
+  const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => row[index]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, index) => cell.padEnd(widths[index]!))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join("\n");
+}
+
+/** The failed checks' reasons, for the lines under the table. */
+export function failureLines(column: Column): string[] {
+  return column.results
+    .filter((result) => result.status === "fail")
+    .map((result) => `${column.label}: ${result.id}: ${result.reason}`);
+}
+
+export function allPassed(results: readonly CheckResult[]): boolean {
+  return results.length > 0 && results.every((result) => result.status !== "fail");
+}

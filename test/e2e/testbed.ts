@@ -1,0 +1,29 @@
+// Shared by the e2e tests: one guest boot that builds the emulated AKS from a spec file and runs the
+// suite for the given profiles (and the negative controls), returning the guest's results.
+import { resolve } from "node:path";
+import { loadSpec } from "../../src/spec/load.ts";
+import { runInGuest } from "../../src/testbed/run.ts";
+import type { SuiteJob, SuiteResult } from "../../src/testbed/job.ts";
+import type { CheckId, CheckResult } from "../../src/verify/checks.ts";
+
+const GUEST_ENTRY = resolve(import.meta.dirname, "../../src/testbed/guest/main.ts");
+/** Generous: the CI machine may be slow and shared; a normal run takes about a minute. */
+export const BOOT_TIMEOUT_MS = 12 * 60_000;
+
+export async function runTestbed(specFile: string, job: Omit<SuiteJob, "specFile">): Promise<SuiteResult> {
+  const spec = await loadSpec(resolve(import.meta.dirname, "../..", specFile));
+  const { result } = await runInGuest<Omit<SuiteJob, "specFile">, SuiteResult>({
+    entry: GUEST_ENTRY,
+    spec,
+    job,
+    timeoutMs: BOOT_TIMEOUT_MS,
+  });
+  if (result.error) throw new Error(`the guest failed: ${result.error}`);
+  return result;
+}
+
+export function statusOf(results: readonly CheckResult[], id: CheckId): string {
+  const result = results.find((candidate) => candidate.id === id);
+  if (!result) return "missing";
+  return result.status === "pass" ? "pass" : `${result.status}: ${result.reason}`;
+}
