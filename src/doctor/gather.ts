@@ -10,7 +10,7 @@ import { podState } from "../kube/pods.ts";
 import { internalIp } from "../kube/nodes.ts";
 import { deploymentRollout } from "../kube/rollout.ts";
 import { COREDNS } from "../kube/install.ts";
-import { mapBounded } from "../kube/bounded.ts";
+import { mapBounded } from "../sys/bounded.ts";
 import { AGENT_NAME, NAMESPACE, labelsOf } from "../manifests/names.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import { checkedPool, nodePlan } from "../ipam/planner.ts";

@@ -32,6 +32,16 @@ export function parseSeconds(flag: string, text: string): number {
   return seconds * 1000;
 }
 
+export function parseCount(flag: string, text: string): number {
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1 || count > 64) {
+    throw new UserError([
+      { path: flag, value: text, message: "not a whole number from 1 to 64", fix: `e.g. ${flag} 4` },
+    ]);
+  }
+  return count;
+}
+
 /** Runs a command body; its result is the exit code. Errors become a message and their exit code. */
 export async function runCommand(
   body: () => Promise<number>,

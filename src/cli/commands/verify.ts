@@ -7,6 +7,7 @@ import { UserError } from "../../spec/errors.ts";
 import {
   EXIT_FAILED,
   EXIT_OK,
+  parseCount,
   parseSeconds,
   runCommand,
   withClusterOptions,
@@ -26,6 +27,7 @@ interface Flags extends ClusterFlags {
   dnsName: string;
   nodes?: string;
   timeout: string;
+  parallel: string;
 }
 
 export function register(program: Command): void {
@@ -52,7 +54,8 @@ export function register(program: Command): void {
         "--nodes <a,b>",
         "the node for the client and a second node (default: the first two Ready nodes)",
       )
-      .option("--timeout <seconds>", "how long a pod or service may take to be ready", "180"),
+      .option("--timeout <seconds>", "how long a pod or service may take to be ready", "180")
+      .option("--parallel <n>", "how many independent checks run at once", "4"),
   ).action((flags: Flags) => runCommand(() => verifyCommand(flags)));
 }
 
@@ -95,7 +98,12 @@ async function verifyCommand(flags: Flags): Promise<number> {
           timeoutMs,
           progress: (label) => startProgress(process.stderr, label),
         }),
-        { runId, ...(nodes ? { nodes } : {}), ...(only ? { only } : {}) },
+        {
+          runId,
+          concurrency: parseCount("--parallel", flags.parallel),
+          ...(nodes ? { nodes } : {}),
+          ...(only ? { only } : {}),
+        },
       ),
     { onDeleted: (namespace) => process.stderr.write(`deleted namespace ${namespace}\n`) },
   );
