@@ -1,0 +1,385 @@
+// The block controller, run by the leader: keeps every node holding a block (ledger first, then the
+// node annotation the agent reads), returns blocks of deleted nodes after the grace period, and keeps
+// the Azure route table and the node NICs in line with the blocks.
+import type { Logger } from "pino";
+import type { ClusterSpec } from "../spec/schema.ts";
+import { KubeApiError, type KubeApi, type KubeObject, type ObjectRef } from "../kube/client.ts";
+import { BLOCKS_ANNOTATION, formatBlocksAnnotation, parseBlocksAnnotation } from "../ipam/annotation.ts";
+import { routeName } from "../ipam/planner.ts";
+import { ROUTES_PER_TABLE_LIMIT, type RouteTable } from "../azure/route-table.ts";
+import type { NicChecker } from "../azure/nics.ts";
+import { assignBlocks, type NodeView } from "./assign.ts";
+import { LEDGER_NAME, ledgerPatchData, parseLedger } from "./ledger.ts";
+import { Informer } from "./informer.ts";
+import { Coalescer, eachLimited } from "./coalesce.ts";
+import { desiredRoutes, type NodeBlocks } from "./routes.ts";
+import { syncRoutes } from "./route-sync.ts";
+import { pause } from "./leader.ts";
+import type { ControllerMetrics } from "./metrics.ts";
+import type { EventRecorder } from "./events.ts";
+
+export const CONTROLLER_NAMESPACE = "aks-ipvlan-system";
+
+export interface ControllerOptions {
+  spec: ClusterSpec;
+  api: KubeApi;
+  metrics: ControllerMetrics;
+  log: Logger;
+  record: EventRecorder;
+  namespace?: string;
+  routeTable?: RouteTable;
+  nics?: NicChecker;
+  enableIpForwarding?: boolean;
+  /** Default: spec.controller.releaseGraceSeconds. */
+  releaseGraceMs?: number;
+  /** How often the route table and NICs are compared with the blocks even without changes. */
+  resyncMs?: number;
+  /** How often pods are counted (only when maxBlocksPerNode > 1). */
+  podResyncMs?: number;
+  /** Node annotation writes in flight at once. */
+  writeConcurrency?: number;
+}
+
+export class BlockController {
+  readonly nodes: Informer;
+  private readonly options: ControllerOptions;
+  private readonly spec: ClusterSpec;
+  private readonly api: KubeApi;
+  private readonly log: Logger;
+  private readonly ledgerRef: ObjectRef;
+  private readonly graceMs: number;
+  private readonly passes: Coalescer;
+  private readonly routes: Coalescer;
+  private ledger = new Map<string, string>();
+  private ledgerVersion: string | undefined;
+  private readonly unusedSince = new Map<string, number>();
+  private readonly lastIp = new Map<string, string>();
+  private readonly podCounts = new Map<string, number>();
+  private readonly reported = new Set<string>();
+  private readonly nicChecked = new Map<string, "ok" | "reported">();
+  private blocksOf = new Map<string, string[]>();
+  private routeOwners = new Map<string, string>();
+  private synced = false;
+  private releaseTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ControllerOptions) {
+    this.options = options;
+    this.spec = options.spec;
+    this.api = options.api;
+    this.log = options.log;
+    this.graceMs = options.releaseGraceMs ?? options.spec.controller.releaseGraceSeconds * 1000;
+    this.ledgerRef = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      name: LEDGER_NAME,
+      namespace: options.namespace ?? CONTROLLER_NAMESPACE,
+    };
+    const onError = (what: string) => (error: unknown) => this.log.error({ err: error }, what);
+    this.passes = new Coalescer(() => this.pass(), onError("allocation pass failed"));
+    this.routes = new Coalescer(() => this.syncAzure(), onError("route table sync failed"));
+    this.nodes = new Informer(options.api, "v1", "Node", {
+      onEvent: (type, node) => {
+        const ip = internalIp(node);
+        if (ip) this.lastIp.set(node.metadata.name, ip);
+        if (type === "DELETED") this.log.info({ node: node.metadata.name }, "node deleted");
+        this.passes.kick();
+      },
+      onSynced: () => {
+        this.synced = true;
+        this.passes.kick();
+      },
+      onError: onError("node watch failed"),
+    });
+  }
+
+  /** Runs until `signal` aborts, then waits for the writes in flight. */
+  async run(signal: AbortSignal): Promise<void> {
+    const loops = [this.nodes.run(signal), this.resync(signal)];
+    if (this.spec.maxBlocksPerNode > 1) loops.push(this.countPods(signal));
+    await Promise.all(loops);
+    clearTimeout(this.releaseTimer);
+    await this.passes.stop();
+    await this.routes.stop();
+  }
+
+  private async resync(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      await pause(this.options.resyncMs ?? 60_000, signal);
+      for (const [node, state] of this.nicChecked) if (state === "reported") this.nicChecked.delete(node);
+      this.routes.kick();
+    }
+  }
+
+  private async countPods(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const pods = await this.api.list("v1", "Pod");
+        this.podCounts.clear();
+        for (const pod of pods.items) {
+          const spec = (pod.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
+          const phase = (pod.status as { phase?: string } | undefined)?.phase;
+          if (!spec.nodeName || spec.hostNetwork || phase === "Succeeded" || phase === "Failed") continue;
+          this.podCounts.set(spec.nodeName, (this.podCounts.get(spec.nodeName) ?? 0) + 1);
+        }
+        this.passes.kick();
+      } catch (error) {
+        this.log.error({ err: error }, "counting pods failed");
+      }
+      await pause(this.options.podResyncMs ?? 30_000, signal);
+    }
+  }
+
+  private async pass(): Promise<void> {
+    if (!this.synced) return;
+    if (this.ledgerVersion === undefined) await this.loadLedger();
+    const now = Date.now();
+    const due = new Set<string>();
+    for (const [block, since] of this.unusedSince) if (now - since >= this.graceMs) due.add(block);
+    const views = [...this.nodes.objects.values()].map((node) => this.view(node));
+    const assignment = assignBlocks(this.spec, { ledger: this.ledger, nodes: views, due });
+
+    const unused = new Set(assignment.unused);
+    for (const block of unused) if (!this.unusedSince.has(block)) this.unusedSince.set(block, now);
+    for (const block of [...this.unusedSince.keys()]) if (!unused.has(block)) this.unusedSince.delete(block);
+
+    if (assignment.claims.size > 0 || assignment.releases.length > 0) {
+      if (!(await this.writeLedger(assignment.claims, assignment.releases))) {
+        this.passes.kick(); // someone else wrote the ledger: plan again on what it holds now
+        return;
+      }
+      this.options.metrics.releases.inc(assignment.releases.length);
+      for (const block of assignment.releases) this.log.info({ block }, "block returned to the pod pool");
+    }
+    await eachLimited(assignment.annotations, this.options.writeConcurrency ?? 16, (change) =>
+      this.annotate(change.node, change.blocks),
+    );
+
+    for (const warning of assignment.warnings)
+      this.warnOnce(warning.node, "BlockConflict", `${warning.block}: ${warning.message}`);
+    for (const node of assignment.exhausted) {
+      this.warnOnce(
+        node,
+        "PodPoolExhausted",
+        `no free /${this.spec.blockSize} block in the pod pool for this node`,
+      );
+    }
+    this.options.metrics.nodesWithoutBlock.set(assignment.exhausted.length);
+    this.options.metrics.freeBlocks.set(assignment.freeBlocks);
+    this.blocksOf = assignment.blocksOf;
+    this.scheduleRelease(now);
+    this.routes.kick();
+  }
+
+  private view(node: KubeObject): NodeView {
+    const name = node.metadata.name;
+    let blocks: string[] = [];
+    try {
+      blocks = parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]);
+    } catch (error) {
+      this.warnOnce(
+        name,
+        "BlockAnnotationInvalid",
+        `annotation ${BLOCKS_ANNOTATION} ignored: ${(error as Error).message}`,
+      );
+    }
+    const ip = internalIp(node);
+    const pods = this.spec.maxBlocksPerNode > 1 ? this.podCounts.get(name) : undefined;
+    return { name, blocks, ...(ip ? { ip } : {}), ...(pods === undefined ? {} : { pods }) };
+  }
+
+  private async loadLedger(): Promise<void> {
+    let ledger = await this.api.get(this.ledgerRef);
+    if (!ledger) {
+      ledger = await this.api
+        .create({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: this.ledgerRef.name, namespace: this.ledgerRef.namespace },
+          data: {},
+        })
+        .catch(async (error: unknown) => {
+          if (error instanceof KubeApiError && error.code === 409)
+            return (await this.api.get(this.ledgerRef))!;
+          throw error;
+        });
+    }
+    this.useLedger(ledger);
+  }
+
+  private useLedger(ledger: KubeObject): void {
+    this.ledger = parseLedger(ledger.data as Record<string, string> | undefined);
+    this.ledgerVersion = ledger.metadata.resourceVersion;
+  }
+
+  /** False when another writer changed the ledger first (it is re-read). */
+  private async writeLedger(
+    claims: ReadonlyMap<string, string>,
+    releases: readonly string[],
+  ): Promise<boolean> {
+    try {
+      const written = await this.api.mergePatch(this.ledgerRef, {
+        metadata: {
+          name: this.ledgerRef.name,
+          namespace: this.ledgerRef.namespace,
+          resourceVersion: this.ledgerVersion,
+        },
+        data: ledgerPatchData(claims, releases),
+      });
+      this.useLedger(written);
+      return true;
+    } catch (error) {
+      if (!(error instanceof KubeApiError) || (error.code !== 409 && error.code !== 404)) throw error;
+      this.options.metrics.conflicts.inc({ object: "ledger" });
+      this.ledgerVersion = undefined;
+      await this.loadLedger();
+      return false;
+    }
+  }
+
+  private async annotate(name: string, blocks: string[]): Promise<void> {
+    const node = this.nodes.objects.get(name);
+    if (!node) return;
+    const before = parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]);
+    const ref: ObjectRef = { apiVersion: "v1", kind: "Node", name };
+    try {
+      const written = await this.api.mergePatch(ref, {
+        metadata: {
+          name,
+          resourceVersion: node.metadata.resourceVersion,
+          annotations: { [BLOCKS_ANNOTATION]: formatBlocksAnnotation(blocks) },
+        },
+      });
+      this.keepIfCurrent(node, written);
+      const added = blocks.filter((block) => !before.includes(block));
+      this.options.metrics.allocations.inc(added.length);
+      if (added.length > 0) {
+        this.log.info({ node: name, blocks: added }, "node block assigned");
+        this.options.record(
+          name,
+          "Normal",
+          "BlockAllocated",
+          `node block ${added.join(", ")} assigned to this node`,
+        );
+      }
+    } catch (error) {
+      if (!(error instanceof KubeApiError)) throw error;
+      if (error.code === 404) return; // deleted meanwhile; the watch will say so
+      if (error.code !== 409) throw error;
+      this.options.metrics.conflicts.inc({ object: "node" });
+      const fresh = await this.api.get(ref);
+      if (fresh) this.keepIfCurrent(node, fresh);
+      this.passes.kick();
+    }
+  }
+
+  /** Stores a newer copy of a node unless the watch has already brought an even newer one. */
+  private keepIfCurrent(read: KubeObject, newer: KubeObject): void {
+    const cached = this.nodes.objects.get(read.metadata.name);
+    if (cached?.metadata.resourceVersion === read.metadata.resourceVersion) {
+      this.nodes.objects.set(read.metadata.name, newer);
+    }
+  }
+
+  private scheduleRelease(now: number): void {
+    clearTimeout(this.releaseTimer);
+    if (this.unusedSince.size === 0) return;
+    const first = Math.min(...this.unusedSince.values());
+    this.releaseTimer = setTimeout(() => this.passes.kick(), Math.max(0, first + this.graceMs - now));
+  }
+
+  /** Nodes with their blocks for the route table: live nodes, and deleted ones during their grace period. */
+  routeNodes(): NodeBlocks[] {
+    const byNode = new Map<string, string[]>();
+    for (const [name, blocks] of this.blocksOf)
+      if (this.nodes.objects.has(name)) byNode.set(name, [...blocks]);
+    for (const [block, owner] of this.ledger) {
+      if (!this.nodes.objects.has(owner)) byNode.set(owner, [...(byNode.get(owner) ?? []), block]);
+    }
+    const result: NodeBlocks[] = [];
+    for (const [name, blocks] of byNode) {
+      const ip = this.lastIp.get(name);
+      if (ip && blocks.length > 0) result.push({ name, ip, blocks });
+    }
+    return result;
+  }
+
+  private async syncAzure(): Promise<void> {
+    const { routeTable, nics } = this.options;
+    const routed = this.routeNodes();
+    if (routeTable) {
+      const desired = desiredRoutes(this.spec, routed);
+      if (desired.length > ROUTES_PER_TABLE_LIMIT) {
+        this.warnOnce(
+          "",
+          "RouteTableFull",
+          `more blocks need routes than an Azure route table holds (${ROUTES_PER_TABLE_LIMIT}): the routes beyond it fail`,
+        );
+      }
+      const owners = new Map(
+        routed.flatMap((node) => node.blocks.map((block) => [routeName(this.spec.name, block), node.name])),
+      );
+      try {
+        const changes = await syncRoutes(routeTable, this.spec.name, desired);
+        this.options.metrics.routeChanges.inc({ action: "put" }, changes.put.length);
+        this.options.metrics.routeChanges.inc({ action: "delete" }, changes.remove.length);
+        for (const route of changes.put) {
+          this.log.info(
+            { route: route.name, block: route.addressPrefix, via: route.nextHopIpAddress },
+            "route created",
+          );
+          const owner = owners.get(route.name);
+          if (owner)
+            this.options.record(
+              owner,
+              "Normal",
+              "RouteCreated",
+              `route ${route.name}: ${route.addressPrefix} via ${route.nextHopIpAddress}`,
+            );
+        }
+        for (const name of changes.remove) {
+          this.log.info({ route: name }, "route deleted");
+          const owner = this.routeOwners.get(name);
+          if (owner) this.options.record(owner, "Normal", "RouteDeleted", `route ${name} deleted`);
+        }
+      } finally {
+        for (const [name, owner] of owners) this.routeOwners.set(name, owner);
+      }
+    }
+    if (nics) await this.checkNics(nics);
+  }
+
+  private async checkNics(nics: NicChecker): Promise<void> {
+    const unchecked = [...this.nodes.objects.values()].flatMap((node) => {
+      const ip = internalIp(node);
+      const providerID = (node.spec as { providerID?: string } | undefined)?.providerID;
+      if (!ip || this.nicChecked.has(node.metadata.name)) return [];
+      return [{ name: node.metadata.name, ip, ...(providerID ? { providerID } : {}) }];
+    });
+    if (unchecked.length === 0) return;
+    const results = await nics.checkAll(unchecked, this.options.enableIpForwarding ?? false);
+    for (const [name, finding] of results) {
+      this.nicChecked.set(name, finding && finding.state !== "enabled" ? "reported" : "ok");
+      if (finding?.state === "enabled") {
+        this.log.info({ node: name, nic: finding.nic }, finding.message);
+        this.options.record(name, "Normal", "IPForwardingEnabled", finding.message);
+      } else if (finding) {
+        this.warnOnce(name, "IPForwardingOff", `${finding.message}; fix: ${finding.fix}`);
+      }
+    }
+  }
+
+  /** Logs a problem once, with a Warning event on the node when there is one. */
+  private warnOnce(node: string, reason: string, message: string): void {
+    const key = `${node}\n${reason}\n${message}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
+    this.log.warn({ node, reason }, message);
+    if (node) this.options.record(node, "Warning", reason, message);
+  }
+}
+
+export function internalIp(node: KubeObject): string | undefined {
+  const addresses = (node.status as { addresses?: Array<{ type?: string; address?: string }> } | undefined)
+    ?.addresses;
+  return addresses?.find((address) => address.type === "InternalIP")?.address;
+}

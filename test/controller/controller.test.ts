@@ -1,0 +1,189 @@
+// The controller end to end against the in-test API server and ARM endpoint.
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { ApiServer } from "../apiserver/server.ts";
+import type { FakeArm } from "../arm/server.ts";
+import type { ArmOptions } from "../../src/azure/arm-client.ts";
+import { runController } from "../../src/controller/run.ts";
+import { microTime } from "../../src/controller/leader.ts";
+import { ControllerMetrics } from "../../src/controller/metrics.ts";
+import { routeName } from "../../src/ipam/planner.ts";
+import { LEDGER_NAME, parseLedger } from "../../src/controller/ledger.ts";
+import { CONTROLLER_NAMESPACE } from "../../src/controller/controller.ts";
+import {
+  addNode,
+  blocksByNode,
+  nodeIp,
+  ROUTE_TABLE,
+  silentLog,
+  startArm,
+  testSpec,
+  until,
+} from "./harness.ts";
+import { useTestCluster } from "./cluster.ts";
+
+const timings = { leaseDurationMs: 1_500, renewDeadlineMs: 1_000, retryPeriodMs: 100 };
+
+const cluster = useTestCluster();
+let server: ApiServer;
+let arm: FakeArm;
+let armOptions: ArmOptions;
+
+beforeEach(async () => {
+  server = cluster.server;
+  ({ arm, options: armOptions } = await startArm());
+});
+afterEach(() => arm.stop());
+
+function start(identity: string, extra: { releaseGraceMs?: number } = {}) {
+  const spec = testSpec({ controller: { routeTable: ROUTE_TABLE } });
+  const metrics = new ControllerMetrics();
+  const stop = cluster.spawn((signal) =>
+    runController(
+      {
+        spec,
+        api: cluster.api,
+        log: silentLog,
+        metrics,
+        identity,
+        arm: armOptions,
+        timings,
+        tuning: { releaseGraceMs: extra.releaseGraceMs ?? 60_000, resyncMs: 200 },
+      },
+      signal,
+    ),
+  );
+  return { stop, metrics };
+}
+
+const routes = () => arm.tables.get("sub-1/mc_rg/rt")!;
+const leaseHolder = () =>
+  (
+    server.get("coordination.k8s.io/v1", "Lease", "aks-ipvlan-controller", CONTROLLER_NAMESPACE)?.spec as
+      { holderIdentity?: string } | undefined
+  )?.holderIdentity;
+
+describe("controller", () => {
+  it("gives joining nodes blocks and routes with no hand-written config, and leaves foreign routes alone", async () => {
+    routes().set("to-firewall", {
+      addressPrefix: "0.0.0.0/0",
+      nextHopType: "VirtualAppliance",
+      nextHopIpAddress: "10.0.0.4",
+    });
+    const { metrics } = start("a");
+    for (let i = 0; i < 5; i++) addNode(server, `node-${i}`, nodeIp(i));
+
+    await until("every node has a block and a route", () => {
+      const blocks = blocksByNode(server);
+      return [...blocks.values()].every((b) => b.length === 1) && routes().size === 6;
+    });
+    const blocks = blocksByNode(server);
+    expect(new Set([...blocks.values()].flat()).size).toBe(5);
+    for (const [name, [block]] of blocks) {
+      const route = routes().get(routeName("aks", block!));
+      expect(route).toEqual({
+        addressPrefix: block,
+        nextHopType: "VirtualAppliance",
+        nextHopIpAddress: nodeIp(Number(name.slice(5))),
+      });
+    }
+    expect(routes().get("to-firewall")).toBeDefined();
+    const ledger = parseLedger(
+      server.get("v1", "ConfigMap", LEDGER_NAME, CONTROLLER_NAMESPACE)?.data as Record<string, string>,
+    );
+    expect([...ledger].sort()).toEqual([...blocks].map(([name, [block]]) => [block, name]).sort());
+
+    await until("events for allocations and routes", () => {
+      const reasons = server.list("v1", "Event", "default").map((event) => event.reason);
+      return (
+        reasons.filter((r) => r === "BlockAllocated").length === 5 &&
+        reasons.filter((r) => r === "RouteCreated").length === 5
+      );
+    });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/aks_ipvlan_controller_block_allocations_total 5/);
+    expect(text).toMatch(/aks_ipvlan_controller_azure_calls_total\{operation="routes.createOrUpdate"\} 5/);
+    expect(text).toMatch(/aks_ipvlan_controller_leader 1/);
+  });
+
+  it("keeps a removed node's block and route for the grace period, then frees both", async () => {
+    start("a", { releaseGraceMs: 1_500 });
+    addNode(server, "node-0", nodeIp(0));
+    addNode(server, "node-1", nodeIp(1));
+    await until("two routes", () => routes().size === 2);
+    const [gone] = blocksByNode(server).get("node-0")!;
+
+    server.remove("v1", "Node", "node-0");
+    addNode(server, "node-2", nodeIp(2));
+    await until("the new node has a block", () => (blocksByNode(server).get("node-2") ?? []).length === 1);
+    expect(blocksByNode(server).get("node-2")).not.toEqual([gone]);
+    expect(routes().has(routeName("aks", gone!))).toBe(true);
+
+    await until("the route of the removed node is deleted", () => !routes().has(routeName("aks", gone!)));
+    addNode(server, "node-3", nodeIp(3));
+    await until(
+      "the next node gets the freed block",
+      () => (blocksByNode(server).get("node-3") ?? [])[0] === gone,
+    );
+    await until(
+      "its route points at the new node",
+      () => routes().get(routeName("aks", gone!))?.nextHopIpAddress === nodeIp(3),
+    );
+    expect(server.list("v1", "Event", "default").some((event) => event.reason === "RouteDeleted")).toBe(true);
+  });
+
+  it("hands over leadership: one leader at a time, the other takes over when it leaves", async () => {
+    const a = start("a");
+    await until("a leads", () => leaseHolder() === "a");
+    const b = start("b");
+    addNode(server, "node-0", nodeIp(0));
+    await until("node-0 has a block", () => (blocksByNode(server).get("node-0") ?? []).length === 1);
+    expect(await b.metrics.registry.getSingleMetricAsString("aks_ipvlan_controller_leader")).toMatch(/ 0$/m);
+    expect(leaseHolder()).toBe("a");
+
+    a.stop.abort();
+    await until("b leads", () => leaseHolder() === "b");
+    addNode(server, "node-1", nodeIp(1));
+    await until(
+      "node-1 has a block from the new leader",
+      () => (blocksByNode(server).get("node-1") ?? []).length === 1,
+    );
+    const blocks = [...blocksByNode(server).values()].flat();
+    expect(new Set(blocks).size).toBe(2);
+    await until("both routes", () => routes().size === 2);
+  });
+
+  it("takes over a lease only once its holder stops renewing", async () => {
+    const ghostLease = (renewTime: string) =>
+      server.put({
+        apiVersion: "coordination.k8s.io/v1",
+        kind: "Lease",
+        metadata: { name: "aks-ipvlan-controller", namespace: CONTROLLER_NAMESPACE },
+        spec: {
+          holderIdentity: "ghost",
+          leaseDurationSeconds: 1,
+          renewTime,
+          acquireTime: renewTime,
+          leaseTransitions: 3,
+        },
+      });
+    ghostLease(microTime(Date.now()));
+    addNode(server, "node-0", nodeIp(0));
+    start("b");
+    // The ghost renews for three lease durations: b must stay a follower all along.
+    for (let renewal = 0; renewal < 15; renewal++) {
+      ghostLease(microTime(Date.now()));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(leaseHolder()).toBe("ghost");
+    }
+    expect(blocksByNode(server).get("node-0")).toEqual([]);
+    await until("b leads once the ghost stops renewing", () => leaseHolder() === "b");
+    const lease = server.get(
+      "coordination.k8s.io/v1",
+      "Lease",
+      "aks-ipvlan-controller",
+      CONTROLLER_NAMESPACE,
+    )!;
+    expect((lease.spec as { leaseTransitions: number }).leaseTransitions).toBe(4);
+    await until("node-0 has a block", () => (blocksByNode(server).get("node-0") ?? []).length === 1);
+  });
+});
