@@ -9,7 +9,8 @@ import { routeName } from "../ipam/planner.ts";
 import { ROUTES_PER_TABLE_LIMIT, type RouteTable } from "../azure/route-table.ts";
 import type { NicChecker } from "../azure/nics.ts";
 import { assignBlocks, type NodeView } from "./assign.ts";
-import { LEDGER_NAME, ledgerPatchData, parseLedger } from "./ledger.ts";
+import { ledgerPatchData, parseLedger } from "./ledger.ts";
+import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "./informer.ts";
 import { Coalescer, eachLimited } from "./coalesce.ts";
 import { desiredRoutes, type NodeBlocks } from "./routes.ts";
@@ -18,7 +19,6 @@ import { pause } from "./leader.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { EventRecorder } from "./events.ts";
 
-export const CONTROLLER_NAMESPACE = "aks-ipvlan-system";
 
 export interface ControllerOptions {
   spec: ClusterSpec;
@@ -72,7 +72,7 @@ export class BlockController {
       apiVersion: "v1",
       kind: "ConfigMap",
       name: LEDGER_NAME,
-      namespace: options.namespace ?? CONTROLLER_NAMESPACE,
+      namespace: options.namespace ?? NAMESPACE,
     };
     const onError = (what: string) => (error: unknown) => this.log.error({ err: error }, what);
     this.passes = new Coalescer(() => this.pass(), onError("allocation pass failed"));

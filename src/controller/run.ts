@@ -10,15 +10,15 @@ import { routeChanges } from "../azure/route-diff.ts";
 import { azCommands, formatCommands } from "../azure/az-commands.ts";
 import { UserError } from "../spec/errors.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
-import { BlockController, CONTROLLER_NAMESPACE, internalIp, type ControllerOptions } from "./controller.ts";
+import { BlockController, internalIp, type ControllerOptions } from "./controller.ts";
+import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { LeaderElector, type LeaseTimings } from "./leader.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { nodeEventRecorder } from "./events.ts";
 import { assignBlocks } from "./assign.ts";
-import { LEDGER_NAME, parseLedger } from "./ledger.ts";
+import { parseLedger } from "./ledger.ts";
 import { desiredRoutes } from "./routes.ts";
 
-export const LEASE_NAME = "aks-ipvlan-controller";
 
 export interface RunOptions {
   spec: ClusterSpec;
@@ -39,7 +39,7 @@ export interface RunOptions {
 export async function runController(options: RunOptions, signal: AbortSignal): Promise<void> {
   const { spec, api, log } = options;
   const metrics = options.metrics ?? new ControllerMetrics();
-  const namespace = options.namespace ?? CONTROLLER_NAMESPACE;
+  const namespace = options.namespace ?? NAMESPACE;
   const record = nodeEventRecorder(api, options.identity, (error) =>
     log.warn({ err: error }, "event not recorded"),
   );
@@ -114,7 +114,7 @@ export async function dryRun(
   spec: ClusterSpec,
   api: KubeApi,
   arm: ArmOptions = {},
-  namespace = CONTROLLER_NAMESPACE,
+  namespace = NAMESPACE,
 ): Promise<string> {
   const table = spec.controller.routeTable;
   if (!table) {

@@ -51,15 +51,18 @@ export function controllerDeployment(spec: ClusterSpec): IDeployment {
             runAsGroup: NONROOT,
             seccompProfile: { type: "RuntimeDefault" },
           },
-          // Two replicas on different nodes, so losing a node does not stop block assignment.
-          topologySpreadConstraints: [
-            {
-              maxSkew: 1,
-              topologyKey: "kubernetes.io/hostname",
-              whenUnsatisfiable: "ScheduleAnyway",
-              labelSelector: { matchLabels: labelsOf(CONTROLLER_NAME) },
+          // Two replicas never share a node: on the host network they would clash on the metrics port,
+          // and one node's loss must not stop block assignment.
+          affinity: {
+            podAntiAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: [
+                {
+                  topologyKey: "kubernetes.io/hostname",
+                  labelSelector: { matchLabels: labelsOf(CONTROLLER_NAME) },
+                },
+              ],
             },
-          ],
+          },
           containers: [
             {
               name: "controller",

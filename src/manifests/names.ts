@@ -5,6 +5,10 @@ export const NAMESPACE = "aks-ipvlan-system";
 export const AGENT_NAME = "aks-ipvlan-agent";
 export const CONTROLLER_NAME = "aks-ipvlan-controller";
 export const CONFIG_MAP_NAME = "aks-ipvlan-config";
+/** The controller's record of which node holds which block (claims are written here first). */
+export const LEDGER_NAME = "aks-ipvlan-blocks";
+/** The Lease the controller replicas elect their leader with. */
+export const LEASE_NAME = CONTROLLER_NAME;
 /** The ConfigMap key holding the cluster spec, and the file name it is mounted as. */
 export const CONFIG_KEY = "cluster.yaml";
 export const CONFIG_DIR = "/etc/aks-ipvlan";

@@ -1,10 +1,11 @@
 // Least-privilege access: the agent reads nodes and pods; the controller patches node annotations,
-// records events and holds its leader Lease in its own namespace only.
+// counts pods, records events, and writes only its own Lease and block ledger in its own namespace.
+// (RBAC cannot limit `create` by name, so create is granted on the kind, everything else by name.)
 import type { IClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import type { IClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
 import type { IRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/Role";
 import type { IRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding";
-import { AGENT_NAME, CONTROLLER_NAME, NAMESPACE, metadataOf } from "./names.ts";
+import { AGENT_NAME, CONTROLLER_NAME, LEASE_NAME, LEDGER_NAME, NAMESPACE, metadataOf } from "./names.ts";
 
 const RBAC = "rbac.authorization.k8s.io/v1";
 const READ = ["get", "list", "watch"];
@@ -34,6 +35,8 @@ export function controllerRbac(): [IClusterRole, IClusterRoleBinding, IRole, IRo
       rules: [
         // patch: the blocks annotation; nothing else on the node is written.
         { apiGroups: [""], resources: ["nodes"], verbs: [...READ, "patch"] },
+        // A node whose pods fill its blocks gets another (maxBlocksPerNode > 1).
+        { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
         { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
       ],
     },
@@ -43,7 +46,15 @@ export function controllerRbac(): [IClusterRole, IClusterRoleBinding, IRole, IRo
       kind: "Role",
       metadata: metadataOf(CONTROLLER_NAME),
       rules: [
-        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+        { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+        {
+          apiGroups: ["coordination.k8s.io"],
+          resources: ["leases"],
+          resourceNames: [LEASE_NAME],
+          verbs: ["get", "update", "patch"],
+        },
+        { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+        { apiGroups: [""], resources: ["configmaps"], resourceNames: [LEDGER_NAME], verbs: ["get", "patch"] },
       ],
     },
     {

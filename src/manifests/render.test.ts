@@ -87,14 +87,28 @@ describe("renderManifests", () => {
     ]);
   });
 
-  it("lets the controller patch nodes, write events, and hold leases in its namespace only", () => {
+  it("lets the controller patch nodes, count pods, write events, and only its own lease and ledger", () => {
     expect(find(manifests, "ClusterRole", names.CONTROLLER_NAME).rules).toEqual([
       { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch", "patch"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["list"] },
       { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
     ]);
     const role = find(manifests, "Role", names.CONTROLLER_NAME);
     expect(role.rules).toEqual([
-      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+      { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["create"] },
+      {
+        apiGroups: ["coordination.k8s.io"],
+        resources: ["leases"],
+        resourceNames: [names.LEASE_NAME],
+        verbs: ["get", "update", "patch"],
+      },
+      { apiGroups: [""], resources: ["configmaps"], verbs: ["create"] },
+      {
+        apiGroups: [""],
+        resources: ["configmaps"],
+        resourceNames: [names.LEDGER_NAME],
+        verbs: ["get", "patch"],
+      },
     ]);
     const verbs = manifests.flatMap((m) =>
       ((m.rules as { verbs: string[] }[] | undefined) ?? []).flatMap((r) => r.verbs),

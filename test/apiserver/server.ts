@@ -15,6 +15,7 @@ import { applyJsonPatch, mergePatch, type JsonObject } from "./patch.ts";
 import { ownedPaths, applyOwnership, updateOwnership, type FieldOwners } from "./ownership.ts";
 import { KINDS, findKind, type KindInfo } from "./kinds.ts";
 import { matchesSelectors } from "./selectors.ts";
+import { isAllowed, serviceAccountUser, verbOf } from "./rbac.ts";
 
 export interface WatchEvent {
   type: "ADDED" | "MODIFIED" | "DELETED";
@@ -34,6 +35,14 @@ export interface ApiServerOptions {
   /** How often an open watch with allowWatchBookmarks=true gets a BOOKMARK event. */
   bookmarkIntervalMs?: number;
 }
+
+/** Who a kubeconfig authenticates as: the admin (default) or a service account, whose RBAC is enforced. */
+export interface Identity {
+  serviceAccount?: { namespace: string; name: string };
+}
+
+const ADMIN_TOKEN = "test-token";
+const SERVICE_ACCOUNT_TOKEN = /^sa:([^:]+):(.+)$/;
 
 interface StoredObject {
   kind: KindInfo;
@@ -85,11 +94,13 @@ export class ApiServer {
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
   }
 
-  kubeConfig(): KubeConfig {
+  kubeConfig(identity: Identity = {}): KubeConfig {
+    const account = identity.serviceAccount;
+    const token = account ? `sa:${account.namespace}:${account.name}` : ADMIN_TOKEN;
     const config = new KubeConfig();
     config.loadFromOptions({
       clusters: [{ name: "test", server: this.url, skipTLSVerify: true }],
-      users: [{ name: "test", token: "test-token" }],
+      users: [{ name: "test", token }],
       contexts: [{ name: "test", cluster: "test", user: "test", namespace: "default" }],
       currentContext: "test",
     });
@@ -175,6 +186,7 @@ export class ApiServer {
         const [fault] = this.faults.splice(faultIndex, 1);
         throw new HttpError(fault!.code, "InternalError", "injected fault");
       }
+      this.authorize(record, request.headers.authorization);
       const body = await readBody(request);
       const result = this.route(record, body, response);
       if (result === undefined) return; // a watch: the response stays open
@@ -189,6 +201,41 @@ export class ApiServer {
             : new HttpError(500, "InternalError", (error as Error).message);
       record.status = failure.code;
       send(response, failure.code, statusBody(failure));
+    }
+  }
+
+  /** The admin token may do anything; a service account only what the stored RBAC objects allow it. */
+  private authorize(record: RequestRecord, authorization: string | undefined): void {
+    const token = authorization?.replace(/^Bearer /, "");
+    if (token === ADMIN_TOKEN) return;
+    const account = SERVICE_ACCOUNT_TOKEN.exec(token ?? "");
+    if (!account) throw new HttpError(401, "Unauthorized", "Unauthorized");
+    const segments = record.path.split("/").filter(Boolean);
+    if (segments.length <= 3 && (segments[0] === "api" || segments[0] === "apis")) return; // discovery
+    const target = resolvePath(segments);
+    const user = serviceAccountUser(account[1]!, account[2]!);
+    const resource = target.subresource
+      ? `${target.kind.resource}/${target.subresource}`
+      : target.kind.resource;
+    const verb = verbOf(record.method, target.name !== undefined, record.query.get("watch") === "true");
+    const rbacObjects = [...this.objects.values()]
+      .filter((stored) => stored.kind.group === "rbac.authorization.k8s.io")
+      .map((stored) => stored.object);
+    const request = {
+      user,
+      verb,
+      apiGroup: target.kind.group,
+      resource,
+      name: target.name,
+      namespace: target.namespace,
+    };
+    if (!isAllowed(rbacObjects, request)) {
+      const scope = target.namespace ? `in the namespace "${target.namespace}"` : "at the cluster scope";
+      throw new HttpError(
+        403,
+        "Forbidden",
+        `${resource} "${target.name ?? ""}" is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${target.kind.group}" ${scope}`,
+      );
     }
   }
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
-import { CONTROLLER_NAMESPACE } from "../../src/controller/controller.ts";
+import { NAMESPACE } from "../../src/manifests/names.ts";
 import { addNode, blocksByNode, nodeIp, until } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
 
@@ -65,7 +65,7 @@ describe("aks-ipvlan controller", () => {
       "coordination.k8s.io/v1",
       "Lease",
       "aks-ipvlan-controller",
-      CONTROLLER_NAMESPACE,
+      NAMESPACE,
     );
     expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe("");
   });

@@ -7,8 +7,8 @@ import { runController } from "../../src/controller/run.ts";
 import { microTime } from "../../src/controller/leader.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
 import { routeName } from "../../src/ipam/planner.ts";
-import { LEDGER_NAME, parseLedger } from "../../src/controller/ledger.ts";
-import { CONTROLLER_NAMESPACE } from "../../src/controller/controller.ts";
+import { parseLedger } from "../../src/controller/ledger.ts";
+import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import {
   addNode,
   blocksByNode,
@@ -58,7 +58,7 @@ function start(identity: string, extra: { releaseGraceMs?: number } = {}) {
 const routes = () => arm.tables.get("sub-1/mc_rg/rt")!;
 const leaseHolder = () =>
   (
-    server.get("coordination.k8s.io/v1", "Lease", "aks-ipvlan-controller", CONTROLLER_NAMESPACE)?.spec as
+    server.get("coordination.k8s.io/v1", "Lease", LEASE_NAME, NAMESPACE)?.spec as
       { holderIdentity?: string } | undefined
   )?.holderIdentity;
 
@@ -88,7 +88,7 @@ describe("controller", () => {
     }
     expect(routes().get("to-firewall")).toBeDefined();
     const ledger = parseLedger(
-      server.get("v1", "ConfigMap", LEDGER_NAME, CONTROLLER_NAMESPACE)?.data as Record<string, string>,
+      server.get("v1", "ConfigMap", LEDGER_NAME, NAMESPACE)?.data as Record<string, string>,
     );
     expect([...ledger].sort()).toEqual([...blocks].map(([name, [block]]) => [block, name]).sort());
 
@@ -157,7 +157,7 @@ describe("controller", () => {
       server.put({
         apiVersion: "coordination.k8s.io/v1",
         kind: "Lease",
-        metadata: { name: "aks-ipvlan-controller", namespace: CONTROLLER_NAMESPACE },
+        metadata: { name: "aks-ipvlan-controller", namespace: NAMESPACE },
         spec: {
           holderIdentity: "ghost",
           leaseDurationSeconds: 1,
@@ -181,7 +181,7 @@ describe("controller", () => {
       "coordination.k8s.io/v1",
       "Lease",
       "aks-ipvlan-controller",
-      CONTROLLER_NAMESPACE,
+      NAMESPACE,
     )!;
     expect((lease.spec as { leaseTransitions: number }).leaseTransitions).toBe(4);
     await until("node-0 has a block", () => (blocksByNode(server).get("node-0") ?? []).length === 1);

@@ -9,7 +9,7 @@ import { connect, type KubeApi } from "../../src/kube/client.ts";
 import { validateSpec } from "../../src/spec/load.ts";
 import type { ClusterSpec, ClusterSpecInput } from "../../src/spec/schema.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../../src/ipam/annotation.ts";
-import { CONTROLLER_NAMESPACE } from "../../src/controller/controller.ts";
+import { NAMESPACE } from "../../src/manifests/names.ts";
 import type { ArmOptions } from "../../src/azure/arm-client.ts";
 
 export const silentLog = pino({ level: "silent" });
@@ -24,7 +24,7 @@ export function testSpec(extra: Partial<ClusterSpecInput> = {}): ClusterSpec {
 }
 
 export function prepareCluster(server: ApiServer): KubeApi {
-  server.put({ apiVersion: "v1", kind: "Namespace", metadata: { name: CONTROLLER_NAMESPACE } });
+  server.put({ apiVersion: "v1", kind: "Namespace", metadata: { name: NAMESPACE } });
   return connect(server.kubeConfig());
 }
 

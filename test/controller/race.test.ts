@@ -3,9 +3,10 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ApiServer } from "../apiserver/server.ts";
 import { connect } from "../../src/kube/client.ts";
-import { BlockController, CONTROLLER_NAMESPACE } from "../../src/controller/controller.ts";
+import { BlockController } from "../../src/controller/controller.ts";
+import { LEDGER_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
-import { LEDGER_NAME, parseLedger } from "../../src/controller/ledger.ts";
+import { parseLedger } from "../../src/controller/ledger.ts";
 import { addNode, blocksByNode, nodeIp, silentLog, testSpec, until } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
 
@@ -44,7 +45,7 @@ describe("two controllers racing", () => {
     expect(blocks).toHaveLength(200);
     expect(new Set(blocks).size).toBe(200);
     const ledger = parseLedger(
-      server.get("v1", "ConfigMap", LEDGER_NAME, CONTROLLER_NAMESPACE)?.data as Record<string, string>,
+      server.get("v1", "ConfigMap", LEDGER_NAME, NAMESPACE)?.data as Record<string, string>,
     );
     for (const [name, [block]] of blocksByNode(server)) expect(ledger.get(block!)).toBe(name);
 
