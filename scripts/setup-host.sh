@@ -4,7 +4,7 @@
 # so every tool the guest uses is installed here, on the host.
 set -euo pipefail
 
-packages=(user-mode-linux containernetworking-plugins iptables kmod iproute2 busybox dnsmasq-base iperf3 socat tcpdump procps)
+packages=(user-mode-linux containernetworking-plugins iptables kmod iproute2 busybox dnsmasq-base iperf3 socat tcpdump procps openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
