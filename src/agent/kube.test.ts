@@ -1,0 +1,92 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startApiServer, type ApiServer } from "../../test/apiserver/server.ts";
+import { connect } from "../kube/client.ts";
+import { clusterView } from "./kube.ts";
+
+let server: ApiServer;
+beforeEach(async () => {
+  server = await startApiServer({ bookmarkIntervalMs: 50 });
+});
+afterEach(async () => {
+  await server.close();
+});
+
+function node(name: string, blocks?: string) {
+  return {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: { name, ...(blocks === undefined ? {} : { annotations: { "aks-ipvlan.io/blocks": blocks } }) },
+    status: {
+      addresses: [
+        { type: "Hostname", address: name },
+        { type: "InternalIP", address: "10.224.0.9" },
+      ],
+    },
+  };
+}
+
+function pod(name: string, nodeName: string, phase: string, ip?: string) {
+  return {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "default" },
+    spec: { nodeName, containers: [{ name: "c", image: "busybox" }] },
+    status: { phase, ...(ip ? { podIP: ip, podIPs: [{ ip }] } : {}) },
+  };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+describe("clusterView", () => {
+  it("reads the node's InternalIP and blocks annotation", async () => {
+    server.put(node("node9", "10.224.0.64/28, 10.224.0.80/28"));
+    const view = clusterView("node9", connect(server.kubeConfig()));
+    expect(await view.facts()).toEqual({
+      internalIp: "10.224.0.9",
+      blocks: ["10.224.0.64/28", "10.224.0.80/28"],
+    });
+    server.put(node("node9"));
+    expect(await view.facts()).toEqual({ internalIp: "10.224.0.9", blocks: [] });
+  });
+
+  it("fails clearly for a node the cluster does not have", async () => {
+    await expect(clusterView("ghost", connect(server.kubeConfig())).facts()).rejects.toThrow(
+      /node ghost does not exist/,
+    );
+  });
+
+  it("wakes the reconcile when its Node changes, not when another node does", async () => {
+    server.put(node("node9"));
+    server.put(node("node8"));
+    const view = clusterView("node9", connect(server.kubeConfig()));
+    let changes = 0;
+    const stop = view.watchNode(() => changes++);
+    try {
+      await until(
+        () => server.requests.some((r) => r.query.get("watch") === "true" || r.query.get("watch") === "1"),
+        "watch",
+      );
+      server.put(node("node8", "10.224.0.96/28"));
+      server.put(node("node9", "10.224.0.64/28"));
+      await until(() => changes > 0, "a change event");
+      expect(changes).toBe(1);
+    } finally {
+      stop();
+    }
+  });
+
+  it("counts as live only addresses of running or starting pods bound to this node", async () => {
+    server.put(pod("a", "node9", "Running", "10.224.0.65"));
+    server.put(pod("b", "node9", "Pending"));
+    server.put(pod("c", "node9", "Succeeded", "10.224.0.66"));
+    server.put(pod("d", "node8", "Running", "10.224.0.97"));
+    const view = clusterView("node9", connect(server.kubeConfig()));
+    expect([...(await view.livePods.podIps())]).toEqual(["10.224.0.65"]);
+  });
+});

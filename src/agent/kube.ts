@@ -1,0 +1,85 @@
+// The agent's view of the cluster through the API: its Node (InternalIP, blocks annotation), a watch
+// that wakes the reconcile when the Node changes, and the pods bound to it (for leak collection).
+// Loaded only with --kube, so the agent's start does not pay for the Kubernetes client elsewhere.
+import { connect, type KubeApi, type KubeObject } from "../kube/client.ts";
+import { loadKubeConfig } from "../kube/config.ts";
+import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
+import type { NodeFacts } from "./node.ts";
+import type { LivePods } from "./ipam-gc.ts";
+
+export interface ClusterView {
+  facts(): Promise<NodeFacts>;
+  /** Calls onChange whenever the Node object changes; the returned function stops watching. */
+  watchNode(onChange: () => void): () => void;
+  livePods: LivePods;
+}
+
+const REWATCH_DELAY_MS = 2_000;
+
+export function clusterView(nodeName: string, api: KubeApi = connect(loadKubeConfig())): ClusterView {
+  const nodeRef = { apiVersion: "v1", kind: "Node", name: nodeName };
+  return {
+    async facts() {
+      const node = await api.get(nodeRef);
+      if (!node) throw new Error(`node ${nodeName} does not exist in the cluster (check --node / NODE_NAME)`);
+      return nodeFacts(node);
+    },
+    watchNode(onChange) {
+      let stopped = false;
+      let current: { stop(): void } | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const start = async () => {
+        try {
+          const list = await api.list("v1", "Node", { fieldSelector: `metadata.name=${nodeName}` });
+          if (stopped) return;
+          const watch = api.watch(
+            "v1",
+            "Node",
+            { fieldSelector: `metadata.name=${nodeName}`, resourceVersion: list.resourceVersion },
+            (event) => {
+              if (event.type !== "BOOKMARK") onChange();
+            },
+          );
+          current = watch;
+          await watch.ended;
+        } catch {
+          // The resync interval still reconciles; the watch only makes changes land sooner.
+        }
+        if (!stopped) timer = setTimeout(() => void start(), REWATCH_DELAY_MS);
+      };
+      void start();
+      return () => {
+        stopped = true;
+        clearTimeout(timer);
+        current?.stop();
+      };
+    },
+    livePods: {
+      async podIps() {
+        const pods = await api.list("v1", "Pod", { fieldSelector: `spec.nodeName=${nodeName}` });
+        return new Set(pods.items.flatMap(podIps));
+      },
+    },
+  };
+}
+
+export function nodeFacts(node: KubeObject): NodeFacts {
+  const status = node.status as { addresses?: { type: string; address: string }[] } | undefined;
+  const internalIp = status?.addresses?.find((address) => address.type === "InternalIP")?.address;
+  return {
+    ...(internalIp ? { internalIp } : {}),
+    blocks: parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]),
+  };
+}
+
+/** A finished pod's sandbox is gone (its DEL ran or failed); only running or starting pods hold addresses. */
+export function podIps(pod: KubeObject): string[] {
+  const status = pod.status as { phase?: string; podIP?: string; podIPs?: { ip: string }[] } | undefined;
+  if (status?.phase === "Succeeded" || status?.phase === "Failed") return [];
+  return [
+    ...new Set([
+      ...(status?.podIPs ?? []).map((entry) => entry.ip),
+      ...(status?.podIP ? [status.podIP] : []),
+    ]),
+  ];
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import { mkdtemp, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseSpec } from "../spec/load.ts";
+import { plan } from "../ipam/planner.ts";
+import { backend } from "../iptables/backend.ts";
+import { REQUIRED_PLUGINS } from "../cni/conflist.ts";
+import { desiredNode, type AgentPaths } from "./desired.ts";
+import { reconcile } from "./reconcile.ts";
+import { fakeRunner } from "../../test/fakes/runner.ts";
+
+const spec = parseSpec(readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8"));
+const node1 = plan(spec).nodes[0]!;
+
+async function node(plugins: readonly string[] = REQUIRED_PLUGINS) {
+  const root = await mkdtemp(join(tmpdir(), "agent-"));
+  const paths: AgentPaths = {
+    cniConfDir: join(root, "net.d"),
+    cniBinDir: join(root, "bin"),
+    ipamDataDir: join(root, "ipam"),
+  };
+  await mkdir(paths.cniBinDir);
+  for (const plugin of plugins)
+    await writeFile(join(paths.cniBinDir, plugin), "#!/bin/true\n", { mode: 0o755 });
+  const procSys = join(root, "proc");
+  await mkdir(join(procSys, "net/ipv4"), { recursive: true });
+  await writeFile(join(procSys, "net/ipv4/ip_forward"), "0\n");
+  const runner = fakeRunner()
+    .on("iptables-legacy-save", { stdout: "" })
+    .on("iptables-legacy-restore", {})
+    .on("ip -json -details link show", { stdout: JSON.stringify([{ ifname: "eth0", flags: ["UP"] }]) })
+    .on("ip -json -4 route", { stdout: "[]" })
+    .on("ip -batch -", {});
+  const deps = { runner: runner.run, backend: backend("legacy"), leakGraceSeconds: 300, procSys };
+  return { paths, procSys, runner, deps, desired: desiredNode(spec, node1, paths) };
+}
+
+describe("reconcile", () => {
+  it("applies sysctls, host path, rules and then the conflist, and reports each repair", async () => {
+    const { paths, procSys, runner, deps, desired } = await node();
+    const report = await reconcile(desired, paths, deps);
+    expect(report.repairs.map((r) => r.kind)).toEqual([
+      "sysctl",
+      "host-device-missing",
+      "host-route-missing",
+      "chain-missing",
+      "chain-missing",
+      "chain-missing",
+      "jump-missing",
+      "jump-missing",
+      "conflist-written",
+    ]);
+    expect(report.problems).toEqual([]);
+    expect(await readFile(join(procSys, "net/ipv4/ip_forward"), "utf8")).toBe("1\n");
+    const file = join(paths.cniConfDir, "10-aks-ipvlan.conflist");
+    expect(JSON.parse(await readFile(file, "utf8")).plugins[0].ipam.dataDir).toBe(paths.ipamDataDir);
+    expect((await stat(file)).mode & 0o777).toBe(0o644);
+    expect(runner.calls.map((c) => c.file)).toEqual([
+      "ip",
+      "ip",
+      "ip",
+      "iptables-legacy-save",
+      "iptables-legacy-restore",
+    ]);
+    expect(report.addresses).toEqual({ inUse: 0, capacity: 16, released: [], gc: "off" });
+  });
+
+  it("rewrites a conflist only when its content differs", async () => {
+    const { paths, deps, desired } = await node();
+    await reconcile(desired, paths, deps);
+    const again = await reconcile(desired, paths, deps);
+    expect(again.repairs.map((r) => r.kind)).not.toContain("conflist-written");
+    await writeFile(join(paths.cniConfDir, "10-aks-ipvlan.conflist"), "{broken");
+    const repaired = await reconcile(desired, paths, deps);
+    expect(repaired.repairs.map((r) => r.kind)).toContain("conflist-written");
+  });
+
+  it("reports a missing CNI plugin as a problem", async () => {
+    const { paths, deps, desired } = await node(["ipvlan", "host-local"]);
+    const report = await reconcile(desired, paths, deps);
+    expect(report.problems).toEqual([`missing CNI plugin portmap in ${paths.cniBinDir}`]);
+  });
+
+  it("names the failing step and writes no conflist when the datapath could not be set up", async () => {
+    const { paths, deps, desired } = await node();
+    const failing = {
+      ...deps,
+      runner: fakeRunner()
+        .on("ip -json -details link show", {
+          stdout: JSON.stringify([
+            { ifname: "eth0" },
+            { ifname: "pod0", link: "eth0", linkinfo: { info_kind: "ipvlan", info_data: { mode: "l2" } } },
+          ]),
+        })
+        .on("ip -json -4 route", { stdout: "[]" }).run,
+    };
+    await expect(reconcile(desired, paths, failing)).rejects.toThrow(/^host device: refusing to touch eth0/);
+    await expect(stat(join(paths.cniConfDir, "10-aks-ipvlan.conflist"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("releases leaked addresses only when it knows the live pods", async () => {
+    const { paths, deps, desired } = await node();
+    const dir = join(paths.ipamDataDir, "aks-ipvlan");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "10.224.0.17"), "live\r\neth0");
+    await writeFile(join(dir, "10.224.0.18"), "gone\r\neth0");
+    const later = () => Date.now() + 301_000;
+    const blind = await reconcile(desired, paths, { ...deps, now: later });
+    expect(blind.addresses).toMatchObject({ inUse: 2, released: [], gc: "off" });
+    const livePods = { podIps: async () => new Set(["10.224.0.17"]) };
+    const report = await reconcile(desired, paths, { ...deps, now: later, livePods });
+    expect(report.addresses).toMatchObject({ inUse: 1, released: ["10.224.0.18"], gc: "on" });
+    expect(report.repairs).toContainEqual({ kind: "address-released", detail: "10.224.0.18" });
+  });
+});

@@ -1,0 +1,105 @@
+// One full reconcile of a node: compute everything, then apply each part once, in the order that keeps
+// pods working: kernel settings and host path first, rules next, and the conflist (which tells the
+// kubelet the network is ready) last. Leak collection runs after, and never blocks the rest.
+import type { Runner } from "../sys/exec.ts";
+import type { Backend } from "../iptables/backend.ts";
+import { syncRules } from "../iptables/apply.ts";
+import { applyHostPath } from "../hostpath/apply.ts";
+import { applySysctls } from "../hostpath/apply-sysctls.ts";
+import { NETWORK_NAME } from "../cni/conflist.ts";
+import type { DesiredNode, AgentPaths } from "./desired.ts";
+import { contentHash, conflistPath, missingPlugins, writeConflist } from "./cni-files.ts";
+import { findLeaks, listReservations, release, reservationDir, type LivePods } from "./ipam-gc.ts";
+
+export interface Repair {
+  /** e.g. conflist-written, sysctl, chain-missing, jump-duplicated, host-route-missing, address-released. */
+  kind: string;
+  detail: string;
+}
+
+export interface ReconcileDeps {
+  runner: Runner;
+  backend: Backend;
+  /** Absent: nobody can say which pods live here, so no address is ever released. */
+  livePods?: LivePods;
+  leakGraceSeconds: number;
+  procSys?: string;
+  now?: () => number;
+}
+
+export interface ReconcileReport {
+  node: string;
+  nodeIp: string;
+  blocks: string[];
+  backend: Backend["name"];
+  repairs: Repair[];
+  /** Problems that leave the node unable to run pods although everything else was applied. */
+  problems: string[];
+  conflist: { path: string; hash: string };
+  /** Our chains per table and the host device: all present after a successful reconcile. */
+  chains: DesiredNode["rules"]["owned"];
+  hostDevice: string;
+  addresses: { inUse: number; capacity: number; released: string[]; gc: "on" | "off" };
+  durationMs: number;
+}
+
+export async function reconcile(
+  desired: DesiredNode,
+  paths: AgentPaths,
+  deps: ReconcileDeps,
+): Promise<ReconcileReport> {
+  const started = performance.now();
+  const repairs: Repair[] = [];
+  const step = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw new Error(`${name}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+
+  for (const key of await step("sysctls", () => applySysctls(desired.hostPath.sysctls, deps.procSys))) {
+    repairs.push({ kind: "sysctl", detail: key });
+  }
+  repairs.push(...(await step("host device", () => applyHostPath(deps.runner, desired.hostPath))));
+  for (const repair of await step("iptables", () => syncRules(deps.runner, deps.backend, desired.rules))) {
+    repairs.push({ kind: repair.kind, detail: `${repair.table}/${repair.chain}` });
+  }
+  const problems = (await missingPlugins(paths.cniBinDir)).map(
+    (plugin) => `missing CNI plugin ${plugin} in ${paths.cniBinDir}`,
+  );
+  if (await step("conflist", () => writeConflist(paths.cniConfDir, desired.conflist))) {
+    repairs.push({ kind: "conflist-written", detail: conflistPath(paths.cniConfDir) });
+  }
+
+  const dir = reservationDir(paths.ipamDataDir, NETWORK_NAME);
+  const blocks = desired.node.blocks.map((block) => block.cidr);
+  let reservations = await step("ipam", () => listReservations(dir, blocks));
+  let released: string[] = [];
+  if (deps.livePods) {
+    const live = await step("live pods", () => deps.livePods!.podIps());
+    const leaks = findLeaks(reservations, live, deps.leakGraceSeconds, (deps.now ?? Date.now)());
+    released = await step("ipam", () => release(dir, leaks));
+    for (const ip of released) repairs.push({ kind: "address-released", detail: ip });
+    reservations = reservations.filter((r) => !released.includes(r.ip));
+  }
+
+  return {
+    node: desired.node.name,
+    nodeIp: desired.node.ip,
+    blocks,
+    backend: deps.backend.name,
+    repairs,
+    problems,
+    conflist: { path: conflistPath(paths.cniConfDir), hash: contentHash(desired.conflist) },
+    chains: desired.rules.owned,
+    hostDevice: desired.hostPath.device,
+    addresses: {
+      inUse: reservations.length,
+      capacity: desired.node.capacity,
+      released,
+      gc: deps.livePods ? "on" : "off",
+    },
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+  };
+}

@@ -1,0 +1,181 @@
+import { describe, expect, it } from "vitest";
+import { copyFile, mkdtemp, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { REQUIRED_PLUGINS } from "../cni/conflist.ts";
+import { fakeRunner } from "../../test/fakes/runner.ts";
+import { serve } from "./serve.ts";
+
+async function until<T>(probe: () => Promise<T | undefined>, what: string, deadlineMs = 10_000): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/** A node's files (CNI bins, /proc/sys) in a temp dir and a runner that answers like an empty node. */
+async function fakeNode(prefix: string, ipForward: string) {
+  const root = await mkdtemp(join(tmpdir(), prefix));
+  const bin = join(root, "bin");
+  await mkdir(bin);
+  for (const plugin of REQUIRED_PLUGINS) await writeFile(join(bin, plugin), "", { mode: 0o755 });
+  await mkdir(join(root, "proc/net/ipv4"), { recursive: true });
+  await writeFile(join(root, "proc/net/ipv4/ip_forward"), `${ipForward}\n`);
+  const restores: string[] = [];
+  const runner = fakeRunner()
+    .on("iptables-legacy-save", { stdout: "" })
+    .on("iptables-legacy-restore", (call) => (restores.push(call.input ?? ""), {}))
+    .on("ip -json -details link show", { stdout: JSON.stringify([{ ifname: "eth0" }]) })
+    .on("ip -json -4 route", { stdout: "[]" })
+    .on("ip -batch -", {});
+  const paths = { cniConfDir: join(root, "net.d"), cniBinDir: bin, ipamDataDir: join(root, "ipam") };
+  return { root, paths, restores, runner, procSys: join(root, "proc") };
+}
+
+describe("serve", () => {
+  it("is ready after the first reconcile, serves status and metrics, follows spec edits, stops on request", async () => {
+    const { root, paths, restores, runner, procSys } = await fakeNode("serve-", "0");
+    const configDir = join(root, "config");
+    await mkdir(configDir);
+    const config = join(configDir, "cluster.yaml");
+    await copyFile(new URL("../../examples/seed.yaml", import.meta.url), config);
+    const stop = new AbortController();
+    let port = 0;
+    const running = serve(
+      {
+        config,
+        node: "node1",
+        kube: false,
+        listen: "127.0.0.1:0",
+        resyncSeconds: 3600,
+        paths,
+      },
+      {
+        runner: runner.run,
+        procSys,
+        stop: stop.signal,
+        onListening: (address) => (port = address.port),
+        logger: pino({ level: "silent" }),
+      },
+    );
+    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+    await until(async () => (port ? true : undefined), "listening");
+    expect((await fetch(url("/healthz"))).status).toBe(200);
+    await until(async () => ((await fetch(url("/readyz"))).status === 200 ? true : undefined), "ready");
+
+    const status = (await (await fetch(url("/status"))).json()) as Record<string, unknown>;
+    expect(status).toMatchObject({
+      node: "node1",
+      ready: true,
+      blocks: ["10.224.0.16/28"],
+      backend: "legacy",
+      ipForward: "1",
+      hostDevice: "ipvl-host",
+      chains: { nat: ["AKS-IPVLAN-POSTROUTING", "AKS-IPVLAN-MASQ"], filter: ["AKS-IPVLAN-OUTPUT"] },
+      addresses: { inUse: 0, capacity: 16, gc: "off" },
+      lastError: null,
+    });
+    const conflist = await readFile(join(root, "net.d/10-aks-ipvlan.conflist"), "utf8");
+    expect((status.conflist as { hash: string }).hash).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(JSON.parse(conflist).name).toBe("aks-ipvlan");
+
+    const metrics = await (await fetch(url("/metrics"))).text();
+    expect(metrics).toMatch(/^aks_ipvlan_reconciles_total 1$/m);
+    expect(metrics).toMatch(/^aks_ipvlan_block_capacity 16$/m);
+    expect(metrics).toMatch(/^aks_ipvlan_drift_repairs_total\{kind="chain-missing"\} 3$/m);
+    expect(metrics).toMatch(/^aks_ipvlan_drift_repairs_total\{kind="sysctl"\} 1$/m);
+    expect(metrics).toMatch(/^aks_ipvlan_last_reconcile_duration_seconds /m);
+
+    // A ConfigMap update replaces the file by rename; the next reconcile uses the new spec.
+    const edited = `${await readFile(config, "utf8")}masquerade:\n  nonMasqueradeCIDRs: [10.224.0.0/16, 10.0.0.0/8]\n`;
+    await writeFile(join(configDir, ".new"), edited);
+    await rename(join(configDir, ".new"), config);
+    await until(
+      async () => (restores.some((r) => r.includes("-d 10.0.0.0/8")) ? true : undefined),
+      "spec edit applied",
+    );
+
+    // A broken edit is reported and ignored: the last good spec stays in force.
+    await writeFile(join(configDir, ".new"), "nodeSubnet: [oops\n");
+    await rename(join(configDir, ".new"), config);
+    const broken = await until(async () => {
+      const body = (await (await fetch(url("/status"))).json()) as { specError: string | null };
+      return body.specError ?? undefined;
+    }, "the broken spec to be reported");
+    expect(broken).toMatch(/invalid YAML/);
+    expect((await fetch(url("/readyz"))).status).toBe(200);
+
+    stop.abort();
+    await running;
+    await expect(fetch(url("/healthz"))).rejects.toThrow();
+  });
+});
+
+describe("serve with --kube", () => {
+  it("waits unready for the controller's block, then reconciles when the Node annotation arrives", async () => {
+    const { startApiServer } = await import("../../test/apiserver/server.ts");
+    const { connect } = await import("../kube/client.ts");
+    const { clusterView } = await import("./kube.ts");
+    const api = await startApiServer({ bookmarkIntervalMs: 50 });
+    const { root, paths, runner, procSys } = await fakeNode("serve-kube-", "1");
+    const node = (annotations: Record<string, string>) => ({
+      apiVersion: "v1",
+      kind: "Node",
+      metadata: { name: "node9", annotations },
+      status: { addresses: [{ type: "InternalIP", address: "10.224.0.9" }] },
+    });
+    api.put(node({}));
+    const stop = new AbortController();
+    let port = 0;
+    const running = serve(
+      {
+        // node9 is not in the spec: its IP and block come from the Node object.
+        config: new URL("../../examples/seed.yaml", import.meta.url).pathname,
+        node: "node9",
+        kube: true,
+        listen: "127.0.0.1:0",
+        resyncSeconds: 3600,
+        paths,
+      },
+      {
+        runner: runner.run,
+        procSys,
+        cluster: clusterView("node9", connect(api.kubeConfig())),
+        stop: stop.signal,
+        onListening: (address) => (port = address.port),
+        logger: pino({ level: "silent" }),
+      },
+    );
+    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+    try {
+      const waiting = await until(async () => {
+        const status = port
+          ? ((await (await fetch(url("/status"))).json()) as { waiting?: string })
+          : undefined;
+        return status?.waiting;
+      }, "the agent to wait for a block");
+      expect(waiting).toMatch(/no block yet/);
+      expect((await fetch(url("/readyz"))).status).toBe(503);
+      await expect(readFile(join(root, "net.d/10-aks-ipvlan.conflist"), "utf8")).rejects.toThrow(/ENOENT/);
+
+      api.put(node({ "aks-ipvlan.io/blocks": "10.224.0.64/28" }));
+      await until(async () => ((await fetch(url("/readyz"))).status === 200 ? true : undefined), "ready");
+      const status = (await (await fetch(url("/status"))).json()) as Record<string, unknown>;
+      expect(status).toMatchObject({
+        nodeIp: "10.224.0.9",
+        blocks: ["10.224.0.64/28"],
+        addresses: { gc: "on" },
+      });
+      const conflist = JSON.parse(await readFile(join(root, "net.d/10-aks-ipvlan.conflist"), "utf8"));
+      expect(conflist.plugins[0].ipam.ranges[0][0].rangeStart).toBe("10.224.0.64");
+    } finally {
+      stop.abort();
+      await running;
+      await api.close();
+    }
+  });
+});

@@ -1,0 +1,195 @@
+// The long-running agent: reconcile at start, when the spec file or the Node changes, and every resync
+// interval; one reconcile at a time (triggers that arrive meanwhile are merged into the next one).
+// SIGTERM stops it and leaves the datapath in place, so pods keep working across restarts.
+import { watch, type FSWatcher } from "node:fs";
+import { dirname } from "node:path";
+import type { AddressInfo } from "node:net";
+import { pino, type Logger } from "pino";
+import { readSysctl } from "../hostpath/apply-sysctls.ts";
+import {
+  createContext,
+  readSpec,
+  reconcileNode,
+  type AgentContext,
+  type AgentOptions,
+  type Seams,
+} from "./context.ts";
+import type { ReconcileReport } from "./reconcile.ts";
+import { agentMetrics } from "./metrics.ts";
+import { listen } from "./server.ts";
+
+interface State {
+  ready: boolean;
+  last?: ReconcileReport;
+  lastAt?: string;
+  waiting?: string;
+  lastError?: string;
+  /** Why the last spec reload failed (the previous spec stays in force), until one succeeds. */
+  specError?: string;
+}
+
+export interface ServeHooks extends Seams {
+  /** Stops the agent like SIGTERM does (tests); the CLI passes nothing and SIGTERM/SIGINT stop it. */
+  stop?: AbortSignal;
+  onListening?: (address: AddressInfo) => void;
+  logger?: Logger;
+}
+
+export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Promise<void> {
+  const log = hooks.logger ?? pino({ base: { node: options.node } });
+  let spec = await readSpec(options);
+  const context = await createContext(options, hooks);
+  log.info({ backend: context.detection.backend.name, reason: context.detection.reason }, "iptables backend");
+  const metrics = agentMetrics();
+  const state: State = { ready: false };
+
+  const server = await listen(options.listen ?? spec.agent.listenAddress, {
+    registry: metrics.registry,
+    ready: () => state.ready,
+    status: async () => status(context, state),
+  });
+  const address = server.address() as AddressInfo;
+  hooks.onListening?.(address);
+  log.info({ listen: `${address.address}:${address.port}` }, "serving /healthz /readyz /metrics /status");
+
+  const reloadSpec = async () => {
+    try {
+      spec = await readSpec(options);
+      state.specError = undefined;
+    } catch (error) {
+      // Keep the last good spec: a half-edited ConfigMap must not take the node's network down.
+      log.error({ err: error }, "spec reload failed; keeping the previous spec");
+      state.specError = (error as Error).message;
+    }
+  };
+
+  const reconcileNow = async (reasons: Set<string>) => {
+    if (reasons.has("spec")) await reloadSpec();
+    try {
+      const outcome = await reconcileNode(context, spec);
+      if ("waiting" in outcome) {
+        state.waiting = outcome.waiting;
+        log.info({ reasons: [...reasons] }, outcome.waiting);
+        return;
+      }
+      const report = outcome.report;
+      Object.assign(state, { last: report, lastAt: new Date().toISOString(), waiting: undefined });
+      state.lastError = report.problems.length > 0 ? report.problems.join("; ") : undefined;
+      state.ready = state.ready || report.problems.length === 0;
+      metrics.recordSuccess(report);
+      const level = report.repairs.length > 0 || report.problems.length > 0 ? "info" : "debug";
+      log[level](
+        { reasons: [...reasons], repairs: report.repairs, problems: report.problems, ms: report.durationMs },
+        "reconciled",
+      );
+    } catch (error) {
+      metrics.recordError();
+      state.lastError = (error as Error).message;
+      log.error({ reasons: [...reasons], err: error }, "reconcile failed");
+    }
+  };
+
+  const trigger = coalescing(reconcileNow);
+  trigger.kick("start");
+
+  let resyncSeconds = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (seconds: number) => {
+    if (seconds === resyncSeconds) return;
+    clearInterval(timer);
+    resyncSeconds = seconds;
+    timer = setInterval(() => trigger.kick("resync"), seconds * 1000);
+  };
+  schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
+  const specWatcher = watchSpec(options.config, () => trigger.kick("spec"));
+  const stopNodeWatch = context.cluster?.watchNode(() => trigger.kick("node"));
+  const afterEach = trigger.onIdle(() => schedule(options.resyncSeconds ?? spec.agent.resyncSeconds));
+
+  const signal = await stopped(hooks.stop);
+  log.info({ signal }, "stopping; the datapath stays in place");
+  clearInterval(timer);
+  specWatcher?.close();
+  stopNodeWatch?.();
+  afterEach();
+  await trigger.idle();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections();
+}
+
+function stopped(stop: AbortSignal | undefined): Promise<string> {
+  return new Promise((resolve) => {
+    if (stop) {
+      if (stop.aborted) resolve("abort");
+      else stop.addEventListener("abort", () => resolve("abort"), { once: true });
+      return;
+    }
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve(signal);
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
+
+/** The ConfigMap volume swaps a symlink in the directory; watching the file itself would miss that. */
+function watchSpec(file: string, onChange: () => void): FSWatcher | undefined {
+  try {
+    return watch(dirname(file), () => onChange());
+  } catch {
+    return undefined; // the resync interval still picks up changes
+  }
+}
+
+/** Runs `work` one at a time; kicks during a run are merged into one follow-up run. */
+function coalescing(work: (reasons: Set<string>) => Promise<void>) {
+  let pending = new Set<string>();
+  let running: Promise<void> | undefined;
+  const listeners = new Set<() => void>();
+  const drain = async () => {
+    while (pending.size > 0) {
+      const reasons = pending;
+      pending = new Set();
+      await work(reasons);
+      for (const listener of listeners) listener();
+    }
+    running = undefined;
+  };
+  return {
+    kick(reason: string) {
+      pending.add(reason);
+      running ??= drain();
+    },
+    idle: () => running ?? Promise.resolve(),
+    onIdle(listener: () => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+async function status(context: AgentContext, state: State) {
+  const report = state.last;
+  return {
+    node: context.options.node,
+    ready: state.ready,
+    ...(state.waiting ? { waiting: state.waiting } : {}),
+    nodeIp: report?.nodeIp,
+    blocks: report?.blocks ?? [],
+    backend: report?.backend,
+    backendReason: context.detection.reason,
+    conflist: report?.conflist,
+    chains: report?.chains,
+    hostDevice: report?.hostDevice,
+    ipForward: await readSysctl("net.ipv4.ip_forward", context.procSys),
+    addresses: report && {
+      inUse: report.addresses.inUse,
+      capacity: report.addresses.capacity,
+      gc: report.addresses.gc,
+    },
+    lastReconcile: report && { at: state.lastAt, durationMs: report.durationMs, repairs: report.repairs },
+    lastError: state.lastError ?? null,
+    specError: state.specError ?? null,
+  };
+}

@@ -1,0 +1,60 @@
+// The agent's HTTP endpoints: liveness, readiness (after the first full reconcile), metrics, status.
+import { createServer, type Server } from "node:http";
+import type { Registry } from "prom-client";
+import { UserError } from "../spec/errors.ts";
+
+export interface Endpoints {
+  ready(): boolean;
+  status(): Promise<unknown>;
+  registry: Registry;
+}
+
+export function parseListen(address: string): { host: string; port: number } {
+  const match = /^(.*):(\d+)$/.exec(address);
+  const port = Number(match?.[2]);
+  if (!match || !match[1] || port > 65535) {
+    throw new UserError([
+      {
+        path: "--listen",
+        value: address,
+        message: "not HOST:PORT",
+        fix: "use e.g. 127.0.0.1:9464 (the default binds localhost only)",
+      },
+    ]);
+  }
+  return { host: match[1].replace(/^\[(.*)\]$/, "$1"), port };
+}
+
+export async function listen(address: string, endpoints: Endpoints): Promise<Server> {
+  const { host, port } = parseListen(address);
+  const server = createServer((request, response) => {
+    const path = (request.url ?? "/").split("?")[0];
+    const send = (code: number, type: string, body: string) => {
+      response.writeHead(code, { "content-type": type }).end(body);
+    };
+    if (request.method !== "GET") return send(405, "text/plain", "method not allowed\n");
+    if (path === "/healthz") return send(200, "text/plain", "ok\n");
+    if (path === "/readyz") {
+      return endpoints.ready() ? send(200, "text/plain", "ready\n") : send(503, "text/plain", "not ready\n");
+    }
+    const respond = (body: Promise<string>, type: string) =>
+      body.then(
+        (text) => send(200, type, text),
+        (error: Error) => send(500, "text/plain", `${error.message}\n`),
+      );
+    if (path === "/status") {
+      return void respond(
+        endpoints.status().then((status) => `${JSON.stringify(status, null, 2)}\n`),
+        "application/json",
+      );
+    }
+    if (path === "/metrics")
+      return void respond(endpoints.registry.metrics(), endpoints.registry.contentType);
+    send(404, "text/plain", "not found\n");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}

@@ -1,0 +1,115 @@
+// `aks-ipvlan agent`: the node agent (DaemonSet process). --once reconciles and prints a JSON summary;
+// --cleanup removes what the agent created; otherwise it keeps the node right until SIGTERM.
+import type { Command } from "commander";
+import { UserError } from "../../spec/errors.ts";
+import { DEFAULT_PATHS } from "../../agent/desired.ts";
+import type { AgentOptions } from "../../agent/context.ts";
+
+interface Flags {
+  config: string;
+  node?: string;
+  once?: boolean;
+  cleanup?: boolean;
+  cniConfDir: string;
+  cniBinDir: string;
+  ipamDataDir: string;
+  listen?: string;
+  resync?: string;
+  kube?: boolean;
+  livePods?: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command("agent")
+    .description("keep this node's CNI config, iptables rules, sysctls and host device right")
+    .requiredOption("--config <file>", "cluster spec (the mounted ConfigMap file)")
+    .option("--node <name>", "this node's name (default: env NODE_NAME)")
+    .option("--once", "reconcile once, print a JSON summary and exit")
+    .option("--cleanup", "remove the conflist, our chains and jumps, the host device and its routes")
+    .option("--cni-conf-dir <dir>", "CNI config directory", DEFAULT_PATHS.cniConfDir)
+    .option("--cni-bin-dir <dir>", "CNI plugin directory", DEFAULT_PATHS.cniBinDir)
+    .option("--ipam-data-dir <dir>", "host-local data directory", DEFAULT_PATHS.ipamDataDir)
+    .option("--listen <addr>", "health, metrics and status address (default: spec.agent.listenAddress)")
+    .option("--resync <seconds>", "full reconcile interval (default: spec.agent.resyncSeconds)")
+    .option(
+      "--kube",
+      "read the node's blocks from its Node annotation (default when KUBERNETES_SERVICE_HOST is set)",
+    )
+    .option(
+      "--live-pods <file>",
+      "without --kube: file of this node's live pod IPs, one per line (enables leak GC)",
+    )
+    .action(async (flags: Flags) => {
+      const options = agentOptions(flags);
+      if (flags.cleanup) {
+        const [{ cleanup }, { readSpec }, { run }] = await Promise.all([
+          import("../../agent/cleanup.ts"),
+          import("../../agent/context.ts"),
+          import("../../sys/exec.ts"),
+        ]);
+        const removed = await cleanup(await readSpec(options), options.node, options.paths.cniConfDir, run);
+        process.stdout.write(`${JSON.stringify({ node: options.node, removed }, null, 2)}\n`);
+        return;
+      }
+      if (flags.once) {
+        const { createContext, readSpec, reconcileNode } = await import("../../agent/context.ts");
+        const spec = await readSpec(options);
+        const context = await createContext(options);
+        try {
+          const outcome = await reconcileNode(context, spec);
+          const summary =
+            "report" in outcome ? outcome.report : { node: options.node, waiting: outcome.waiting };
+          process.stdout.write(
+            `${JSON.stringify({ ...summary, backendReason: context.detection.reason }, null, 2)}\n`,
+          );
+          process.exitCode = "report" in outcome && outcome.report.problems.length === 0 ? 0 : 1;
+        } catch (error) {
+          if (error instanceof UserError) throw error;
+          process.stdout.write(
+            `${JSON.stringify({ node: options.node, error: (error as Error).message }, null, 2)}\n`,
+          );
+          process.exitCode = 1;
+        }
+        return;
+      }
+      const { serve } = await import("../../agent/serve.ts");
+      await serve(options);
+    });
+}
+
+function agentOptions(flags: Flags): AgentOptions {
+  const node = flags.node ?? process.env.NODE_NAME;
+  if (!node) {
+    throw new UserError([
+      {
+        path: "--node",
+        message: "no node name",
+        fix: "pass --node NAME, or set NODE_NAME (the DaemonSet sets it from spec.nodeName)",
+      },
+    ]);
+  }
+  let resyncSeconds: number | undefined;
+  if (flags.resync !== undefined) {
+    resyncSeconds = Number(flags.resync);
+    if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0) {
+      throw new UserError([
+        {
+          path: "--resync",
+          value: flags.resync,
+          message: "not a positive number",
+          fix: "pass seconds, e.g. --resync 10",
+        },
+      ]);
+    }
+  }
+  return {
+    config: flags.config,
+    node,
+    paths: { cniConfDir: flags.cniConfDir, cniBinDir: flags.cniBinDir, ipamDataDir: flags.ipamDataDir },
+    kube: flags.kube ?? Boolean(process.env.KUBERNETES_SERVICE_HOST),
+    ...(flags.livePods ? { livePodsFile: flags.livePods } : {}),
+    ...(flags.listen ? { listen: flags.listen } : {}),
+    ...(resyncSeconds ? { resyncSeconds } : {}),
+  };
+}
