@@ -57,10 +57,10 @@ export async function waitFor(
     let finished: KubeObject[] | undefined;
     let over = false;
     // Events may arrive before api.watch returns: stopping waits for the handle when it must.
-    let watch: { stop(): void } | undefined;
+    const handle: { watch?: { stop(): void } } = {};
     const end = () => {
       over = true;
-      watch?.stop();
+      handle.watch?.stop();
     };
     const stream = api.watch(
       apiVersion,
@@ -79,7 +79,7 @@ export async function waitFor(
         }
       },
     );
-    watch = stream;
+    handle.watch = stream;
     if (over) stream.stop();
     const timer = setTimeout(end, Math.max(0, deadline - Date.now()));
     try {
