@@ -19,7 +19,6 @@ import { pause } from "./leader.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { EventRecorder } from "./events.ts";
 
-
 export interface ControllerOptions {
   spec: ClusterSpec;
   api: KubeApi;

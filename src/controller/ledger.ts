@@ -6,7 +6,6 @@
 // then is the block written to the node's annotation for the agent. Many claims share one write.
 import { formatCidr, parseCidr } from "../ipam/cidr.ts";
 
-
 /** ConfigMap keys allow [-._a-zA-Z0-9]: "10.241.0.16/28" is stored as "10.241.0.16_28". */
 export function ledgerKey(block: string): string {
   return block.replace("/", "_");

@@ -19,7 +19,6 @@ import { assignBlocks } from "./assign.ts";
 import { parseLedger } from "./ledger.ts";
 import { desiredRoutes } from "./routes.ts";
 
-
 export interface RunOptions {
   spec: ClusterSpec;
   api: KubeApi;

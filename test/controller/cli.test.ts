@@ -61,12 +61,7 @@ describe("aks-ipvlan controller", () => {
 
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
-    const lease = cluster.server.get(
-      "coordination.k8s.io/v1",
-      "Lease",
-      "aks-ipvlan-controller",
-      NAMESPACE,
-    );
+    const lease = cluster.server.get("coordination.k8s.io/v1", "Lease", "aks-ipvlan-controller", NAMESPACE);
     expect((lease?.spec as { holderIdentity?: string }).holderIdentity).toBe("");
   });
 

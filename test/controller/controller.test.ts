@@ -177,12 +177,7 @@ describe("controller", () => {
     }
     expect(blocksByNode(server).get("node-0")).toEqual([]);
     await until("b leads once the ghost stops renewing", () => leaseHolder() === "b");
-    const lease = server.get(
-      "coordination.k8s.io/v1",
-      "Lease",
-      "aks-ipvlan-controller",
-      NAMESPACE,
-    )!;
+    const lease = server.get("coordination.k8s.io/v1", "Lease", "aks-ipvlan-controller", NAMESPACE)!;
     expect((lease.spec as { leaseTransitions: number }).leaseTransitions).toBe(4);
     await until("node-0 has a block", () => (blocksByNode(server).get("node-0") ?? []).length === 1);
   });

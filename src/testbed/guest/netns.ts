@@ -20,7 +20,9 @@ export async function sysctls(ns: string, values: Record<string, string>): Promi
 }
 
 export async function iptablesRestore(ns: string, payload: string): Promise<void> {
-  await run("ip", ["netns", "exec", ns, "iptables-legacy-restore", "--noflush", "--wait=5"], { input: payload });
+  await run("ip", ["netns", "exec", ns, "iptables-legacy-restore", "--noflush", "--wait=5"], {
+    input: payload,
+  });
 }
 
 export interface Outcome {
