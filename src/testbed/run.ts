@@ -1,6 +1,7 @@
 // The host side of one testbed run: a fresh run directory under .testbed/ (the only host directory the
-// guest writes), the job and the spec in it, one boot, and the guest's results read back.
-import { mkdir, readFile, rm } from "node:fs/promises";
+// guest and the UML kernel write), the job and the spec in it, one boot, and the guest's results read
+// back.
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ClusterSpecInput } from "../spec/schema.ts";
 import { writeFileAtomic } from "../sys/atomic-write.ts";
@@ -39,8 +40,9 @@ export async function runInGuest<Job extends object, Result>(options: {
 }): Promise<GuestRun<Result>> {
   const problem = await cannotBoot();
   if (problem) throw new TestbedError(`User-Mode Linux cannot boot here: ${problem}`);
-  const dir = join(RUNS_DIR, `run-${process.pid}-${Date.now()}`);
-  await mkdir(dir, { recursive: true });
+  await mkdir(RUNS_DIR, { recursive: true });
+  // Unique also for runs started at once by parallel test workers.
+  const dir = await mkdtemp(join(RUNS_DIR, "run-"));
   try {
     const specFile = join(dir, "spec.yaml");
     // JSON is YAML: the node agent reads this file like any spec.
@@ -50,6 +52,7 @@ export async function runInGuest<Job extends object, Result>(options: {
     const boot = await bootGuest({
       entry: options.entry,
       job: join(dir, JOB_FILE),
+      umlDir: dir,
       timeoutMs: options.timeoutMs,
       ...(options.onLine ? { onLine: options.onLine } : {}),
     });

@@ -14,6 +14,8 @@ export interface BootOptions {
   /** The Node program the guest runs, and its one argument. */
   entry: string;
   job: string;
+  /** Where UML makes its umid directory (pid file, mconsole socket) instead of $HOME/.uml. */
+  umlDir: string;
   timeoutMs: number;
   memory?: string;
   /** Each console line, as the guest prints it. */
@@ -51,6 +53,7 @@ export async function bootGuest(options: BootOptions): Promise<BootResult> {
   for (const [name, value] of [
     ["entry", options.entry],
     ["job", options.job],
+    ["uml_dir", options.umlDir],
     ["repo", REPO],
   ] as const) {
     // The kernel splits its command line at spaces; a path with one would reach init cut in two.
@@ -64,7 +67,7 @@ export async function bootGuest(options: BootOptions): Promise<BootResult> {
   };
   // prettier-ignore
   const args = [
-    `mem=${options.memory ?? "1G"}`, "rootfstype=hostfs", "rootflags=/", "rw",
+    `mem=${options.memory ?? "1G"}`, `uml_dir=${options.umlDir}`, "rootfstype=hostfs", "rootflags=/", "rw",
     "init=/bin/sh", "con=null", "con0=null,fd:1",
     `REPO=${REPO}`, `ENTRY=${options.entry}`, `JOB=${options.job}`,
     "--", INIT,

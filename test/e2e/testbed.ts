@@ -1,7 +1,8 @@
-// Shared by the e2e tests: one guest boot that builds the emulated AKS from a spec file and runs the
+// Shared by the e2e tests: one guest boot that builds the emulated AKS from a spec (file) and runs the
 // suite for the given profiles (and the negative controls), returning the guest's results.
 import { resolve } from "node:path";
 import { loadSpec } from "../../src/spec/load.ts";
+import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import { runInGuest } from "../../src/testbed/run.ts";
 import type { SuiteJob, SuiteResult } from "../../src/testbed/job.ts";
 import type { CheckId, CheckResult } from "../../src/verify/checks.ts";
@@ -11,7 +12,13 @@ const GUEST_ENTRY = resolve(import.meta.dirname, "../../src/testbed/guest/main.t
 export const BOOT_TIMEOUT_MS = 12 * 60_000;
 
 export async function runTestbed(specFile: string, job: Omit<SuiteJob, "specFile">): Promise<SuiteResult> {
-  const spec = await loadSpec(resolve(import.meta.dirname, "../..", specFile));
+  return runTestbedSpec(await loadSpec(resolve(import.meta.dirname, "../..", specFile)), job);
+}
+
+export async function runTestbedSpec(
+  spec: ClusterSpecInput,
+  job: Omit<SuiteJob, "specFile">,
+): Promise<SuiteResult> {
   const { result } = await runInGuest<Omit<SuiteJob, "specFile">, SuiteResult>({
     entry: GUEST_ENTRY,
     spec,

@@ -7,7 +7,7 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
-import { plan as planCluster, type NodePlan, type Plan } from "../../ipam/planner.ts";
+import { plan as planCluster, type NodePlan, type Plan, type RouteEntry } from "../../ipam/planner.ts";
 import { run } from "../../sys/exec.ts";
 import { CniRuntime, loadConflist, type Attachment, type CniResult } from "../../cni/runtime.ts";
 import type {
@@ -69,6 +69,8 @@ export class Testbed implements ClusterDriver {
   readonly #nodes: Node[];
   readonly #pods = new Map<string, Pod>();
   readonly #services = new ServiceRegistry();
+  /** The VNet route table's entries now: the profile's, until switchRouteTable. */
+  #routes: RouteEntry[];
   #www = "";
 
   private constructor(spec: ClusterSpec, profile: Profile, root: string) {
@@ -78,6 +80,7 @@ export class Testbed implements ClusterDriver {
     this.#root = root;
     this.plan = planCluster(spec);
     this.topology = renderTopology(spec, this.plan);
+    this.#routes = profile.routes(this.plan);
     this.#nodes = this.topology.nodes.map((node, index) => {
       const dirs = nodeDirs(root, node.name);
       return {
@@ -119,7 +122,7 @@ export class Testbed implements ClusterDriver {
     await ipBatch(undefined, topology.links);
     for (const [ns, values] of Object.entries(topology.sysctls)) await sysctls(ns, values);
     for (const [ns, commands] of Object.entries(topology.setup)) await ipBatch(ns, commands);
-    await ipBatch(VNET, routeTableCommands(topology, this.profile.routes(this.plan), "add"));
+    await ipBatch(VNET, routeTableCommands(topology, this.#routes, "add"));
     await iptablesRestore(VNET, topology.vnetFilter);
   }
 
@@ -140,12 +143,29 @@ export class Testbed implements ClusterDriver {
     return node;
   }
 
-  /** The VNet route table: remove (a negative control) or restore the profile's routes. */
+  /** The VNet route table: remove (a negative control) or restore its entries. */
   async setRouteTable(present: boolean): Promise<void> {
-    await ipBatch(
-      VNET,
-      routeTableCommands(this.topology, this.profile.routes(this.plan), present ? "add" : "del"),
-    );
+    await ipBatch(VNET, routeTableCommands(this.topology, this.#routes, present ? "add" : "del"));
+  }
+
+  /** Replaces the VNet route table's entries, as Azure does when the route table changes. */
+  async switchRouteTable(routes: readonly RouteEntry[]): Promise<void> {
+    const key = (route: RouteEntry) => `${route.addressPrefix} via ${route.nextHopIpAddress}`;
+    const next = new Set(routes.map(key));
+    const now = new Set(this.#routes.map(key));
+    await ipBatch(VNET, [
+      ...routeTableCommands(
+        this.topology,
+        this.#routes.filter((route) => !next.has(key(route))),
+        "del",
+      ),
+      ...routeTableCommands(
+        this.topology,
+        routes.filter((route) => !now.has(key(route))),
+        "add",
+      ),
+    ]);
+    this.#routes = [...routes];
   }
 
   async environment(): Promise<Environment> {

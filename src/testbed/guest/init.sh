@@ -22,4 +22,5 @@ done
 ip link set lo up
 node "$ENTRY" "$JOB"
 echo "testbed: guest finished with exit code $?"
-poweroff -f
+# -d: no shutdown record in wtmp, which is the host's /var/log/wtmp through hostfs.
+poweroff -f -d

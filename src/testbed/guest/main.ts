@@ -1,13 +1,14 @@
 // The guest's program (started by init.sh as the only Node process): reads the job from the run
 // directory, builds the emulated cluster once per profile, runs the suite (and the negative controls on
-// the product's cluster), and writes the results back for the host.
+// the product's cluster; then, if the job says so, the cross-node paths after a switch of the VNet's
+// route table), and writes the results back for the host.
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { release } from "node:os";
 import { loadSpec } from "../../spec/load.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { runSuite } from "../../verify/suite.ts";
-import { RESULT_FILE, type SuiteJob, type SuiteResult } from "../job.ts";
+import { RESULT_FILE, type PathRun, type RouteSwitch, type SuiteJob, type SuiteResult } from "../job.ts";
 import { Testbed } from "./cluster.ts";
 import { runControls } from "./controls.ts";
 import { productProfile, seedProfile, type ProfileName } from "./node-setup.ts";
@@ -21,11 +22,11 @@ function log(line: string): void {
 async function main(jobFile: string): Promise<void> {
   const job = JSON.parse(await readFile(jobFile, "utf8")) as SuiteJob;
   const resultFile = join(dirname(jobFile), RESULT_FILE);
-  const result: SuiteResult = { kernel: release(), profiles: [], controls: [] };
+  const result: SuiteResult = { kernel: release(), profiles: [], controls: [], afterSwitch: [] };
   try {
     const spec = await loadSpec(job.specFile);
     for (const name of job.profiles) {
-      const profile = name === "product" ? productProfile(job.specFile) : seedProfile(spec);
+      const profile = name === "product" ? productProfile(job.specFile, job.vnetRoutes) : seedProfile(spec);
       log(`building ${spec.nodes.length} nodes (${name})`);
       let started = performance.now();
       const testbed = await Testbed.build(spec, profile, join(ROOT, name));
@@ -43,6 +44,8 @@ async function main(jobFile: string): Promise<void> {
         suiteMs,
       });
       if (name === "product" && job.controls) result.controls = await runControls(testbed, log);
+      if (name === "product" && job.vnetRoutesAfter)
+        result.afterSwitch = await pathsAfterSwitch(testbed, job.vnetRoutesAfter);
       await testbed.teardown();
     }
   } catch (error) {
@@ -50,6 +53,31 @@ async function main(jobFile: string): Promise<void> {
     log(`error: ${result.error}`);
   }
   await writeFileAtomic(resultFile, `${JSON.stringify(result, null, 2)}\n`);
+}
+
+/**
+ * Switches the VNet to the second route table, then checks pod → pod from the first remaining node to
+ * the removed node and to every other remaining node. A request and its answer use the routes of both
+ * ends' blocks, so these paths cover every route of the table.
+ */
+async function pathsAfterSwitch(testbed: Testbed, change: RouteSwitch): Promise<PathRun[]> {
+  log(`VNet route table switched: ${change.routes.length} routes, none for ${change.removedNode}`);
+  await testbed.switchRouteTable(change.routes);
+  const [from, ...others] = (await testbed.nodes())
+    .map((node) => node.name)
+    .filter((name) => name !== change.removedNode);
+  if (!from) throw new Error(`no node besides ${change.removedNode} to check paths from`);
+  const runs: PathRun[] = [];
+  for (const to of [change.removedNode, ...others]) {
+    const [check] = await runSuite(testbed, {
+      runId: `${from}-${to}`,
+      only: ["pod-to-pod-cross-node"],
+      nodes: [from, to],
+    });
+    log(`${check!.status.padEnd(4)} ${from} → ${to} (${check!.reason})`);
+    runs.push({ from, to, result: check! });
+  }
+  return runs;
 }
 
 await main(process.argv[2]!);

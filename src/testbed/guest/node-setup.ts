@@ -1,8 +1,8 @@
 // How an emulated node gets its pod networking. `product`: the real node agent (`aks-ipvlan agent
-// --once`) runs in the node's namespace, and the VNet route table holds the plan's routes. `seed`: the
-// seed's configuration exactly as written: a hand-made conflist per node (route 0.0.0.0/0, host-local
-// subnet = the node's block), one MASQUERADE rule, ip_forward=1, no VNet routes, no host device, no
-// portmap, no metadata protection.
+// --once`) runs in the node's namespace, and the VNet route table holds the plan's routes (or the
+// controller's, when the job gives them). `seed`: the seed's configuration exactly as written: a
+// hand-made conflist per node (route 0.0.0.0/0, host-local subnet = the node's block), one MASQUERADE
+// rule, ip_forward=1, no VNet routes, no host device, no portmap, no metadata protection.
 import { join, resolve } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { NodePlan, Plan, RouteEntry } from "../../ipam/planner.ts";
@@ -38,10 +38,11 @@ export interface Profile {
   setUpNode(node: EmulatedNode, plan: NodePlan, dirs: NodeDirs): Promise<void>;
 }
 
-export function productProfile(specFile: string): Profile {
+/** `vnetRoutes`: the route table to program instead of the plan's (the controller's, read from Azure). */
+export function productProfile(specFile: string, vnetRoutes?: readonly RouteEntry[]): Profile {
   return {
     name: "product",
-    routes: (plan) => plan.routes,
+    routes: (plan) => (vnetRoutes ? [...vnetRoutes] : plan.routes),
     setUpNode: (node, _plan, dirs) => runAgentOnce(specFile, node, dirs),
   };
 }
