@@ -1,23 +1,14 @@
 // The CLI as users run it: a child process, its exit code, stdout, stderr and the files it leaves.
 import { spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tempDirSync } from "./fakes/temp-dir.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const MAIN = join(ROOT, "src/cli/main.ts");
-const scratch = mkdtempSync(join(tmpdir(), "aks-ipvlan-cli-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const scratch = tempDirSync("aks-ipvlan-cli-");
 
 function cli(args: string[], entry = MAIN) {
   const result = spawnSync(process.execPath, [entry, ...args], {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { mkdtemp, readdir, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { removeConflist, writeConflist } from "./cni-files.ts";
+import { tempDir } from "../../test/fakes/temp-dir.ts";
 
 describe("the conflist file", () => {
   it("is written once, and a killed writer's temp file is removed, other files are not", async () => {
-    const dir = await mkdtemp(join(tmpdir(), "netd-"));
+    const dir = await tempDir("netd-");
     await writeFile(join(dir, ".10-aks-ipvlan.conflist.4242.1700000000000.tmp"), "{half");
     await writeFile(join(dir, "99-loopback.conf"), "{}");
     await writeFile(join(dir, ".other.tmp"), "");

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { mkdtemp, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { installCni } from "./install-cni.ts";
 import { UserError } from "../spec/errors.ts";
+import { tempDir } from "../../test/fakes/temp-dir.ts";
 
 async function dirs() {
-  const root = await mkdtemp(join(tmpdir(), "install-cni-"));
+  const root = await tempDir("install-cni-");
   const from = join(root, "image");
   const to = join(root, "host");
   await mkdir(from);

@@ -1,14 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { mkdtemp, mkdir, readdir, utimes, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { findLeaks, listReservations, livePodsFromFile, release } from "./ipam-gc.ts";
+import { tempDir } from "../../test/fakes/temp-dir.ts";
 
 const HOUR_AGO = (Date.now() - 3600_000) / 1000;
 
 /** host-local's layout: one file per address (container ID CRLF ifname), plus lock and last_reserved_ip.0. */
 async function dataDir(files: Record<string, string>, old: string[]): Promise<string> {
-  const dir = join(await mkdtemp(join(tmpdir(), "ipam-")), "aks-ipvlan");
+  const dir = join(await tempDir("ipam-"), "aks-ipvlan");
   await mkdir(dir, { recursive: true });
   await writeFile(join(dir, "lock"), "");
   await writeFile(join(dir, "last_reserved_ip.0"), "10.224.0.21");
@@ -51,7 +51,7 @@ describe("leak collection", () => {
   });
 
   it("reads live pod IPs from a file, one per line", async () => {
-    const file = join(await mkdtemp(join(tmpdir(), "live-")), "pods");
+    const file = join(await tempDir("live-"), "pods");
     await writeFile(file, "# node1\n10.224.0.17\n\n10.224.0.20\n");
     expect([...(await livePodsFromFile(file).podIps())]).toEqual(["10.224.0.17", "10.224.0.20"]);
   });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { mkdtemp, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseSpec } from "../spec/load.ts";
 import { plan } from "../ipam/planner.ts";
@@ -10,12 +9,13 @@ import { REQUIRED_PLUGINS } from "../cni/conflist.ts";
 import { desiredNode, type AgentPaths } from "./desired.ts";
 import { reconcile } from "./reconcile.ts";
 import { fakeRunner } from "../../test/fakes/runner.ts";
+import { tempDir } from "../../test/fakes/temp-dir.ts";
 
 const spec = parseSpec(readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8"));
 const node1 = plan(spec).nodes[0]!;
 
 async function node(plugins: readonly string[] = REQUIRED_PLUGINS) {
-  const root = await mkdtemp(join(tmpdir(), "agent-"));
+  const root = await tempDir("agent-");
   const paths: AgentPaths = {
     cniConfDir: join(root, "net.d"),
     cniBinDir: join(root, "bin"),

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { copyFile, mkdtemp, mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pino } from "pino";
 import { REQUIRED_PLUGINS } from "../cni/conflist.ts";
 import { fakeRunner } from "../../test/fakes/runner.ts";
 import { serve } from "./serve.ts";
+import { tempDir } from "../../test/fakes/temp-dir.ts";
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string, deadlineMs = 10_000): Promise<T> {
   const end = Date.now() + deadlineMs;
@@ -19,7 +19,7 @@ async function until<T>(probe: () => Promise<T | undefined>, what: string, deadl
 
 /** A node's files (CNI bins, /proc/sys) in a temp dir and a runner that answers like an empty node. */
 async function fakeNode(prefix: string, ipForward: string) {
-  const root = await mkdtemp(join(tmpdir(), prefix));
+  const root = await tempDir(prefix);
   const bin = join(root, "bin");
   await mkdir(bin);
   for (const plugin of REQUIRED_PLUGINS) await writeFile(join(bin, plugin), "", { mode: 0o755 });

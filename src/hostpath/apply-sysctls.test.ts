@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { applySysctls, readSysctl } from "./apply-sysctls.ts";
+import { tempDir } from "../../test/fakes/temp-dir.ts";
 
 async function fakeProcSys(value: string): Promise<string> {
-  const root = await mkdtemp(join(tmpdir(), "procsys-"));
+  const root = await tempDir("procsys-");
   await mkdir(join(root, "net/ipv4"), { recursive: true });
   await writeFile(join(root, "net/ipv4/ip_forward"), value);
   return root;

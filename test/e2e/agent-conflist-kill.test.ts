@@ -3,8 +3,7 @@
 // times. This is a file-system property (temp file, fsync, rename), so it runs on the host's kernel.
 import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { readFileSync } from "node:fs";
@@ -12,6 +11,7 @@ import { parseSpec } from "../../src/spec/load.ts";
 import { plan } from "../../src/ipam/planner.ts";
 import { conflistText, renderConflist, CONFLIST_FILE } from "../../src/cni/conflist.ts";
 import { writeConflist } from "../../src/agent/cni-files.ts";
+import { tempDir } from "../fakes/temp-dir.ts";
 
 const KILLS = 100;
 const writer = pathToFileURL(resolve(import.meta.dirname, "../../src/agent/cni-files.ts")).href;
@@ -24,7 +24,7 @@ describe("killing the agent while it writes the conflist", () => {
       conflistText(renderConflist(spec, node)),
       conflistText(renderConflist({ ...spec, mtu: 1400 }, node)),
     ];
-    const dir = await mkdtemp(join(tmpdir(), "conflist-kill-"));
+    const dir = await tempDir("conflist-kill-");
     const code = `
       const { writeConflist } = await import(${JSON.stringify(writer)});
       const versions = ${JSON.stringify(versions)};

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startApiServer, type ApiServer } from "../apiserver/server.ts";
 import { main } from "../../src/cli/main.ts";
@@ -8,6 +7,7 @@ import { NAMESPACE } from "../../src/manifests/names.ts";
 import { clusterForVerify, coreDns, daemonSetsBecomeReady, node, podsReach } from "./actors.ts";
 import { clusterAnswers } from "./fake-exec.ts";
 import { serveExec } from "../apiserver/exec.ts";
+import { tempDirSync } from "../fakes/temp-dir.ts";
 
 let server: ApiServer;
 let kubeconfig: string;
@@ -20,7 +20,7 @@ beforeEach(async () => {
   server = await startApiServer({ bookmarkIntervalMs: 50 });
   server.put(node("node1", "10.224.0.4"));
   server.put(coreDns(true));
-  const dir = mkdtempSync(join(tmpdir(), "aks-ipvlan-cli-"));
+  const dir = tempDirSync("aks-ipvlan-cli-");
   kubeconfig = join(dir, "kubeconfig");
   writeFileSync(kubeconfig, server.kubeconfigYaml());
   out = [];
@@ -123,7 +123,7 @@ describe("the cluster commands from the command line", () => {
   it("verify exits 1 when checks fail, writes JUnit, and removes its namespace", async () => {
     stops.push(...clusterForVerify(server));
     // Pods start, but the API server refuses every exec (no handler): every probe fails.
-    const junit = join(mkdtempSync(join(tmpdir(), "aks-ipvlan-junit-")), "verify.xml");
+    const junit = join(tempDirSync("aks-ipvlan-junit-"), "verify.xml");
     const code = await cli("verify", "--junit", junit, "--kubeconfig", kubeconfig, "--timeout", "10");
     expect(code).toBe(1);
     expect(out.join("")).toMatch(/^check\s+nodes\s+test\n/);
