@@ -8,7 +8,14 @@ export PATH="$REPO/node_modules/.bin:/run/legacy-bin:/usr/sbin:/usr/bin:/sbin:/b
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /run
+# A checkout under /tmp (CI may clone there) would vanish under the guest's own /tmp: carry it across.
+mkdir /run/repo
+mount --bind "$REPO" /run/repo
 mount -t tmpfs tmpfs /tmp
+case "$REPO" in
+  /tmp/*) mkdir -p "$REPO" && mount --move /run/repo "$REPO" ;;
+  *) umount /run/repo ;;
+esac
 mount --bind /usr/lib/uml/modules /lib/modules
 mkdir /run/legacy-bin
 for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
