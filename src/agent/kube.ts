@@ -3,6 +3,7 @@
 // Loaded only with --kube, so the agent's start does not pay for the Kubernetes client elsewhere.
 import { connect, type KubeApi, type KubeObject } from "../kube/client.ts";
 import { loadKubeConfig } from "../kube/config.ts";
+import { Informer } from "../kube/informer.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import type { NodeFacts } from "./node.ts";
 import type { LivePods } from "./ipam-gc.ts";
@@ -25,34 +26,20 @@ export function clusterView(nodeName: string, api: KubeApi = connect(loadKubeCon
       return nodeFacts(node);
     },
     watchNode(onChange) {
-      let stopped = false;
-      let current: { stop(): void } | undefined;
-      let timer: NodeJS.Timeout | undefined;
-      const start = async () => {
-        try {
-          const list = await api.list("v1", "Node", { fieldSelector: `metadata.name=${nodeName}` });
-          if (stopped) return;
-          const watch = api.watch(
-            "v1",
-            "Node",
-            { fieldSelector: `metadata.name=${nodeName}`, resourceVersion: list.resourceVersion },
-            (event) => {
-              if (event.type !== "BOOKMARK") onChange();
-            },
-          );
-          current = watch;
-          await watch.ended;
-        } catch {
-          // The resync interval still reconciles; the watch only makes changes land sooner.
-        }
-        if (!stopped) timer = setTimeout(() => void start(), REWATCH_DELAY_MS);
-      };
-      void start();
-      return () => {
-        stopped = true;
-        clearTimeout(timer);
-        current?.stop();
-      };
+      const stop = new AbortController();
+      let synced = false;
+      // The first list is where the watch starts, not a change; changes a relist finds are.
+      const informer = new Informer(api, "v1", "Node", {
+        fieldSelector: `metadata.name=${nodeName}`,
+        onEvent: () => {
+          if (synced) onChange();
+        },
+        onSynced: () => (synced = true),
+        // The resync interval still reconciles; the watch only makes changes land sooner.
+        backoffMs: REWATCH_DELAY_MS,
+      });
+      void informer.run(stop.signal);
+      return () => stop.abort();
     },
     livePods: {
       async podIps() {

@@ -11,7 +11,7 @@ import type { NicChecker } from "../azure/nics.ts";
 import { assignBlocks, type NodeView } from "./assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
-import { Informer } from "./informer.ts";
+import { Informer } from "../kube/informer.ts";
 import { Coalescer, eachLimited } from "./coalesce.ts";
 import { desiredRoutes, type NodeBlocks } from "./routes.ts";
 import { syncRoutes } from "./route-sync.ts";

@@ -1,8 +1,9 @@
-// Waiting for the cluster to reach a state: list, then watch from that list's resourceVersion,
-// judging the whole set of matching objects after every event. A watch that ends (server timeout,
-// 410 Gone, dropped connection) is followed by a fresh list, so no event is missed.
-import { setTimeout as delay } from "node:timers/promises";
+// Waiting for the cluster to reach a state: an informer over the matching objects (list, then watch,
+// relisting when the watch cannot go on), judging the whole set after the list and after every
+// change. A failed list or watch request ends the wait with its error; the deadline with the last
+// progress.
 import type { KubeApi, KubeObject, ListOptions } from "./client.ts";
+import { Informer } from "./informer.ts";
 
 export interface Verdict {
   done: boolean;
@@ -39,63 +40,40 @@ export async function waitFor(
   options: WaitOptions,
 ): Promise<KubeObject[]> {
   const { apiVersion, kind, what, ...listOptions } = selection;
-  const deadline = Date.now() + options.timeoutMs;
+  const stop = new AbortController();
   let progress = "not started";
-  const report = (verdict: Verdict) => {
+  let finished: KubeObject[] | undefined;
+  const look = (objects: KubeObject[]) => {
+    if (finished) return;
+    const verdict = judge(objects);
     if (verdict.progress !== progress) options.onProgress?.(verdict.progress);
     progress = verdict.progress;
-  };
-
-  for (;;) {
-    const list = await api.list(apiVersion, kind, listOptions);
-    const current = new Map(list.items.map((item) => [key(item), item]));
-    const first = judge([...current.values()]);
-    report(first);
-    if (first.done) return [...current.values()];
-    if (Date.now() >= deadline) throw new WaitTimeoutError(what, options.timeoutMs, progress);
-
-    let finished: KubeObject[] | undefined;
-    let over = false;
-    // Events may arrive before api.watch returns: stopping waits for the handle when it must.
-    const handle: { watch?: { stop(): void } } = {};
-    const end = () => {
-      over = true;
-      handle.watch?.stop();
-    };
-    const stream = api.watch(
-      apiVersion,
-      kind,
-      { ...listOptions, resourceVersion: list.resourceVersion },
-      (event) => {
-        if (over || event.type === "BOOKMARK") return;
-        if (event.type === "ERROR") return end(); // e.g. 410 Gone: relist
-        if (event.type === "DELETED") current.delete(key(event.object));
-        else current.set(key(event.object), event.object);
-        const verdict = judge([...current.values()]);
-        report(verdict);
-        if (verdict.done) {
-          finished = [...current.values()];
-          end();
-        }
-      },
-    );
-    handle.watch = stream;
-    if (over) stream.stop();
-    const timer = setTimeout(end, Math.max(0, deadline - Date.now()));
-    try {
-      await stream.ended;
-    } finally {
-      clearTimeout(timer);
+    if (verdict.done) {
+      finished = objects;
+      stop.abort();
     }
-    if (finished) return finished;
-    if (Date.now() >= deadline) throw new WaitTimeoutError(what, options.timeoutMs, progress);
-    // A server that ends every watch at once must not turn this into a tight list loop.
-    await delay(Math.min(RELIST_PAUSE_MS, deadline - Date.now()));
+  };
+  const informer = new Informer(api, apiVersion, kind, {
+    ...listOptions,
+    onEvent: () => look([...informer.objects.values()]),
+    onSynced: () => look([...informer.objects.values()]),
+    backoffMs: RELIST_PAUSE_MS,
+    failFast: true,
+  });
+  const timer = setTimeout(() => stop.abort(), options.timeoutMs);
+  try {
+    await informer.run(stop.signal);
+  } finally {
+    clearTimeout(timer);
   }
+  if (finished) return finished;
+  // One last look at the deadline, so a state reached while the watch was down still counts; if even
+  // that fails, the timeout (with the last progress) says more than the failed list would.
+  const last = await api.list(apiVersion, kind, listOptions).catch(() => undefined);
+  if (last) look(last.items);
+  if (finished) return finished;
+  throw new WaitTimeoutError(what, options.timeoutMs, progress);
 }
 
+/** First pause before a relist when the server ends every watch at once. */
 const RELIST_PAUSE_MS = 500;
-
-function key(object: KubeObject): string {
-  return `${object.metadata.namespace ?? ""}/${object.metadata.name}`;
-}

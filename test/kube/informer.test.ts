@@ -3,9 +3,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ApiServer } from "../apiserver/server.ts";
 import { connect, type KubeApi } from "../../src/kube/client.ts";
-import { Informer, type InformerEvent } from "../../src/controller/informer.ts";
-import { addNode, nodeIp, until } from "./harness.ts";
-import { useTestCluster } from "./cluster.ts";
+import { Informer, type InformerEvent } from "../../src/kube/informer.ts";
+import { addNode, nodeIp, until } from "../controller/harness.ts";
+import { useTestCluster } from "../controller/cluster.ts";
 
 const cluster = useTestCluster();
 let server: ApiServer;
