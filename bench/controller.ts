@@ -6,7 +6,7 @@
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { once } from "node:events";
 import { pino } from "pino";
-import { startApiServer } from "../test/apiserver/server.ts";
+import { ADMIN_TOKEN, startApiServer } from "../test/apiserver/server.ts";
 import { BLOCKS_ANNOTATION } from "../src/ipam/annotation.ts";
 import {
   addNode,
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
     clusters: [{ name: "bench", server: url, skipTLSVerify: true }],
-    users: [{ name: "bench", token: "bench" }],
+    users: [{ name: "bench", token: ADMIN_TOKEN }],
     contexts: [{ name: "bench", cluster: "bench", user: "bench" }],
     currentContext: "bench",
   });

@@ -41,7 +41,7 @@ export interface Identity {
   serviceAccount?: { namespace: string; name: string };
 }
 
-const ADMIN_TOKEN = "test-token";
+export const ADMIN_TOKEN = "test-token";
 const SERVICE_ACCOUNT_TOKEN = /^sa:([^:]+):(.+)$/;
 
 interface StoredObject {
