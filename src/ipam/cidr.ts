@@ -70,7 +70,3 @@ export function containsCidr(outer: Cidr, inner: Cidr): boolean {
 export function overlaps(a: Cidr, b: Cidr): boolean {
   return a.base <= lastAddress(b) && b.base <= lastAddress(a);
 }
-
-export function sameCidr(a: Cidr, b: Cidr): boolean {
-  return a.base === b.base && a.prefix === b.prefix;
-}
