@@ -9,6 +9,8 @@ export const UML_KERNEL = "/usr/bin/linux.uml";
 const MODULES = "/usr/lib/uml/modules";
 const REPO = resolve(import.meta.dirname, "../..");
 const INIT = resolve(import.meta.dirname, "guest/init.sh");
+/** Built by scripts/setup-host.sh from uml/xsave-fix.c; harmless where the host does not need it. */
+export const XSAVE_FIX = resolve(REPO, ".testbed/lib/uml-xsave-fix.so");
 
 export interface BootOptions {
   /** The Node program the guest runs, and its one argument. */
@@ -36,6 +38,7 @@ export async function cannotBoot(): Promise<string | undefined> {
     "/lib/modules",
     "/usr/lib/cni/ipvlan",
     "/usr/sbin/iptables-legacy",
+    XSAVE_FIX,
   ]) {
     if (
       !(await access(path, constants.R_OK).then(
@@ -73,7 +76,11 @@ export async function bootGuest(options: BootOptions): Promise<BootResult> {
     "--", INIT,
   ];
   try {
-    const result = await run(UML_KERNEL, args, { timeoutMs: options.timeoutMs, onStdout });
+    const result = await run(UML_KERNEL, args, {
+      timeoutMs: options.timeoutMs,
+      onStdout,
+      env: { ...process.env, LD_PRELOAD: XSAVE_FIX },
+    });
     return { code: result.code, console: result.stdout };
   } catch (error) {
     if (error instanceof CommandError) return { code: error.result.code, console: error.result.stdout };
