@@ -4,7 +4,7 @@ import { loadSpec } from "../spec/load.ts";
 import type { ClusterSpec } from "../spec/schema.ts";
 import { run, type Runner } from "../sys/exec.ts";
 import { backend, commandBackend, detectBackend, type Detection } from "../iptables/backend.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { desiredNode, type AgentPaths } from "./desired.ts";
 import { resolveNode } from "./node.ts";
 import { reconcile, type ReconcileReport } from "./reconcile.ts";

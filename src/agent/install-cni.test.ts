@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { installCni } from "./install-cni.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { tempDir } from "../../test/fakes/temp-dir.ts";
 
 async function dirs() {

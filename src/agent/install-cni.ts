@@ -3,7 +3,7 @@
 import { access, chmod, constants, copyFile, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { REQUIRED_PLUGINS } from "../cni/conflist.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 
 export interface Installed {
   plugin: string;

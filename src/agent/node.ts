@@ -1,7 +1,7 @@
 // Which blocks this node serves and from which address: pure resolution from the spec and, in a
 // cluster, what the Node object says (its InternalIP and the controller's blocks annotation).
 import type { ClusterSpec } from "../spec/schema.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { checkedPool, nodePlan, plan, type NodePlan } from "../ipam/planner.ts";
 import { parseCidr } from "../ipam/cidr.ts";
 

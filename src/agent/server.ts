@@ -1,7 +1,7 @@
 // The agent's HTTP endpoints: liveness, readiness (after the first full reconcile), metrics, status.
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 
 export interface Endpoints {
   ready(): boolean;

@@ -3,7 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { register as plan } from "./commands/plan.ts";
 import { register as render } from "./commands/render.ts";
 import { register as lint } from "./commands/lint.ts";

@@ -1,5 +1,5 @@
 // Output helpers shared by the commands: aligned tables, JSON, findings; colour only on a terminal.
-import { type Finding, formatFinding } from "../spec/errors.ts";
+import { type Finding, formatFinding } from "../errors/user-error.ts";
 
 /** Colour only when writing to a terminal and NO_COLOR is unset (https://no-color.org). */
 export function useColour(stream: { isTTY?: boolean } = process.stdout): boolean {

@@ -1,6 +1,6 @@
 // Checks a CNI network configuration (.conf or .conflist) for the failures the seed ran into and
 // those measured in DATAPATH.md. Pure: text in, findings out, each with a JSON path and a fix.
-import type { Finding } from "../spec/errors.ts";
+import type { Finding } from "../errors/user-error.ts";
 import type { Plan } from "../ipam/planner.ts";
 import {
   type Cidr,

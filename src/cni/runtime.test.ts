@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CniError, CniRuntime, loadConflist, type Attachment } from "./runtime.ts";
 import type { Conflist } from "./conflist.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 
 const FAKE = resolve(import.meta.dirname, "../../test/fixtures/fake-cni-plugin.ts");
 

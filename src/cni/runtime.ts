@@ -6,7 +6,7 @@ import { access, constants, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CommandError, run as defaultRun, type Runner } from "../sys/exec.ts";
 import { writeFileAtomic } from "../sys/atomic-write.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import type { Conflist } from "./conflist.ts";
 
 export type CniCommand = "ADD" | "DEL" | "CHECK";

@@ -2,7 +2,7 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { ArmCallObserver } from "../azure/arm-client.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 
 export class ControllerMetrics {
   readonly registry = new Registry();

@@ -8,7 +8,7 @@ import { ArmRouteTable } from "../azure/route-table.ts";
 import { NicChecker } from "../azure/nics.ts";
 import { routeChanges } from "../azure/route-diff.ts";
 import { azCommands, formatCommands } from "../azure/az-commands.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import { BlockController, internalIp, type ControllerOptions } from "./controller.ts";
 import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";

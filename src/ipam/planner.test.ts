@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { parseSpec, validateSpec } from "../spec/load.ts";
 import type { ClusterSpecInput } from "../spec/schema.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { type Plan, plan } from "./planner.ts";
 import {
   containsIp,

@@ -2,7 +2,7 @@
 // VNet routes they need. Pure and deterministic: nodes without a block take the lowest free block in
 // the order they are listed, so appending a node never moves another node's block.
 import type { ClusterSpec } from "../spec/schema.ts";
-import { UserError, type Finding } from "../spec/errors.ts";
+import { UserError, type Finding } from "../errors/user-error.ts";
 import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, overlaps, parseCidr } from "./cidr.ts";
 import { BlockPool } from "./pool.ts";
 import { BlockAllocator } from "./allocator.ts";

@@ -5,7 +5,7 @@
 // Loads nothing heavy: the commands import the Kubernetes client only when they run.
 import type { Command } from "commander";
 import { ClusterUnreachableError, KubeApiError } from "./errors.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;

@@ -1,7 +1,7 @@
 // Where every command finds its cluster: --kubeconfig, --context and KUBECONFIG, as kubectl does;
 // inside a pod, the service account.
 import { KubeConfig } from "@kubernetes/client-node";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 
 export interface KubeTarget {
   kubeconfig?: string;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadSpec, parseSpec } from "./load.ts";
-import { UserError, formatFinding } from "./errors.ts";
+import { UserError, formatFinding } from "../errors/user-error.ts";
 
 async function findings(action: () => unknown) {
   try {

@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
-import { UserError, formatPath, type Finding } from "./errors.ts";
+import { UserError, formatPath, type Finding } from "../errors/user-error.ts";
 
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
   const document = parseDocument(text, { prettyErrors: true });

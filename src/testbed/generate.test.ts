@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { validateSpec } from "../spec/load.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { withNodes } from "./generate.ts";
 
 const spec = validateSpec({

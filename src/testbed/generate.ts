@@ -1,7 +1,7 @@
 // `demo --nodes N`: the spec with N nodes named node1..N at the node subnet's addresses .4 upwards
 // (Azure keeps .0-.3 of every subnet), each taking the lowest free block.
 import type { ClusterSpec } from "../spec/schema.ts";
-import { UserError } from "../spec/errors.ts";
+import { UserError } from "../errors/user-error.ts";
 import { formatIp, parseCidr, size } from "../ipam/cidr.ts";
 import { validateSpec } from "../spec/load.ts";
 

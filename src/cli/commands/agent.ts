@@ -1,7 +1,7 @@
 // `aks-ipvlan agent`: the node agent (DaemonSet process). --once reconciles and prints a JSON summary;
 // --cleanup removes what the agent created; otherwise it keeps the node right until SIGTERM.
 import type { Command } from "commander";
-import { UserError } from "../../spec/errors.ts";
+import { UserError } from "../../errors/user-error.ts";
 import { DEFAULT_PATHS } from "../../agent/desired.ts";
 import type { AgentOptions } from "../../agent/context.ts";
 

@@ -3,7 +3,7 @@
 // --seed, also the seed's configuration as written, side by side. Exits 0 only if every check passes.
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { UserError } from "../../spec/errors.ts";
+import { UserError } from "../../errors/user-error.ts";
 import type { SuiteResult } from "../../testbed/job.ts";
 
 const DEFAULT_CONFIG = resolve(import.meta.dirname, "../../../examples/seed.yaml");

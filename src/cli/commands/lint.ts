@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { UserError } from "../../spec/errors.ts";
+import { UserError } from "../../errors/user-error.ts";
 import { loadSpec } from "../../spec/load.ts";
 import { type Plan, plan } from "../../ipam/planner.ts";
 import { lintCniConfig } from "../../cni/lint.ts";

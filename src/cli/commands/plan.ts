@@ -1,7 +1,7 @@
 // `aks-ipvlan plan`: which block each node gets, its pod addresses, warnings, and the VNet routes.
 import type { Command } from "commander";
 import { stringify } from "yaml";
-import { UserError } from "../../spec/errors.ts";
+import { UserError } from "../../errors/user-error.ts";
 import { loadSpec } from "../../spec/load.ts";
 import { type Plan, plan } from "../../ipam/planner.ts";
 import { formatSeverityFinding, formatTable, printJson, useColour } from "../output.ts";

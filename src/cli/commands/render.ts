@@ -3,7 +3,7 @@
 import type { Command } from "commander";
 import { mkdir, mkdtemp, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { UserError } from "../../spec/errors.ts";
+import { UserError } from "../../errors/user-error.ts";
 import { loadSpec } from "../../spec/load.ts";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import { type NodePlan, plan } from "../../ipam/planner.ts";

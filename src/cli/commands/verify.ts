@@ -3,7 +3,7 @@
 // no check failed (a check that does not apply to a real cluster, like NodePort from the internet, is
 // reported as not applicable and does not fail the run).
 import type { Command } from "commander";
-import { UserError } from "../../spec/errors.ts";
+import { UserError } from "../../errors/user-error.ts";
 import {
   EXIT_FAILED,
   EXIT_OK,
