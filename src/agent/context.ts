@@ -47,7 +47,7 @@ export type Outcome = { report: ReconcileReport } | { waiting: string };
 export async function createContext(options: AgentOptions, seams: Seams = {}): Promise<AgentContext> {
   const runner = seams.runner ?? run;
   const cluster = options.kube
-    ? (seams.cluster ?? (await import("./kube.ts")).clusterView(options.node))
+    ? (seams.cluster ?? (await (await import("./kube.ts")).connectClusterView(options.node)))
     : undefined;
   const livePods =
     cluster?.livePods ?? (options.livePodsFile ? livePodsFromFile(options.livePodsFile) : undefined);

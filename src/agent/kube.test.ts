@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../../test/apiserver/server.ts";
-import { connect } from "../kube/client.ts";
+import { ADMIN_TOKEN, startApiServer, type ApiServer } from "../../test/apiserver/server.ts";
+import { restClient } from "../kube/rest-client.ts";
 import { clusterView } from "./kube.ts";
 
 let server: ApiServer;
@@ -10,6 +10,9 @@ beforeEach(async () => {
 afterEach(async () => {
   await server.close();
 });
+
+/** The agent's own client, as --kube uses it. */
+const api = () => restClient({ server: server.url, token: async () => ADMIN_TOKEN });
 
 function node(name: string, blocks?: string) {
   return {
@@ -46,7 +49,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 describe("clusterView", () => {
   it("reads the node's InternalIP and blocks annotation", async () => {
     server.put(node("node9", "10.224.0.64/28, 10.224.0.80/28"));
-    const view = clusterView("node9", connect(server.kubeConfig()));
+    const view = clusterView("node9", api());
     expect(await view.facts()).toEqual({
       internalIp: "10.224.0.9",
       blocks: ["10.224.0.64/28", "10.224.0.80/28"],
@@ -56,15 +59,13 @@ describe("clusterView", () => {
   });
 
   it("fails clearly for a node the cluster does not have", async () => {
-    await expect(clusterView("ghost", connect(server.kubeConfig())).facts()).rejects.toThrow(
-      /node ghost does not exist/,
-    );
+    await expect(clusterView("ghost", api()).facts()).rejects.toThrow(/node ghost does not exist/);
   });
 
   it("wakes the reconcile when its Node changes, not when another node does", async () => {
     server.put(node("node9"));
     server.put(node("node8"));
-    const view = clusterView("node9", connect(server.kubeConfig()));
+    const view = clusterView("node9", api());
     let changes = 0;
     const stop = view.watchNode(() => changes++);
     try {
@@ -86,7 +87,7 @@ describe("clusterView", () => {
     server.put(pod("b", "node9", "Pending"));
     server.put(pod("c", "node9", "Succeeded", "10.224.0.66"));
     server.put(pod("d", "node8", "Running", "10.224.0.97"));
-    const view = clusterView("node9", connect(server.kubeConfig()));
+    const view = clusterView("node9", api());
     expect([...(await view.livePods.podIps())]).toEqual(["10.224.0.65"]);
   });
 });

@@ -1,9 +1,10 @@
 // The agent's view of the cluster through the API: its Node (InternalIP, blocks annotation), a watch
 // that wakes the reconcile when the Node changes, and the pods bound to it (for leak collection).
-// Loaded only with --kube, so the agent's start does not pay for the Kubernetes client elsewhere.
-import { connect, type KubeApi, type KubeObject } from "../kube/client.ts";
-import { loadKubeConfig } from "../kube/config.ts";
+// Loaded only with --kube; reads through rest-client.ts, never @kubernetes/client-node (issue 13).
+import type { KubeObject, KubeReader } from "../kube/api.ts";
 import { Informer } from "../kube/informer.ts";
+import { agentRestConfig } from "../kube/rest-config.ts";
+import { restClient } from "../kube/rest-client.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import type { NodeFacts } from "./node.ts";
 import type { LivePods } from "./ipam-gc.ts";
@@ -17,7 +18,12 @@ export interface ClusterView {
 
 const REWATCH_DELAY_MS = 2_000;
 
-export function clusterView(nodeName: string, api: KubeApi = connect(loadKubeConfig())): ClusterView {
+/** The cluster view over the agent's own client, configured as agentRestConfig finds the API server. */
+export async function connectClusterView(nodeName: string): Promise<ClusterView> {
+  return clusterView(nodeName, restClient(await agentRestConfig()));
+}
+
+export function clusterView(nodeName: string, api: KubeReader): ClusterView {
   const nodeRef = { apiVersion: "v1", kind: "Node", name: nodeName };
   return {
     async facts() {

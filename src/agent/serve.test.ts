@@ -117,8 +117,8 @@ describe("serve", () => {
 
 describe("serve with --kube", () => {
   it("waits unready for the controller's block, then reconciles when the Node annotation arrives", async () => {
-    const { startApiServer } = await import("../../test/apiserver/server.ts");
-    const { connect } = await import("../kube/client.ts");
+    const { ADMIN_TOKEN, startApiServer } = await import("../../test/apiserver/server.ts");
+    const { restClient } = await import("../kube/rest-client.ts");
     const { clusterView } = await import("./kube.ts");
     const api = await startApiServer({ bookmarkIntervalMs: 50 });
     const { root, paths, runner, procSys } = await fakeNode("serve-kube-", "1");
@@ -144,7 +144,7 @@ describe("serve with --kube", () => {
       {
         runner: runner.run,
         procSys,
-        cluster: clusterView("node9", connect(api.kubeConfig())),
+        cluster: clusterView("node9", restClient({ server: api.url, token: async () => ADMIN_TOKEN })),
         stop: stop.signal,
         onListening: (address) => (port = address.port),
         logger: pino({ level: "silent" }),

@@ -1,6 +1,7 @@
-// The one door to the Kubernetes API: a small interface over @kubernetes/client-node's generic object
-// client (discovery, auth, TLS as kubectl does). Everything else takes a KubeApi, so the commands never
-// see HTTP and tests point the real implementation at the in-test API server.
+// The CLI's and the controller's door to the Kubernetes API: the KubeApi interface (api.ts) over
+// @kubernetes/client-node's generic object client (discovery, auth, TLS as kubectl does). Everything
+// else takes a KubeApi, so the commands never see HTTP and tests point the real implementation at the
+// in-test API server. The node agent reads through the lighter rest-client.ts.
 import {
   ApiException,
   KubernetesObjectApi,
@@ -8,83 +9,11 @@ import {
   Watch,
   type KubeConfig,
 } from "@kubernetes/client-node";
-import { ClusterUnreachableError, KubeApiError, type KubeStatus } from "./errors.ts";
+import { ClusterUnreachableError, KubeApiError, statusFromBody } from "./errors.ts";
+import { FIELD_MANAGER, type KubeApi, type KubeObject, type ObjectRef, type WatchEvent } from "./api.ts";
 
 export { ClusterUnreachableError, KubeApiError } from "./errors.ts";
-
-export const FIELD_MANAGER = "aks-ipvlan";
-
-export interface ManagedFieldsEntry {
-  manager?: string;
-  operation?: string;
-}
-
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  resourceVersion?: string;
-  generation?: number;
-  uid?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-  managedFields?: ManagedFieldsEntry[];
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  [field: string]: unknown;
-}
-
-export interface ObjectRef {
-  apiVersion: string;
-  kind: string;
-  name: string;
-  namespace?: string;
-}
-
-export interface ListOptions {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-}
-
-/** `a=1,b=2`: the label selector matching exactly these labels. */
-export function labelSelector(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .map(([key, value]) => `${key}=${value}`)
-    .join(",");
-}
-
-export interface ObjectList {
-  items: KubeObject[];
-  resourceVersion: string;
-}
-
-export interface WatchEvent {
-  type: "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-  object: KubeObject;
-}
-
-export interface KubeApi {
-  /** undefined when the object does not exist. */
-  get(ref: ObjectRef): Promise<KubeObject | undefined>;
-  list(apiVersion: string, kind: string, options?: ListOptions): Promise<ObjectList>;
-  /** Server-side apply with our field manager. */
-  apply(object: KubeObject, options?: { dryRun?: boolean; force?: boolean }): Promise<KubeObject>;
-  create(object: KubeObject): Promise<KubeObject>;
-  mergePatch(ref: ObjectRef, patch: Record<string, unknown>): Promise<KubeObject>;
-  /** false when there was nothing to delete. */
-  delete(ref: ObjectRef): Promise<boolean>;
-  /** Streams events from resourceVersion on; resolves when the server or stop() ends the stream. */
-  watch(
-    apiVersion: string,
-    kind: string,
-    options: ListOptions & { resourceVersion: string },
-    onEvent: (event: WatchEvent) => void,
-  ): { stop(): void; ended: Promise<void> };
-}
+export * from "./api.ts";
 
 export function connect(config: KubeConfig): KubeApi {
   const objects = KubernetesObjectApi.makeApiClient(config);
@@ -221,7 +150,7 @@ function plain(value: unknown): KubeObject {
 function translate(error: unknown, server: string): never {
   if (error instanceof ApiException) {
     const code = error.code as number;
-    const status = parseStatus(error.body);
+    const status = statusFromBody(error.body);
     if (code === 401) {
       throw new ClusterUnreachableError(
         `${server} refused our credentials (401): ${status.message ?? ""}`.trim(),
@@ -238,15 +167,4 @@ function translate(error: unknown, server: string): never {
     );
   }
   throw error;
-}
-
-function parseStatus(body: unknown): KubeStatus {
-  if (typeof body === "string") {
-    try {
-      return JSON.parse(body) as KubeStatus;
-    } catch {
-      return { message: body };
-    }
-  }
-  return (body ?? {}) as KubeStatus;
 }

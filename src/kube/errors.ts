@@ -1,5 +1,6 @@
 // How talking to the API server fails, kept apart from the client so the CLI can tell failures apart
 // without loading @kubernetes/client-node.
+import { z } from "zod";
 
 /** The API server could not be reached or refused our credentials: the CLI exits 3. */
 export class ClusterUnreachableError extends Error {
@@ -26,4 +27,36 @@ export interface KubeStatus {
   reason?: string;
   message?: string;
   details?: { causes?: Array<{ type?: string; message?: string; field?: string }> };
+}
+
+const statusSchema = z.looseObject({
+  reason: z.string().optional(),
+  message: z.string().optional(),
+  details: z
+    .looseObject({
+      causes: z
+        .array(
+          z.looseObject({
+            type: z.string().optional(),
+            message: z.string().optional(),
+            field: z.string().optional(),
+          }),
+        )
+        .optional(),
+    })
+    .optional(),
+});
+
+/** The Status object an error response carries; a body that is not one becomes its message. */
+export function statusFromBody(body: unknown): KubeStatus {
+  let value = body;
+  if (typeof body === "string") {
+    try {
+      value = JSON.parse(body) as unknown;
+    } catch {
+      return { message: body };
+    }
+  }
+  const parsed = statusSchema.safeParse(value ?? {});
+  return parsed.success ? parsed.data : { message: typeof body === "string" ? body : JSON.stringify(body) };
 }

@@ -4,7 +4,7 @@
 // stream keeps failing, list again and report every difference as an event, so a consumer never
 // misses a deletion. The one place that owns "list, then watch, and survive the API's failures".
 import { setTimeout as delay } from "node:timers/promises";
-import type { KubeApi, KubeObject, ListOptions } from "./client.ts";
+import type { KubeObject, KubeReader, ListOptions } from "./api.ts";
 
 export type InformerEvent = "ADDED" | "MODIFIED" | "DELETED";
 
@@ -26,13 +26,13 @@ export class Informer {
   /** Keyed by `namespace/name`, or by name alone for cluster-scoped objects. */
   readonly objects = new Map<string, KubeObject>();
   relists = 0;
-  private readonly api: KubeApi;
+  private readonly api: KubeReader;
   private readonly apiVersion: string;
   private readonly kind: string;
   private readonly options: InformerOptions;
   private readonly listOptions: ListOptions;
 
-  constructor(api: KubeApi, apiVersion: string, kind: string, options: InformerOptions) {
+  constructor(api: KubeReader, apiVersion: string, kind: string, options: InformerOptions) {
     this.api = api;
     this.apiVersion = apiVersion;
     this.kind = kind;

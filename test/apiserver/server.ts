@@ -1,11 +1,12 @@
 // In-test Kubernetes API server (a test double, not the real kube-apiserver): speaks the real REST wire protocol
 // for the kinds aks-ipvlan uses — discovery, GET/LIST (label and field selectors), WATCH (chunked JSON lines,
-// bookmarks, 410 Expired after compaction), POST, PUT and /status, PATCH (merge, strategic-as-merge, JSON
+// bookmarks, 410 Expired after compaction), over http or https (tls option), POST, PUT and /status, PATCH (merge, strategic-as-merge, JSON
 // patch, server-side apply with field managers, force and 409 conflicts), DELETE, resourceVersion
 // preconditions (409 Conflict) and dryRun. Left out: authn/authz, admission, defaulting, validation,
 // garbage collection, attach/proxy, pagination, list-map merge keys (lists are atomic under apply). Pod exec
 // is opt-in: serveExec in exec.ts.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Server, createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
@@ -34,6 +35,8 @@ export interface RequestRecord {
 export interface ApiServerOptions {
   /** How often an open watch with allowWatchBookmarks=true gets a BOOKMARK event. */
   bookmarkIntervalMs?: number;
+  /** Serve https with this certificate (e.g. test/arm/tls.ts's); plain http without it. */
+  tls?: { cert: string; key: string };
 }
 
 /** Who a kubeconfig authenticates as: the admin (default) or a service account, whose RBAC is enforced. */
@@ -72,11 +75,14 @@ export class ApiServer {
   private revision = 1;
   /** Watches that start before this revision get 410 Expired, as after etcd compaction. */
   private compactedBefore = 0;
-  private readonly http = createServer((request, response) => void this.handle(request, response));
+  private readonly http;
   private readonly bookmarkIntervalMs: number;
   private readonly faults: Array<{ match: (method: string, path: string) => boolean; code: number }> = [];
 
   constructor(options: ApiServerOptions = {}) {
+    const handler = (request: IncomingMessage, response: ServerResponse) =>
+      void this.handle(request, response);
+    this.http = options.tls ? createTlsServer(options.tls, handler) : createServer(handler);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? 1000;
     for (const name of ["default", "kube-system"]) {
       this.put({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
@@ -85,7 +91,8 @@ export class ApiServer {
 
   async listen(): Promise<this> {
     await new Promise<void>((resolve) => this.http.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
+    const scheme = this.http instanceof Server ? "https" : "http";
+    this.url = `${scheme}://127.0.0.1:${(this.http.address() as AddressInfo).port}`;
     return this;
   }
 
