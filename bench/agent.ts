@@ -1,9 +1,16 @@
 // Benchmark: the node agent. (1) One iptables sync with 1, 100 and 1,000 non-masquerade CIDRs against
 // the seed's check-then-add per rule (`iptables -C … || iptables -A …`, one process each), on this
-// host's kernel in a private network namespace (iptables-legacy). (2) In the testbed's User-Mode Linux
-// guest: the agent's start → ready time and RSS, and the same sync comparison on that kernel.
-// Targets (issue 4): ready < 1 s, RSS < 80 MB, 1,000 CIDRs < 200 ms with one process spawn.
-// Run: node bench/agent.ts            (the same file is the guest's program: node bench/agent.ts JOB)
+// host's kernel in a private network namespace (iptables-legacy). (2) What each module costs alone
+// (bench/agent/imports.ts). (3) The built agent with --kube on this host in a private network
+// namespace against the in-test API server (bench/agent/footprint.ts): start → listening / first
+// reconcile / ready, RSS and heap after a forced GC, one hour of watch traffic compressed, reconcile
+// time, CPU per idle hour; the figures go to bench/results/agent.json, which the DaemonSet's resources
+// are tested against. (4) In the testbed's User-Mode Linux guest: start → ready and RSS, and the same
+// sync comparison on that kernel.
+// Targets (issues 4 and 13): ready < 1 s, RSS < 80 MB, 1,000 CIDRs < 200 ms with one process spawn.
+// Run: node --expose-gc bench/agent.ts [--no-guest]
+//      (the same file is the guest's program, `node bench/agent.ts JOB`, and the private-namespace
+//      part's, `unshare -n node bench/agent.ts --footprint JOB`)
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
@@ -18,6 +25,8 @@ import { backend } from "../src/iptables/backend.ts";
 import { cleanupRules, syncRules } from "../src/iptables/apply.ts";
 import { parseSave } from "../src/iptables/save.ts";
 import { writeFileAtomic } from "../src/sys/atomic-write.ts";
+import { footprint, type FootprintJob, type FootprintResult } from "./agent/footprint.ts";
+import { importCosts } from "./agent/imports.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
 const COUNTS = [1, 100, 1000];
@@ -45,6 +54,8 @@ interface GuestJob {
   specFile: string;
   programs: Program[];
   starts: number;
+  /** agent --kube against the in-test API server in a private namespace (bench/agent/footprint.ts). */
+  footprint: Omit<FootprintJob, "specFile" | "dir">;
 }
 
 interface StartRun {
@@ -57,6 +68,7 @@ interface GuestResult {
   kernel: string;
   starts: StartRun[];
   sync: SyncRow[];
+  footprint?: FootprintResult;
   error?: string;
 }
 
@@ -206,6 +218,13 @@ async function guest(jobFile: string): Promise<void> {
       }
       result.starts.push(starts);
     }
+    const footprintDir = `${dir}/footprint`;
+    await mkdir(footprintDir, { recursive: true });
+    const footprintJob: FootprintJob = { ...job.footprint, specFile: job.specFile, dir: footprintDir };
+    await writeFileAtomic(`${footprintDir}/job.json`, JSON.stringify(footprintJob));
+    // prettier-ignore
+    await run("unshare", ["-n", "--", process.execPath, "--expose-gc", import.meta.filename, "--footprint", `${footprintDir}/job.json`], { timeoutMs: 600_000 });
+    result.footprint = JSON.parse(await readFile(`${footprintDir}/result.json`, "utf8")) as FootprintResult;
     result.sync = await withNetns("bench", syncBench);
   } catch (error) {
     result.error = (error as Error).stack ?? String(error);
@@ -215,7 +234,7 @@ async function guest(jobFile: string): Promise<void> {
 }
 
 // ---- host ----
-async function host(): Promise<void> {
+async function host(withGuest: boolean): Promise<void> {
   const hostRows = await withNetns(`aks-ipvlan-bench-${process.pid}`, syncBench).catch((error: Error) => {
     console.log(`host sync benchmark unavailable: ${error.message}`);
     return undefined;
@@ -231,21 +250,150 @@ async function host(): Promise<void> {
       okCodes: [0, 1, 2],
     },
   );
+  try {
+    printImports(await importCosts(dist));
+    const result = await hostFootprint(dist);
+    printFootprint(result, "this host's kernel (no ipvlan: reconciles fail at the host device)");
+    await recordFootprint(result);
+    if (withGuest) await guestBench(dist);
+  } finally {
+    await rm(dist, { recursive: true, force: true });
+  }
+}
+
+function printImports(rows: Awaited<ReturnType<typeof importCosts>>): void {
+  console.log(
+    "\nWhat each module costs alone (built JS, fresh node --expose-gc each, median of 3; RSS/heap after GC)",
+  );
+  console.log(`${"module".padEnd(78)} RSS MB  heap MB  import ms`);
+  for (const row of rows) {
+    console.log(
+      `${row.label.padEnd(78)} ${String(row.rssMb).padStart(6)}  ${String(row.heapMb).padStart(7)}  ${String(row.ms).padStart(9)}`,
+    );
+  }
+}
+
+/** The footprint part needs its own network namespace (the agent writes iptables and devices). */
+async function hostFootprint(dist: string): Promise<FootprintResult> {
+  const dir = join(REPO, ".testbed", `bench-footprint-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  try {
+    const spec = validateSpec(seedSpec());
+    const node = plan(spec).nodes[0]!;
+    const job: FootprintJob = {
+      main: join(dist, "cli/main.js"),
+      dist,
+      specFile: join(REPO, "examples/seed.yaml"),
+      dir,
+      block: node.blocks.join(","),
+      nodeIp: node.ip,
+    };
+    await writeFileAtomic(join(dir, "job.json"), JSON.stringify(job));
+    await run(
+      "unshare",
+      [
+        "-n",
+        "--",
+        process.execPath,
+        "--expose-gc",
+        resolve(import.meta.dirname, "agent.ts"),
+        "--footprint",
+        join(dir, "job.json"),
+      ],
+      {
+        timeoutMs: 600_000,
+      },
+    );
+    return JSON.parse(await readFile(join(dir, "result.json"), "utf8")) as FootprintResult;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function printFootprint(result: FootprintResult, where: string): void {
+  console.log(`\nagent --kube, built JS, NODE_OPTIONS as the DaemonSet's, on ${where}, in a private network`);
+  console.log(
+    "namespace, against the in-test API server over TLS as its service account (110 pods on the node)",
+  );
+  console.log(`  start → listening:        ${result.listeningMs} ms`);
+  console.log(`  start → first reconcile:  ${result.firstReconcileMs} ms`);
+  console.log(
+    result.readyMs !== undefined
+      ? `  start → ready:            ${result.readyMs} ms (target < 1000 ms)`
+      : `  start → ready:            not here: ${result.firstProblems.join("; ")}`,
+  );
+  console.log("  RSS / heap after a forced GC:");
+  for (const sample of result.samples)
+    console.log(`    ${sample.label}: ${sample.rssMb} MB / ${sample.heapMb} MB`);
+  const rss = result.curve.map((sample) => sample.rssMb);
+  if (rss.length > 0) {
+    console.log(
+      "  one hour of watch traffic, compressed (simulated minute: RSS MB / heap MB after a forced GC):",
+    );
+    console.log(
+      `    ${result.curve.map((sample) => `${sample.label} ${sample.rssMb}/${sample.heapMb}`).join("  ")}`,
+    );
+    console.log(
+      `    min ${Math.min(...rss)} MB, max ${Math.max(...rss)} MB, first→last ${(rss.at(-1)! - rss[0]!).toFixed(1)} MB (target < 80 MB)`,
+    );
+  }
+  const sorted = [...result.reconcileMs].sort((a, b) => a - b);
+  if (sorted.length > 0) {
+    console.log(
+      `  steady reconcile (woken by a Node update): median ${median(sorted)} ms, max ${sorted.at(-1)} ms over ${sorted.length}`,
+    );
+  }
+  const perHour = (seconds: number) => ((seconds / result.idle.seconds) * 3600).toFixed(1);
+  console.log(
+    `  CPU per idle hour (resync every ${result.idle.resyncSeconds} s, 4 watches, bookmarks every 1 s): ` +
+      `${perHour(result.idle.agentCpuSeconds)} s in the agent, ${perHour(result.idle.withChildrenCpuSeconds)} s with the programs it runs (measured over ${result.idle.seconds} s)`,
+  );
+  if (result.informerCost.length > 0)
+    console.log("  informers alone, fresh process, synced (RSS / heap after a forced GC, start → synced):");
+  for (const row of result.informerCost)
+    console.log(`    ${row.label}: ${row.rssMb} MB / ${row.heapMb} MB, ${row.ms} ms`);
+}
+
+/** The figures the DaemonSet's memory request and limit are checked against (src/manifests/agent-resources.test.ts). */
+async function recordFootprint(result: FootprintResult): Promise<void> {
+  const rss = [...result.samples, ...result.curve].map((sample) => sample.rssMb);
+  const record = {
+    what: "agent --kube RSS after a forced GC, 110 pods + 200 NetworkPolicies watched, bench/agent.ts",
+    steadyRssMb: median(result.curve.map((sample) => sample.rssMb)),
+    peakRssMb: Math.max(...rss),
+  };
+  await mkdir(join(REPO, "bench/results"), { recursive: true });
+  await writeFileAtomic(join(REPO, "bench/results/agent.json"), `${JSON.stringify(record, null, 2)}\n`);
+  console.log(
+    `  recorded in bench/results/agent.json: steady ${record.steadyRssMb} MB, peak ${record.peakRssMb} MB`,
+  );
+}
+
+async function guestBench(dist: string): Promise<void> {
+  const node = plan(validateSpec(seedSpec())).nodes[0]!;
   const { runInGuest } = await import("../src/testbed/run.ts");
   const { result, bootMs } = await runInGuest<Omit<GuestJob, "specFile">, GuestResult>({
     entry: resolve(import.meta.dirname, "agent.ts"),
     spec: seedSpec(),
     job: {
       starts: 5,
+      footprint: {
+        main: join(dist, "cli/main.js"),
+        dist,
+        block: node.blocks.join(","),
+        nodeIp: node.ip,
+        light: true,
+      },
       programs: [
         { label: "dist/cli/main.js (as in the image)", main: join(dist, "cli/main.js") },
         { label: "src/cli/main.ts (as in the testbed)", main: join(REPO, "src/cli/main.ts") },
       ],
     },
     timeoutMs: 900_000,
-  }).finally(() => rm(dist, { recursive: true, force: true }));
+  });
   if (result.error) throw new Error(`guest: ${result.error}`);
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   console.log(`\nUser-Mode Linux guest (kernel ${result.kernel}, boot + run ${bootMs} ms)`);
   for (const start of result.starts) {
     console.log(`${start.label}:`);
@@ -257,8 +405,15 @@ async function host(): Promise<void> {
       `  RSS when ready: ${mb.join(", ")} MB (median ${median(start.rssKb.map((kb) => kb / 1024)).toFixed(1)} MB; target < 80 MB)`,
     );
   }
+  if (result.footprint)
+    printFootprint(result.footprint, "User-Mode Linux guest (ipvlan: reconciles succeed)");
   printSync("User-Mode Linux guest", result.sync);
 }
 
-if (process.argv[2]) await guest(process.argv[2]);
-else await host();
+if (process.argv[2] === "--footprint") {
+  const jobFile = process.argv[3]!;
+  const job = JSON.parse(await readFile(jobFile, "utf8")) as FootprintJob;
+  await writeFileAtomic(join(dirname(jobFile), "result.json"), `${JSON.stringify(await footprint(job))}\n`);
+  process.exit(0);
+} else if (process.argv[2] && process.argv[2] !== "--no-guest") await guest(process.argv[2]);
+else await host(process.argv[2] !== "--no-guest");
