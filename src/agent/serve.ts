@@ -44,7 +44,7 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   const state: State = { ready: false };
 
   const server = await listen(options.listen ?? spec.agent.listenAddress, {
-    registry: metrics.registry,
+    metrics,
     ready: () => state.ready,
     status: async () => status(context, state),
   });

@@ -1,12 +1,11 @@
 // The agent's HTTP endpoints: liveness, readiness (after the first full reconcile), metrics, status.
 import type { Server } from "node:http";
-import type { Registry } from "prom-client";
 import { UserError } from "../errors/user-error.ts";
 
 export interface Endpoints {
   ready(): boolean;
   status(): Promise<unknown>;
-  registry: Registry;
+  metrics: { contentType: string; text(): string };
 }
 
 export function parseListen(address: string): { host: string; port: number } {
@@ -50,8 +49,7 @@ export async function listen(address: string, endpoints: Endpoints): Promise<Ser
         "application/json",
       );
     }
-    if (path === "/metrics")
-      return void respond(endpoints.registry.metrics(), endpoints.registry.contentType);
+    if (path === "/metrics") return send(200, endpoints.metrics.contentType, endpoints.metrics.text());
     send(404, "text/plain", "not found\n");
   });
   await new Promise<void>((resolve, reject) => {
