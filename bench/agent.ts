@@ -8,7 +8,7 @@
 // are tested against. (4) In the testbed's User-Mode Linux guest: start → ready and RSS, and the same
 // sync comparison on that kernel.
 // Targets (issues 4 and 13): ready < 1 s, RSS < 80 MB, 1,000 CIDRs < 200 ms with one process spawn.
-// Run: node --expose-gc bench/agent.ts [--no-guest]
+// Run: node --expose-gc bench/agent.ts [--no-guest] [--no-sync]
 //      (the same file is the guest's program, `node bench/agent.ts JOB`, and the private-namespace
 //      part's, `unshare -n node bench/agent.ts --footprint JOB`)
 import { spawn } from "node:child_process";
@@ -54,6 +54,7 @@ interface GuestJob {
   specFile: string;
   programs: Program[];
   starts: number;
+  sync: boolean;
   /** agent --kube against the in-test API server in a private namespace (bench/agent/footprint.ts). */
   footprint: Omit<FootprintJob, "specFile" | "dir">;
 }
@@ -225,7 +226,7 @@ async function guest(jobFile: string): Promise<void> {
     // prettier-ignore
     await run("unshare", ["-n", "--", process.execPath, "--expose-gc", import.meta.filename, "--footprint", `${footprintDir}/job.json`], { timeoutMs: 600_000 });
     result.footprint = JSON.parse(await readFile(`${footprintDir}/result.json`, "utf8")) as FootprintResult;
-    result.sync = await withNetns("bench", syncBench);
+    if (job.sync) result.sync = await withNetns("bench", syncBench);
   } catch (error) {
     result.error = (error as Error).stack ?? String(error);
   }
@@ -234,11 +235,13 @@ async function guest(jobFile: string): Promise<void> {
 }
 
 // ---- host ----
-async function host(withGuest: boolean): Promise<void> {
-  const hostRows = await withNetns(`aks-ipvlan-bench-${process.pid}`, syncBench).catch((error: Error) => {
-    console.log(`host sync benchmark unavailable: ${error.message}`);
-    return undefined;
-  });
+async function host(withGuest: boolean, withSync: boolean): Promise<void> {
+  const hostRows = !withSync
+    ? undefined
+    : await withNetns(`aks-ipvlan-bench-${process.pid}`, syncBench).catch((error: Error) => {
+        console.log(`host sync benchmark unavailable: ${error.message}`);
+        return undefined;
+      });
   if (hostRows) printSync("this host's kernel, iptables-legacy in a private netns", hostRows);
 
   // The image runs tsc's output; the testbed runs the .ts sources (Node strips the types at load).
@@ -255,7 +258,7 @@ async function host(withGuest: boolean): Promise<void> {
     const result = await hostFootprint(dist);
     printFootprint(result, "this host's kernel (no ipvlan: reconciles fail at the host device)");
     await recordFootprint(result);
-    if (withGuest) await guestBench(dist);
+    if (withGuest) await guestBench(dist, withSync);
   } finally {
     await rm(dist, { recursive: true, force: true });
   }
@@ -371,7 +374,7 @@ async function recordFootprint(result: FootprintResult): Promise<void> {
   );
 }
 
-async function guestBench(dist: string): Promise<void> {
+async function guestBench(dist: string, sync: boolean): Promise<void> {
   const node = plan(validateSpec(seedSpec())).nodes[0]!;
   const { runInGuest } = await import("../src/testbed/run.ts");
   const { result, bootMs } = await runInGuest<Omit<GuestJob, "specFile">, GuestResult>({
@@ -379,6 +382,7 @@ async function guestBench(dist: string): Promise<void> {
     spec: seedSpec(),
     job: {
       starts: 5,
+      sync,
       footprint: {
         main: join(dist, "cli/main.js"),
         dist,
@@ -407,7 +411,7 @@ async function guestBench(dist: string): Promise<void> {
   }
   if (result.footprint)
     printFootprint(result.footprint, "User-Mode Linux guest (ipvlan: reconciles succeed)");
-  printSync("User-Mode Linux guest", result.sync);
+  if (sync) printSync("User-Mode Linux guest", result.sync);
 }
 
 if (process.argv[2] === "--footprint") {
@@ -415,5 +419,5 @@ if (process.argv[2] === "--footprint") {
   const job = JSON.parse(await readFile(jobFile, "utf8")) as FootprintJob;
   await writeFileAtomic(join(dirname(jobFile), "result.json"), `${JSON.stringify(await footprint(job))}\n`);
   process.exit(0);
-} else if (process.argv[2] && process.argv[2] !== "--no-guest") await guest(process.argv[2]);
-else await host(process.argv[2] !== "--no-guest");
+} else if (process.argv[2] && !process.argv[2].startsWith("--")) await guest(process.argv[2]);
+else await host(!process.argv.includes("--no-guest"), !process.argv.includes("--no-sync"));
