@@ -8,7 +8,7 @@ import { BLOCKS_ANNOTATION, formatBlocksAnnotation, parseBlocksAnnotation } from
 import { routeName } from "../ipam/planner.ts";
 import { ROUTES_PER_TABLE_LIMIT, type RouteTable } from "../azure/route-table.ts";
 import type { NicChecker } from "../azure/nics.ts";
-import { assignBlocks, type NodeView } from "./assign.ts";
+import { assignBlocks, type NodeView } from "../ipam/assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";

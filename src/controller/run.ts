@@ -15,7 +15,7 @@ import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { LeaderElector, type LeaseTimings } from "./leader.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { nodeEventRecorder } from "./events.ts";
-import { assignBlocks } from "./assign.ts";
+import { assignBlocks } from "../ipam/assign.ts";
 import { parseLedger } from "./ledger.ts";
 import { desiredRoutes } from "./routes.ts";
 

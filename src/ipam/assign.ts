@@ -13,9 +13,9 @@
 // A ledger block no node uses is released only once it has stayed unused for the grace period
 // (`due`): a node that comes back finds it, and a racing writer's claim is never pulled from under it.
 import type { ClusterSpec } from "../spec/schema.ts";
-import { BlockAllocator } from "../ipam/allocator.ts";
-import { checkedPool } from "../ipam/planner.ts";
-import { formatCidr } from "../ipam/cidr.ts";
+import { BlockAllocator } from "./allocator.ts";
+import { checkedPool } from "./pool.ts";
+import { formatCidr } from "./cidr.ts";
 
 export interface NodeView {
   name: string;

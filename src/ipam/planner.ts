@@ -3,8 +3,8 @@
 // the order they are listed, so appending a node never moves another node's block.
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError, type Finding } from "../errors/user-error.ts";
-import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, overlaps, parseCidr } from "./cidr.ts";
-import { BlockPool } from "./pool.ts";
+import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, parseCidr } from "./cidr.ts";
+import { type BlockPool, checkedPool } from "./pool.ts";
 import { BlockAllocator } from "./allocator.ts";
 
 export interface BlockPlan {
@@ -157,48 +157,6 @@ function blockPlan(block: Cidr, pool: BlockPool): BlockPlan {
     rangeSubnet: formatCidr(segment.rangeSubnet),
     gateway: formatIp(segment.gateway),
   };
-}
-
-/**
- * Validates the pool against the node subnet and builds it; every problem is reported at once.
- * `extraNodes`: nodes the spec does not list, whose IPs must not be handed out either.
- */
-export function checkedPool(spec: ClusterSpec, extraNodes: readonly NodeInput[] = []): BlockPool {
-  const nodeSubnet = parseCidr(spec.nodeSubnet);
-  const pools = spec.podPool.map(parseCidr);
-  const errors: Finding[] = [];
-  pools.forEach((pool, index) => {
-    const path = `podPool[${index}]`;
-    const value = spec.podPool[index];
-    if (pool.prefix > spec.blockSize) {
-      errors.push({
-        path,
-        value,
-        message: `smaller than one /${spec.blockSize} block`,
-        fix: `use a pool of at least /${spec.blockSize}, or a longer blockSize`,
-      });
-    }
-    if (overlaps(pool, nodeSubnet) && !containsCidr(nodeSubnet, pool)) {
-      errors.push({
-        path,
-        value,
-        message: `overlaps nodeSubnet ${spec.nodeSubnet} without being inside it`,
-        fix: "use a pool wholly inside the node subnet, or wholly outside it",
-      });
-    }
-    pools.slice(0, index).forEach((other, otherIndex) => {
-      if (overlaps(pool, other)) {
-        errors.push({
-          path,
-          value,
-          message: `overlaps podPool[${otherIndex}] ${spec.podPool[otherIndex]}`,
-          fix: "list each address range once",
-        });
-      }
-    });
-  });
-  if (errors.length > 0) throw new UserError(errors);
-  return new BlockPool(spec, extraNodes);
 }
 
 function capacityErrors(spec: ClusterSpec, blockCapacity: number): Finding[] {
