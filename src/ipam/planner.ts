@@ -1,10 +1,12 @@
 // The planner: from a validated spec (and the blocks nodes already hold) to each node's blocks and the
-// VNet routes they need. Pure and deterministic: nodes without a block take the lowest free block in
-// the order they are listed, so appending a node never moves another node's block.
+// VNet routes they need. Pure and deterministic; the blocks come from the controller's allocation pass
+// (assign.ts), so `plan` shows what the controller will write: nodes without a block take the lowest
+// free block in node-name order, whatever order the spec lists them in.
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError, type Finding } from "../errors/user-error.ts";
 import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, parseCidr } from "./cidr.ts";
 import { type BlockPool, checkedPool } from "./pool.ts";
+import { assignBlocks } from "./assign.ts";
 import { BlockAllocator } from "./allocator.ts";
 
 export interface BlockPlan {
@@ -56,6 +58,8 @@ export function routeName(clusterName: string, block: string): string {
  * name the spec already lists is ignored). `held` maps node names to blocks they already hold (e.g. node
  * annotations): those blocks are kept, and a held block of a node that is not planned stays taken, so a
  * block is never handed to a second node while the first may still use it.
+ * The blocks come from the controller's own allocation pass (assign.ts), fed the held blocks as both
+ * ledger and annotations, so the plan is what the controller writes for the same nodes.
  * Every problem is reported at once in one UserError.
  */
 export function plan(
@@ -66,18 +70,54 @@ export function plan(
   const extraNodes = uniqueByName(options.extraNodes ?? []).filter((node) => !listed.has(node.name));
   const nodes: NodeInput[] = [...spec.nodes, ...extraNodes];
   const pool = checkedPool(spec, extraNodes);
-  const allocator = new BlockAllocator(pool);
-  const errors: Finding[] = capacityErrors(spec, pool.capacity());
-  const blocksOf = new Map<string, string[]>(nodes.map((node) => [node.name, []]));
+  const held = options.held ?? new Map<string, readonly string[]>();
+  const errors: Finding[] = [...capacityErrors(spec, pool.capacity()), ...claimErrors(spec, pool, held)];
+  if (errors.length > 0) throw new UserError(errors);
 
+  const assignment = assignBlocks(spec, {
+    ledger: new Map([...held].flatMap(([node, blocks]) => blocks.map((block) => [block, node] as const))),
+    nodes: nodes.map((node) => ({ name: node.name, ip: node.ip, blocks: held.get(node.name) ?? [] })),
+    due: new Set(),
+  });
+  const exhausted = new Set(assignment.exhausted);
+  nodes.forEach((node, index) => {
+    if (!exhausted.has(node.name)) return;
+    errors.push({
+      path: index < spec.nodes.length ? `nodes[${index}]` : `node ${node.name}`,
+      value: node.name,
+      message: `the pod pool is exhausted: no free /${spec.blockSize} block for this node`,
+      fix: "add a CIDR to podPool, or use a longer blockSize",
+    });
+  });
+  if (errors.length > 0) throw new UserError(errors);
+
+  const planned = nodes.map((node) => nodePlan(node, assignment.blocksOf.get(node.name) ?? [], pool));
+  return {
+    nodes: planned,
+    routes: planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip))),
+    freeBlocks: assignment.freeBlocks,
+    warnings: planWarnings(spec, pool.capacity()),
+  };
+}
+
+/**
+ * What the controller would only warn about, the plan refuses: a held block that is no longer the
+ * node's to keep, and a pin that is outside the pool, forbidden or held by another node.
+ */
+function claimErrors(
+  spec: ClusterSpec,
+  pool: BlockPool,
+  held: ReadonlyMap<string, readonly string[]>,
+): Finding[] {
+  const allocator = new BlockAllocator(pool);
+  const errors: Finding[] = [];
   const claim = (block: string, owner: string, path: string, fix: string) => {
     if (allocator.ownerOf(block) === owner) return;
     const problem = allocator.claim(block, owner);
     if (problem) errors.push({ path, value: block, message: problem, fix });
-    else blocksOf.get(owner)?.push(block);
   };
   // Held blocks first: a pin can never take a block away from the node using it.
-  for (const [name, blocks] of options.held ?? []) {
+  for (const [name, blocks] of held) {
     for (const block of blocks) {
       claim(
         block,
@@ -97,30 +137,7 @@ export function plan(
       );
     }
   });
-  nodes.forEach((node, index) => {
-    const blocks = blocksOf.get(node.name)!;
-    if (blocks.length > 0) return;
-    const block = allocator.allocate(node.name);
-    if (!block) {
-      errors.push({
-        path: index < spec.nodes.length ? `nodes[${index}]` : `node ${node.name}`,
-        value: node.name,
-        message: `the pod pool is exhausted: no free /${spec.blockSize} block for this node`,
-        fix: "add a CIDR to podPool, or use a longer blockSize",
-      });
-      return;
-    }
-    blocks.push(formatCidr(block));
-  });
-  if (errors.length > 0) throw new UserError(errors);
-
-  const planned = nodes.map((node) => nodePlan(node, blocksOf.get(node.name)!, pool));
-  return {
-    nodes: planned,
-    routes: planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip))),
-    freeBlocks: allocator.freeCount(),
-    warnings: planWarnings(spec, pool.capacity()),
-  };
+  return errors;
 }
 
 function uniqueByName(nodes: readonly NodeInput[]): NodeInput[] {

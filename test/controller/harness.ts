@@ -70,3 +70,29 @@ export async function until(what: string, condition: () => boolean, timeoutMs = 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * Resolves once `condition` holds, re-checking it on every change the API server stores (no polling);
+ * fails after `timeoutMs` with `what`.
+ */
+export async function whenStored(
+  server: ApiServer,
+  what: string,
+  condition: () => boolean,
+  timeoutMs = 20_000,
+): Promise<void> {
+  if (condition()) return;
+  let stop: () => void = () => undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), timeoutMs);
+      stop = server.onChange(() => {
+        if (condition()) resolve();
+      });
+    });
+  } finally {
+    clearTimeout(timer);
+    stop();
+  }
+}
