@@ -4,7 +4,7 @@ import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError } from "../errors/user-error.ts";
 import { nodePlan, plan, type NodePlan } from "../ipam/planner.ts";
 import { checkedPool } from "../ipam/pool.ts";
-import { parseCidr } from "../ipam/cidr.ts";
+import { parseCidr } from "../net/cidr.ts";
 
 /** What the cluster says about the node; absent when running without Kubernetes. */
 export interface NodeFacts {

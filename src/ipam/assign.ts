@@ -18,7 +18,7 @@
 import type { ClusterSpec } from "../spec/schema.ts";
 import { BlockAllocator } from "./allocator.ts";
 import { checkedPool } from "./pool.ts";
-import { formatCidr } from "./cidr.ts";
+import { formatCidr } from "../net/cidr.ts";
 
 export interface NodeView {
   name: string;

@@ -13,7 +13,7 @@ import {
   parseCidr,
   parseCidrOrIp,
   parseIp,
-} from "./cidr.ts";
+} from "../net/cidr.ts";
 
 const SEED =
   "nodeSubnet: 10.224.0.0/16\nmaxPodsPerNode: 16\nnodes:\n- {name: node1, ip: 10.224.0.4}\n- {name: node2, ip: 10.224.0.5}\n- {name: node3, ip: 10.224.0.6}\n";

@@ -4,7 +4,7 @@
 // free block in node-name order, whatever order the spec lists them in.
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError, type Finding } from "../errors/user-error.ts";
-import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, parseCidr } from "./cidr.ts";
+import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, parseCidr } from "../net/cidr.ts";
 import { type BlockPool, checkedPool } from "./pool.ts";
 import { assignBlocks } from "./assign.ts";
 import { BlockAllocator } from "./allocator.ts";

@@ -14,7 +14,7 @@ import {
   parseCidrOrIp,
   parseIp,
   size,
-} from "./cidr.ts";
+} from "../net/cidr.ts";
 
 export interface PoolSegment {
   cidr: Cidr;

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { validateSpec } from "../../src/spec/load.ts";
 import type { ClusterSpec, ClusterSpecInput } from "../../src/spec/schema.ts";
 import type { RouteEntry } from "../../src/ipam/planner.ts";
-import { containsIp, parseCidr, parseIp } from "../../src/ipam/cidr.ts";
+import { containsIp, parseCidr, parseIp } from "../../src/net/cidr.ts";
 import { runController } from "../../src/controller/run.ts";
 import { CHECK_IDS } from "../../src/verify/checks.ts";
 import type { SuiteResult } from "../../src/testbed/job.ts";

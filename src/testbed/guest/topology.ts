@@ -7,7 +7,7 @@
 // public IPs (the internet host sees node IPs), load balancers, NSGs, accelerated networking, MTU.
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { Plan, RouteEntry } from "../../ipam/planner.ts";
-import { formatIp, parseCidr } from "../../ipam/cidr.ts";
+import { formatIp, parseCidr } from "../../net/cidr.ts";
 import { IMDS, WIRESERVER } from "../../masq/rules.ts";
 
 export const VNET = "vnet";
