@@ -2,7 +2,7 @@
 import type { ClusterSpec } from "../spec/schema.ts";
 import type { NodePlan } from "../ipam/planner.ts";
 import { IPAM_DATA_DIR, conflistText, renderConflist } from "../cni/conflist.ts";
-import { renderNodeRules, type NodeRules } from "../masq/rules.ts";
+import { renderNodeRules, type NodeRules } from "../noderules/rules.ts";
 import { desiredHostPath, type HostPath } from "../hostpath/desired.ts";
 
 export interface AgentPaths {

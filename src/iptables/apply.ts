@@ -1,7 +1,7 @@
 // The imperative shell around the iptables planner: one iptables-save to read every table, at most
 // one iptables-restore --noflush to fix our chains and jumps in a single transaction.
 import type { Runner } from "../sys/exec.ts";
-import type { NodeRules } from "../masq/rules.ts";
+import type { NodeRules } from "../noderules/rules.ts";
 import type { Backend } from "./backend.ts";
 import { parseSave, type Tables } from "./save.ts";
 import { planCleanup, planRules, type RuleRepair } from "./sync.ts";

@@ -1,7 +1,7 @@
 // Pure planning of one iptables transaction: from the rules we want and what `iptables-save` shows,
 // the `iptables-restore --noflush` payload that makes our chains and jumps right (and nothing else),
 // with the drift it repairs. The same for the cleanup.
-import type { JumpRule, NodeRules } from "../masq/rules.ts";
+import type { JumpRule, NodeRules } from "../noderules/rules.ts";
 import { chainRules, parseSave, ruleTarget, type Tables } from "./save.ts";
 
 export type RuleRepairKind =

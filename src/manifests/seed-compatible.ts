@@ -17,7 +17,7 @@ import { stringify } from "yaml";
 import type { ClusterSpec } from "../spec/schema.ts";
 import type { NodePlan } from "../ipam/planner.ts";
 import { CONFLIST_FILE, conflistText, renderConflist } from "../cni/conflist.ts";
-import { type JumpRule, renderNodeRules } from "../masq/rules.ts";
+import { type JumpRule, renderNodeRules } from "../noderules/rules.ts";
 import { desiredHostPath } from "../hostpath/desired.ts";
 import { CNI_CONF_DIR, XTABLES_LOCK } from "./names.ts";
 import type { Manifest } from "./render.ts";
