@@ -44,7 +44,7 @@ import {
 import { KUBE_PROXY_JUMPS, renderServiceRules } from "./kube-proxy.ts";
 import { CLUSTER_DNS_IP, ServiceRegistry } from "./services.ts";
 import { CNI_BIN_DIR, nodeDirs, type NodeDirs, type Profile } from "./node-setup.ts";
-import { WIRESERVER } from "../../noderules/rules.ts";
+import { WIRESERVER } from "../../noderules/azure-endpoints.ts";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 

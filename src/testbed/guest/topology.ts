@@ -8,7 +8,7 @@
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { Plan, RouteEntry } from "../../ipam/planner.ts";
 import { formatIp, parseCidr } from "../../net/cidr.ts";
-import { IMDS, WIRESERVER } from "../../noderules/rules.ts";
+import { IMDS, WIRESERVER } from "../../noderules/azure-endpoints.ts";
 
 export const VNET = "vnet";
 export const AZURE = "azure";
