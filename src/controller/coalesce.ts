@@ -32,20 +32,3 @@ export class Coalescer {
     this.running = undefined;
   }
 }
-
-/** Runs `work` over `items`, at most `limit` at a time; the first failure is thrown once the running ones end. */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async () => {
-    while (next < items.length && errors.length === 0) {
-      await work(items[next++]!).catch((error: unknown) => errors.push(error));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
-}

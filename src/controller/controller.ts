@@ -5,16 +5,18 @@ import type { Logger } from "pino";
 import type { ClusterSpec } from "../spec/schema.ts";
 import { KubeApiError, type KubeApi, type KubeObject, type ObjectRef } from "../kube/client.ts";
 import { BLOCKS_ANNOTATION, formatBlocksAnnotation, parseBlocksAnnotation } from "../ipam/annotation.ts";
-import { routeName } from "../ipam/planner.ts";
-import { ROUTES_PER_TABLE_LIMIT, type RouteTable } from "../azure/route-table.ts";
+import { routeName } from "../routes/routes.ts";
+import { ROUTES_PER_TABLE_LIMIT } from "../azure/route-table.ts";
+import type { RouteTable } from "../routes/sync.ts";
 import type { NicChecker } from "../azure/nics.ts";
 import { assignBlocks, type NodeView } from "../ipam/assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
-import { Coalescer, eachLimited } from "./coalesce.ts";
-import { desiredRoutes, type NodeBlocks } from "./routes.ts";
-import { syncRoutes } from "./route-sync.ts";
+import { Coalescer } from "./coalesce.ts";
+import { mapBounded } from "../sys/bounded.ts";
+import { desiredRoutes, type NodeBlocks } from "../routes/routes.ts";
+import { syncRoutes } from "../routes/sync.ts";
 import { pause } from "./leader.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { EventRecorder } from "./events.ts";
@@ -149,7 +151,7 @@ export class BlockController {
       this.options.metrics.releases.inc(assignment.releases.length);
       for (const block of assignment.releases) this.log.info({ block }, "block returned to the pod pool");
     }
-    await eachLimited(assignment.annotations, this.options.writeConcurrency ?? 16, (change) =>
+    await mapBounded(assignment.annotations, this.options.writeConcurrency ?? 16, (change) =>
       this.annotate(change.node, change.blocks),
     );
 

@@ -18,8 +18,8 @@ import { checkedPool } from "../ipam/pool.ts";
 import { DEFAULT_PATHS, desiredNode } from "../agent/desired.ts";
 import { contentHash } from "../agent/cni-files.ts";
 import { parseLedger } from "../controller/ledger.ts";
-import { desiredRoutes } from "../controller/routes.ts";
-import { routeChanges, type TableRoute } from "../azure/route-diff.ts";
+import { desiredRoutes } from "../routes/routes.ts";
+import { routeChanges, type TableRoute } from "../routes/diff.ts";
 import type { RouteTableRef } from "../azure/arm-client.ts";
 import type { AgentStatus, ClusterFacts, Fetched, NodeFacts } from "./facts.ts";
 

@@ -7,6 +7,7 @@ import { UserError, type Finding } from "../errors/user-error.ts";
 import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, parseCidr } from "../net/cidr.ts";
 import { type BlockPool, checkedPool } from "./pool.ts";
 import { assignBlocks } from "./assign.ts";
+import { routeFor, type RouteEntry } from "../routes/routes.ts";
 import { BlockAllocator } from "./allocator.ts";
 
 export interface BlockPlan {
@@ -27,14 +28,6 @@ export interface NodePlan {
   capacity: number;
 }
 
-/** A user-defined route the VNet's route table needs: the block, via the node that holds it. */
-export interface RouteEntry {
-  name: string;
-  addressPrefix: string;
-  nextHopType: "VirtualAppliance";
-  nextHopIpAddress: string;
-}
-
 export interface Plan {
   nodes: NodePlan[];
   routes: RouteEntry[];
@@ -45,12 +38,6 @@ export interface Plan {
 export interface NodeInput {
   name: string;
   ip: string;
-}
-
-export const ROUTE_NAME_PREFIX = "aks-ipvlan-";
-
-export function routeName(clusterName: string, block: string): string {
-  return `${ROUTE_NAME_PREFIX}${clusterName}-${block.replace(/[./]/g, "-")}`;
 }
 
 /**
@@ -143,15 +130,6 @@ function claimErrors(
 function uniqueByName(nodes: readonly NodeInput[]): NodeInput[] {
   const seen = new Set<string>();
   return nodes.filter((node) => !seen.has(node.name) && Boolean(seen.add(node.name)));
-}
-
-export function routeFor(spec: ClusterSpec, block: string, nodeIp: string): RouteEntry {
-  return {
-    name: routeName(spec.name, block),
-    addressPrefix: block,
-    nextHopType: "VirtualAppliance",
-    nextHopIpAddress: nodeIp,
-  };
 }
 
 export function nodePlan(node: NodeInput, blocks: readonly string[], pool: BlockPool): NodePlan {

@@ -6,7 +6,7 @@ import type { ArmOptions } from "../../src/azure/arm-client.ts";
 import { runController } from "../../src/controller/run.ts";
 import { microTime } from "../../src/controller/leader.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
-import { routeName } from "../../src/ipam/planner.ts";
+import { routeName } from "../../src/routes/routes.ts";
 import { parseLedger } from "../../src/controller/ledger.ts";
 import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import {

@@ -11,7 +11,7 @@ import { parse } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { validateSpec } from "../../src/spec/load.ts";
 import type { ClusterSpec, ClusterSpecInput } from "../../src/spec/schema.ts";
-import type { RouteEntry } from "../../src/ipam/planner.ts";
+import type { RouteEntry } from "../../src/routes/routes.ts";
 import { containsIp, parseCidr, parseIp } from "../../src/net/cidr.ts";
 import { runController } from "../../src/controller/run.ts";
 import { CHECK_IDS } from "../../src/verify/checks.ts";

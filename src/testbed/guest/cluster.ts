@@ -7,7 +7,8 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
-import { plan as planCluster, type NodePlan, type Plan, type RouteEntry } from "../../ipam/planner.ts";
+import { plan as planCluster, type NodePlan, type Plan } from "../../ipam/planner.ts";
+import type { RouteEntry } from "../../routes/routes.ts";
 import { run } from "../../sys/exec.ts";
 import { CniRuntime, loadConflist, type Attachment, type CniResult } from "../../cni/runtime.ts";
 import type {

@@ -6,7 +6,8 @@
 // wireserver and IMDS addresses to an `azure` namespace. Leaves out: Azure's SNAT of node addresses to
 // public IPs (the internet host sees node IPs), load balancers, NSGs, accelerated networking, MTU.
 import type { ClusterSpec } from "../../spec/schema.ts";
-import type { Plan, RouteEntry } from "../../ipam/planner.ts";
+import type { Plan } from "../../ipam/planner.ts";
+import type { RouteEntry } from "../../routes/routes.ts";
 import { formatIp, parseCidr } from "../../net/cidr.ts";
 import { IMDS, WIRESERVER } from "../../noderules/azure-endpoints.ts";
 
