@@ -13,7 +13,7 @@ import { assignBlocks, type NodeView } from "../ipam/assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
-import { Coalescer } from "./coalesce.ts";
+import { type Backoff, Coalescer } from "./coalesce.ts";
 import { mapBounded } from "../sys/bounded.ts";
 import { desiredRoutes, type NodeBlocks } from "../routes/routes.ts";
 import { syncRoutes } from "../routes/sync.ts";
@@ -33,13 +33,17 @@ export interface ControllerOptions {
   enableIpForwarding?: boolean;
   /** Default: spec.controller.releaseGraceSeconds. */
   releaseGraceMs?: number;
-  /** How often the route table and NICs are compared with the blocks even without changes. */
+  /** How often the allocation pass runs and the route table and NICs are compared with the blocks, even without changes. */
   resyncMs?: number;
   /** How often pods are counted (only when maxBlocksPerNode > 1). */
   podResyncMs?: number;
   /** Node annotation writes in flight at once. */
   writeConcurrency?: number;
+  /** How soon a failed allocation pass or route sync runs again, doubling up to the cap. */
+  retryBackoff?: Backoff;
 }
+
+const RETRY_BACKOFF: Backoff = { firstMs: 500, maxMs: 30_000 };
 
 export class BlockController {
   readonly nodes: Informer;
@@ -76,8 +80,9 @@ export class BlockController {
       namespace: options.namespace ?? NAMESPACE,
     };
     const onError = (what: string) => (error: unknown) => this.log.error({ err: error }, what);
-    this.passes = new Coalescer(() => this.pass(), onError("allocation pass failed"));
-    this.routes = new Coalescer(() => this.syncAzure(), onError("route table sync failed"));
+    const backoff = options.retryBackoff ?? RETRY_BACKOFF;
+    this.passes = new Coalescer(() => this.pass(), onError("allocation pass failed"), backoff);
+    this.routes = new Coalescer(() => this.syncAzure(), onError("route table sync failed"), backoff);
     this.nodes = new Informer(options.api, "v1", "Node", {
       onEvent: (type, node) => {
         const ip = internalIp(node);
@@ -107,7 +112,9 @@ export class BlockController {
     while (!signal.aborted) {
       await pause(this.options.resyncMs ?? 60_000, signal);
       for (const [node, state] of this.nicChecked) if (state === "reported") this.nicChecked.delete(node);
-      this.routes.kick();
+      // The allocation pass too: it is what a missed or failed pass is caught up by at the latest.
+      this.passes.kickNow();
+      this.routes.kickNow();
     }
   }
 
