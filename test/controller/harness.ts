@@ -72,10 +72,10 @@ export async function until(what: string, condition: () => boolean, timeoutMs = 
 }
 
 /**
- * Resolves once `condition` holds, re-checking it on every change the API server stores (no polling);
- * fails after `timeoutMs` with `what`.
+ * Resolves once `condition` holds, re-checking it after every change the API server stores and every
+ * request it answers (no polling); fails after `timeoutMs` with `what`.
  */
-export async function whenStored(
+export async function whenServerSees(
   server: ApiServer,
   what: string,
   condition: () => boolean,
@@ -87,9 +87,11 @@ export async function whenStored(
   try {
     await new Promise<void>((resolve, reject) => {
       timer = setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), timeoutMs);
-      stop = server.onChange(() => {
+      const check = () => {
         if (condition()) resolve();
-      });
+      };
+      const stops = [server.onChange(check), server.onRequest(check)];
+      stop = () => stops.forEach((unsubscribe) => unsubscribe());
     });
   } finally {
     clearTimeout(timer);

@@ -10,7 +10,7 @@ import { BlockController } from "../../src/controller/controller.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
 import { plan } from "../../src/ipam/planner.ts";
 import { validateSpec } from "../../src/spec/load.ts";
-import { addNode, blocksByNode, nodeIp, prepareCluster, silentLog, whenStored } from "./harness.ts";
+import { addNode, blocksByNode, nodeIp, prepareCluster, silentLog, whenServerSees } from "./harness.ts";
 
 interface NodeCase {
   name: string;
@@ -88,7 +88,9 @@ async function controllerAndPlanAgree(nodes: NodeCase[]): Promise<void> {
     );
   };
   const settled = (what: string) =>
-    whenStored(server, what, () => present.every((node) => (annotations().get(node.name) ?? []).length > 0));
+    whenServerSees(server, what, () =>
+      present.every((node) => (annotations().get(node.name) ?? []).length > 0),
+    );
   try {
     const api = prepareCluster(server);
     const byArrival = [...nodes].sort((a, b) => a.arrival - b.arrival);

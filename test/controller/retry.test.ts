@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { BlockController } from "../../src/controller/controller.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
 import type { Backoff } from "../../src/controller/coalesce.ts";
-import { addNode, blocksByNode, nodeIp, silentLog, testSpec, whenStored } from "./harness.ts";
+import { addNode, blocksByNode, nodeIp, silentLog, testSpec, whenServerSees } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
 
 const cluster = useTestCluster();
@@ -27,7 +27,7 @@ function start(retryBackoff: Backoff, resyncMs: number): void {
 const isLedgerWrite = (method: string, path: string) => method === "PATCH" && path.includes("/configmaps/");
 
 async function everyNodeAllocated(count: number): Promise<void> {
-  await whenStored(cluster.server, "every node has a block", () => {
+  await whenServerSees(cluster.server, "every node has a block", () => {
     const blocks = blocksByNode(cluster.server);
     return blocks.size === count && [...blocks.values()].every((node) => node.length === 1);
   });
