@@ -288,7 +288,7 @@ async function hostFootprint(dist: string): Promise<FootprintResult> {
       dist,
       specFile: join(REPO, "examples/seed.yaml"),
       dir,
-      block: node.blocks.join(","),
+      block: node.blocks.map((block) => block.cidr).join(","),
       nodeIp: node.ip,
     };
     await writeFileAtomic(join(dir, "job.json"), JSON.stringify(job));
@@ -386,7 +386,7 @@ async function guestBench(dist: string, sync: boolean): Promise<void> {
       footprint: {
         main: join(dist, "cli/main.js"),
         dist,
-        block: node.blocks.join(","),
+        block: node.blocks.map((block) => block.cidr).join(","),
         nodeIp: node.ip,
         light: true,
       },
