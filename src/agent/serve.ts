@@ -1,6 +1,7 @@
 // The long-running agent: reconcile at start, when the spec file or the Node changes, and every resync
 // interval; one reconcile at a time (triggers that arrive meanwhile are merged into the next one).
 // SIGTERM stops it and leaves the datapath in place, so pods keep working across restarts.
+import type { AgentStatus } from "./status.ts";
 import { watch, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -169,7 +170,7 @@ function coalescing(work: (reasons: Set<string>) => Promise<void>) {
   };
 }
 
-async function status(context: AgentContext, state: State) {
+async function status(context: AgentContext, state: State): Promise<AgentStatus> {
   const report = state.last;
   return {
     node: context.options.node,
