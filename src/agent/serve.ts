@@ -2,6 +2,7 @@
 // interval; one reconcile at a time (triggers that arrive meanwhile are merged into the next one).
 // SIGTERM stops it and leaves the datapath in place, so pods keep working across restarts.
 import type { AgentStatus } from "./status.ts";
+import { stopSignal } from "../sys/signals.ts";
 import { watch, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -118,19 +119,11 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
 }
 
 function stopped(stop: AbortSignal | undefined): Promise<string> {
+  const signal = stop ?? stopSignal();
   return new Promise((resolve) => {
-    if (stop) {
-      if (stop.aborted) resolve("abort");
-      else stop.addEventListener("abort", () => resolve("abort"), { once: true });
-      return;
-    }
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      resolve(signal);
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
+    const done = () => resolve(stop ? "abort" : String(signal.reason));
+    if (signal.aborted) done();
+    else signal.addEventListener("abort", done, { once: true });
   });
 }
 
