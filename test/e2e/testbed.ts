@@ -4,7 +4,7 @@ import { resolve } from "node:path";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import { runInGuest } from "../../src/testbed/run.ts";
-import type { SuiteJob, SuiteResult } from "../../src/testbed/job.ts";
+import { SuiteResultSchema, type SuiteJob, type SuiteResult } from "../../src/testbed/job.ts";
 import type { CheckId, CheckResult } from "../../src/verify/checks.ts";
 
 const GUEST_ENTRY = resolve(import.meta.dirname, "../../src/testbed/guest/main.ts");
@@ -19,10 +19,11 @@ export async function runTestbedSpec(
   spec: ClusterSpecInput,
   job: Omit<SuiteJob, "specFile">,
 ): Promise<SuiteResult> {
-  const { result } = await runInGuest<Omit<SuiteJob, "specFile">, SuiteResult>({
+  const { result } = await runInGuest({
     entry: GUEST_ENTRY,
     spec,
     job,
+    schema: SuiteResultSchema,
     timeoutMs: BOOT_TIMEOUT_MS,
   });
   if (result.error) throw new Error(`the guest failed: ${result.error}`);
