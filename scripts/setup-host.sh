@@ -83,11 +83,11 @@ if [ ! -f "$initramfs" ] || [ "$init_src" -nt "$initramfs" ]; then
     mkdir -p "$staging$(dirname "$library")"
     cp -L "$library" "$staging$library"
   done
-  # virtio-pci and 9p over virtio, in dependency order (modules.dep of the unpacked kernel).
-  for module in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci 9pnet 9pnet_virtio \
-    fscache netfs 9p; do
-    path="$(find "$kernel_dir/lib/modules/$release" -name "$module.ko*" | head -n 1)"
-    [ -n "$path" ] || { echo "setup-host: $release has no module $module" >&2; exit 1; }
+  # virtio-pci and 9p over virtio, with what they need first (modprobe reads the unpacked kernel's
+  # modules.dep and prints the insmod order).
+  for module in virtio_pci 9pnet_virtio 9p; do
+    modprobe -d "$kernel_dir" -S "$release" --show-depends "$module" | awk '$1 == "insmod" { print $2 }'
+  done | awk '!seen[$0]++' | while read -r path; do
     cp "$path" "$staging/modules/"
     basename "$path" >>"$staging/modules/order"
   done

@@ -93,6 +93,12 @@ export const SuiteResultSchema = z.strictObject({
 });
 export type SuiteResult = z.infer<typeof SuiteResultSchema>;
 
+/** The guest program's console line when its cluster is built and the first check starts. */
+export function suiteStartsLine(setupMs: number): string {
+  return `testbed: cluster ready in ${setupMs} ms; running the suite`;
+}
+export const SUITE_STARTS = /^testbed: cluster ready in \d+ ms; running the suite$/;
+
 export const JOB_FILE = "job.json";
 export const RESULT_FILE = "result.json";
 

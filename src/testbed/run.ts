@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { z } from "zod";
 import type { ClusterSpecInput } from "../spec/schema.ts";
 import { writeFileAtomic } from "../sys/atomic-write.ts";
-import { JOB_FILE, RESULT_FILE, readJsonFile } from "./job.ts";
+import { JOB_FILE, RESULT_FILE, SUITE_STARTS, readJsonFile } from "./job.ts";
 import { NoRunnerError, chooseRunner, type Refusal } from "./runners/auto.ts";
 import { RunnerChoice, type KernelRunner, type RunnerName } from "./runners/runner.ts";
 
@@ -23,6 +23,8 @@ export interface GuestRun<Result> {
   kernel: string;
   /** Runner start → init ready to start the guest program (kernel boot, mounts, modules). */
   bootMs: number;
+  /** Runner start → the guest program's first check (guest/main.ts; undefined for other programs). */
+  firstCheckMs?: number;
   /** Runner start → the kernel exited. */
   totalMs: number;
   /** The runners auto passed over, each with why. */
@@ -84,7 +86,9 @@ export async function runInGuest<Job extends object, Result>(options: {
     await writeFileAtomic(specFile, `${JSON.stringify(options.spec, null, 2)}\n`);
     await writeFileAtomic(join(dir, JOB_FILE), `${JSON.stringify({ ...options.job, specFile }, null, 2)}\n`);
     const started = performance.now();
+    const since = () => Math.round(performance.now() - started);
     let up: { kernel: string; ms: number } | undefined;
+    let firstCheckMs: number | undefined;
     const boot = await runner.boot({
       entry: options.entry,
       job: join(dir, JOB_FILE),
@@ -92,11 +96,12 @@ export async function runInGuest<Job extends object, Result>(options: {
       timeoutMs: options.timeoutMs,
       onLine: (line) => {
         const match = up ? null : KERNEL_UP.exec(line);
-        if (match) up = { kernel: match[2]!, ms: Math.round(performance.now() - started) };
+        if (match) up = { kernel: match[2]!, ms: since() };
+        if (firstCheckMs === undefined && SUITE_STARTS.test(line)) firstCheckMs = since();
         options.onLine?.(line);
       },
     });
-    const totalMs = Math.round(performance.now() - started);
+    const totalMs = since();
     const resultFile = join(dir, RESULT_FILE);
     const result = await readJsonFile(resultFile, options.schema).catch((error: unknown) => {
       const why =
@@ -112,6 +117,7 @@ export async function runInGuest<Job extends object, Result>(options: {
       runner: runner.name,
       kernel: up?.kernel ?? "unknown",
       bootMs: up?.ms ?? totalMs,
+      ...(firstCheckMs === undefined ? {} : { firstCheckMs }),
       totalMs,
       passedOver,
     };

@@ -10,8 +10,6 @@ import { RunnerChoice } from "../../testbed/runners/runner.ts";
 const DEFAULT_CONFIG = resolve(import.meta.dirname, "../../../examples/seed.yaml");
 const GUEST_ENTRY = resolve(import.meta.dirname, "../../testbed/guest/main.ts");
 const TIMEOUT_MS = 15 * 60_000;
-/** The guest's line when the cluster is built and the first check starts. */
-const SUITE_STARTS = /^testbed: cluster ready in \d+ ms; running the suite$/;
 
 interface Flags {
   config: string;
@@ -46,7 +44,6 @@ export function register(program: Command): void {
       let spec = await loadSpec(flags.config);
       if (flags.nodes !== undefined) spec = withNodes(spec, parseCount(flags.nodes));
       const started = performance.now();
-      let firstCheckMs: number | undefined;
       const run = await runInGuest({
         entry: GUEST_ENTRY,
         spec,
@@ -55,9 +52,6 @@ export function register(program: Command): void {
         timeoutMs: TIMEOUT_MS,
         runner,
         onLine: (line) => {
-          if (firstCheckMs === undefined && SUITE_STARTS.test(line)) {
-            firstCheckMs = Math.round(performance.now() - started);
-          }
           if (line.startsWith("testbed: ")) process.stderr.write(`${line}\n`);
         },
       }).catch((error: unknown) => {
@@ -77,7 +71,7 @@ export function register(program: Command): void {
         name: run.runner,
         kernel: run.kernel,
         bootMs: run.bootMs,
-        firstCheckMs: firstCheckMs ?? null,
+        firstCheckMs: run.firstCheckMs ?? null,
         passedOver: run.passedOver,
       };
       if (flags.json) {
@@ -89,7 +83,8 @@ export function register(program: Command): void {
           label: profile.profile === "product" ? "aks-ipvlan" : "seed as written",
           results: profile.results,
         }));
-        const firstCheck = firstCheckMs === undefined ? "" : `, first check at ${seconds(firstCheckMs)} s`;
+        const firstCheck =
+          run.firstCheckMs === undefined ? "" : `, first check at ${seconds(run.firstCheckMs)} s`;
         const lines = [
           report.formatTable(columns),
           "",

@@ -11,6 +11,7 @@ import {
   RESULT_FILE,
   SuiteJobSchema,
   readJsonFile,
+  suiteStartsLine,
   type PathRun,
   type RouteSwitch,
   type SuiteResult,
@@ -37,7 +38,7 @@ async function main(jobFile: string): Promise<void> {
       let started = performance.now();
       const testbed = await Testbed.build(spec, profile, join(ROOT, name));
       const setupMs = Math.round(performance.now() - started);
-      log(`cluster ready in ${setupMs} ms; running the suite`);
+      process.stdout.write(`${suiteStartsLine(setupMs)}\n`);
       started = performance.now();
       const results = await runSuite(testbed, { runId: name, ...(job.only ? { only: job.only } : {}) });
       const suiteMs = Math.round(performance.now() - started);
