@@ -5,7 +5,7 @@
 import { resolve } from "node:path";
 import { loadSpec } from "../src/spec/load.ts";
 import { runInGuest } from "../src/testbed/run.ts";
-import { BenchResultSchema, IPERF_PATHS, type IperfPath, type Timings } from "./guest/datapath.ts";
+import { BenchResultSchema, IPERF_PATHS, type IperfPath, type Timings } from "./guest/datapath-files.ts";
 
 const spec = await loadSpec(resolve(import.meta.dirname, "../examples/seed.yaml"));
 const job = { pods: 50, iperfSeconds: 5, iperfRounds: 5 };

@@ -3,7 +3,6 @@
 // same node, and measures iperf3 pod-to-pod (same node, cross node) and node-to-node in interleaved
 // rounds, so that a busy moment of the machine lowers one sample of each path, not all of one path.
 import { dirname, join } from "node:path";
-import { z } from "zod";
 import { run } from "../../src/sys/exec.ts";
 import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
 import { loadSpec } from "../../src/spec/load.ts";
@@ -13,36 +12,15 @@ import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { CNI_BIN_DIR, productProfile } from "../../src/testbed/guest/node-setup.ts";
 import { inNetns } from "../../src/testbed/guest/netns.ts";
 import { RESULT_FILE, readJsonFile } from "../../src/testbed/job.ts";
+import {
+  BenchJobSchema,
+  IPERF_PATHS,
+  IperfReport,
+  type BenchResult,
+  type IperfPath,
+  type Timings,
+} from "./datapath-files.ts";
 import type { ExecResult } from "../../src/verify/driver.ts";
-
-export const BenchJobSchema = z.strictObject({
-  specFile: z.string(),
-  pods: z.number().int().positive(),
-  iperfSeconds: z.number().int().positive(),
-  /** Each round measures every path once, in turn. */
-  iperfRounds: z.number().int().positive(),
-});
-export type BenchJob = z.infer<typeof BenchJobSchema>;
-
-const TimingsSchema = z.strictObject({ addMs: z.array(z.number()), delMs: z.array(z.number()) });
-export type Timings = z.infer<typeof TimingsSchema>;
-
-export const IPERF_PATHS = ["podSameNode", "podCrossNode", "nodeToNode"] as const;
-export type IperfPath = (typeof IPERF_PATHS)[number];
-
-export const BenchResultSchema = z.strictObject({
-  cni: z.strictObject({ ipvlan: TimingsSchema, bridge: TimingsSchema }),
-  /** Gbit/s received, one sample per round. */
-  iperf: z.strictObject({
-    podSameNode: z.array(z.number()),
-    podCrossNode: z.array(z.number()),
-    nodeToNode: z.array(z.number()),
-  }),
-  error: z.string().optional(),
-});
-export type BenchResult = z.infer<typeof BenchResultSchema>;
-
-const IperfReport = z.object({ end: z.object({ sum_received: z.object({ bits_per_second: z.number() }) }) });
 
 const BRIDGE: Conflist = {
   cniVersion: "1.0.0",

@@ -7,7 +7,6 @@ import { createWriteStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { release } from "node:os";
-import { z } from "zod";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { ClusterSpec } from "../../src/spec/schema.ts";
 import { run } from "../../src/sys/exec.ts";
@@ -18,7 +17,7 @@ import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { probe } from "../../src/testbed/guest/netns.ts";
 import { CNI_BIN_DIR, type NodeDirs, type Profile } from "../../src/testbed/guest/node-setup.ts";
 import type { EmulatedNode } from "../../src/testbed/guest/topology.ts";
-import { CheckResultSchema, RESULT_FILE } from "../../src/testbed/job.ts";
+import { RESULT_FILE } from "../../src/testbed/job.ts";
 import { CONFLIST_FILE, NETWORK_NAME } from "../../src/cni/conflist.ts";
 import { HOST_DEVICE } from "../../src/hostpath/desired.ts";
 import { MASQ_CHAIN, POSTROUTING_CHAIN } from "../../src/masq/rules.ts";
@@ -84,63 +83,6 @@ export interface AgentE2eResult {
   refusal?: { lastError: string; ready: boolean };
   error?: string;
 }
-
-const SnapshotSchema = z.strictObject({
-  iptables: z.string(),
-  links: z.string(),
-  routes: z.string(),
-  confDir: z.array(z.string()),
-}) satisfies z.ZodType<Snapshot>;
-
-/** What the host-side test reads back from result.json. */
-export const AgentE2eResultSchema = z.strictObject({
-  kernel: z.string(),
-  startToReadyMs: z.array(z.number()),
-  rssKb: z.array(z.number()),
-  status: z.record(z.string(), z.unknown()).optional(),
-  suite: z.array(CheckResultSchema),
-  repairs: z.array(
-    z.strictObject({
-      what: z.string(),
-      ms: z.number(),
-      reconciles: z.number(),
-      counter: z.tuple([z.number(), z.number()]),
-      restored: z.boolean(),
-    }),
-  ),
-  leaks: z
-    .strictObject({
-      doomed: z.array(z.string()),
-      live: z.array(z.string()),
-      keptWithinGrace: z.array(z.string()),
-      secondsAfterAddAtControl: z.number(),
-      releasedAfterMs: z.number(),
-      remaining: z.array(z.string()),
-      releasedCounter: z.number(),
-    })
-    .optional(),
-  sigterm: z.strictObject({ exitCode: z.number().nullable(), unchanged: z.boolean() }).optional(),
-  restarts: z
-    .strictObject({
-      runs: z.number(),
-      failures: z.number(),
-      duplicateJumpsBefore: z.number(),
-      afterMatchesInstall: z.boolean(),
-      ruleCounts: z.record(z.string(), z.number()),
-    })
-    .optional(),
-  cleanup: z
-    .strictObject({
-      output: z.string(),
-      atAgentStart: SnapshotSchema,
-      before: SnapshotSchema,
-      installed: SnapshotSchema,
-      after: SnapshotSchema,
-    })
-    .optional(),
-  refusal: z.strictObject({ lastError: z.string(), ready: z.boolean() }).optional(),
-  error: z.string().optional(),
-}) satisfies z.ZodType<AgentE2eResult>;
 
 const REPO = resolve(import.meta.dirname, "../..");
 const ROOT = "/run/agent-e2e";

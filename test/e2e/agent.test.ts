@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { parse } from "yaml";
 import { runInGuest } from "../../src/testbed/run.ts";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
-import { AgentE2eResultSchema } from "./agent-guest.ts";
+import { AgentE2eResultSchema } from "./agent-result.ts";
 
 const RESYNC_SECONDS = 2;
 const LEAK_GRACE_SECONDS = 15;

@@ -2,11 +2,8 @@
 // Node, to the end, by writing the kernel's release to result.json.
 import { dirname, join } from "node:path";
 import { release } from "node:os";
-import { z } from "zod";
 import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
 import { RESULT_FILE } from "../../src/testbed/job.ts";
-
-export const HelloResultSchema = z.strictObject({ kernel: z.string() });
 
 const jobFile = process.argv[2]!;
 await writeFileAtomic(join(dirname(jobFile), RESULT_FILE), `${JSON.stringify({ kernel: release() })}\n`);

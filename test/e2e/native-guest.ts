@@ -2,22 +2,11 @@
 // test/e2e/runners.test.ts inside a UML guest): this program, on the guest's kernel, starts the native
 // runner's private namespaces with the real guest program and job, and hands its results back.
 import { dirname, join, resolve } from "node:path";
-import { z } from "zod";
 import { loadSpec } from "../../src/spec/load.ts";
 import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
 import { RESULT_FILE, SuiteJobSchema, SuiteResultSchema, readJsonFile } from "../../src/testbed/job.ts";
 import { runInGuest } from "../../src/testbed/run.ts";
-import { RUNNER_NAMES } from "../../src/testbed/runners/runner.ts";
-
-export const NativeInGuestSchema = z.strictObject({
-  /** Set when the native runner refused or failed; the fields below are then absent. */
-  error: z.string().optional(),
-  runner: z.enum(RUNNER_NAMES).optional(),
-  kernel: z.string().optional(),
-  bootMs: z.number().optional(),
-  suite: SuiteResultSchema.optional(),
-});
-export type NativeInGuest = z.infer<typeof NativeInGuestSchema>;
+import type { NativeInGuest } from "./runner-results.ts";
 
 const jobFile = process.argv[2]!;
 let outcome: NativeInGuest;

@@ -11,8 +11,7 @@ import { TestbedError, runInGuest } from "../../src/testbed/run.ts";
 import { RUNNERS } from "../../src/testbed/runners/auto.ts";
 import { RUNNER_NAMES } from "../../src/testbed/runners/runner.ts";
 import { umlRunner } from "../../src/testbed/runners/uml.ts";
-import { HelloResultSchema } from "./hello-guest.ts";
-import { NativeInGuestSchema } from "./native-guest.ts";
+import { HelloResultSchema, NativeInGuestSchema } from "./runner-results.ts";
 import { BOOT_TIMEOUT_MS, statusOf } from "./testbed.ts";
 
 const SEED = resolve(import.meta.dirname, "../../examples/seed.yaml");
