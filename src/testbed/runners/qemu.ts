@@ -36,7 +36,7 @@ export const qemuRunner: KernelRunner = {
     if (kernel === undefined) throw new Error(`no kernel under ${KERNEL_DIR}: ${SETUP}`);
     const share = (tag: string, path: string, readonly: boolean) => [
       "-fsdev",
-      `local,id=${tag},path=${path},security_model=none${readonly ? ",readonly=on" : ""}`,
+      `local,id=${tag},path=${path},security_model=none,multidevs=remap${readonly ? ",readonly=on" : ""}`,
       "-device",
       `virtio-9p-pci,fsdev=${tag},mount_tag=${tag}`,
     ];
