@@ -35,12 +35,13 @@ export class NoRunnerError extends Error {
 /** The runner for `choice`, and the refusals of those auto passed over on the way. */
 export async function chooseRunner(
   choice: RunnerChoice,
+  runners: Record<RunnerName, KernelRunner> = RUNNERS,
 ): Promise<{ runner: KernelRunner; passedOver: Refusal[] }> {
   const candidates = choice === "auto" ? RUNNER_NAMES : [choice];
   const refusals: Refusal[] = [];
   for (const name of candidates) {
-    const reason = await RUNNERS[name].refusal();
-    if (reason === undefined) return { runner: RUNNERS[name], passedOver: refusals };
+    const reason = await runners[name].refusal();
+    if (reason === undefined) return { runner: runners[name], passedOver: refusals };
     refusals.push({ runner: name, reason });
   }
   throw new NoRunnerError(refusals);
