@@ -1,5 +1,6 @@
 // Shared by the e2e tests: one guest boot that builds the emulated AKS from a spec (file) and runs the
-// suite for the given profiles (and the negative controls), returning the guest's results.
+// suite for the given profiles (and the negative controls), returning the guest's results. The kernel
+// comes from the runner AKS_IPVLAN_RUNNER names (auto|native|uml|qemu; default auto, as in CI).
 import { resolve } from "node:path";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
