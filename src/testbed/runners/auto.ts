@@ -24,7 +24,7 @@ export class NoRunnerError extends Error {
       [
         `no kernel runner can boot the emulated AKS here; tried ${refusals.map((r) => r.runner).join(", ")}:`,
         ...refusals.map((refusal) => `  ${refusal.runner}: ${refusal.reason}`),
-        'fix: follow one of the lines above; "bash scripts/setup-host.sh" as root prepares uml, and "bash scripts/setup-host.sh --runner qemu" also qemu',
+        `fix: follow one of the lines above${refusals.length < RUNNER_NAMES.length ? ", or let auto choose (--runner auto, AKS_IPVLAN_RUNNER=auto)" : ""}; "bash scripts/setup-host.sh" as root prepares uml, and "bash scripts/setup-host.sh --runner qemu" also qemu`,
       ].join("\n"),
     );
     this.name = "NoRunnerError";
