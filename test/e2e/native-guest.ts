@@ -18,7 +18,7 @@ try {
     job,
     schema: SuiteResultSchema,
     runner: "native",
-    timeoutMs: 10 * 60_000,
+    timeoutMs: 18 * 60_000,
     onLine: (line) => process.stdout.write(`native: ${line}\n`),
   });
   outcome = { runner: run.runner, kernel: run.kernel, bootMs: run.bootMs, suite: run.result };
