@@ -4,7 +4,7 @@
 // naming the field, never a value of the wrong shape.
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
-import type { RouteEntry } from "../ipam/planner.ts";
+import type { RouteEntry } from "../routes/routes.ts";
 import { CHECK_IDS, type CheckResult } from "../verify/checks.ts";
 
 const RouteEntrySchema = z.strictObject({
