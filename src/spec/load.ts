@@ -1,11 +1,20 @@
 // Reading a cluster spec from YAML text or a file, turning every problem into a Finding.
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
 import { UserError, formatPath, type Finding } from "../errors/user-error.ts";
 
+/**
+ * The spec travels in a ConfigMap, whose data Kubernetes caps at 1 MiB: a larger file can never reach
+ * the agents, and reading one whole costs the agent memory its 256Mi limit does not have.
+ */
+export const MAX_SPEC_BYTES = 1024 * 1024;
+/** YAML aliases expand on read; a handful is plenty for a spec, thousands are an alias bomb. */
+export const MAX_YAML_ALIASES = 100;
+
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
+  if (Buffer.byteLength(text) > MAX_SPEC_BYTES) throw tooLarge(source, Buffer.byteLength(text));
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new UserError(
@@ -16,7 +25,30 @@ export function parseSpec(text: string, source = "spec"): ClusterSpec {
       })),
     );
   }
-  return validateSpec(document.toJS() ?? {});
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (error) {
+    throw new UserError([
+      {
+        path: source,
+        message: `YAML aliases expand too far: ${(error as Error).message}`,
+        fix: `write the values out instead of using more than ${MAX_YAML_ALIASES} aliases (*name)`,
+      },
+    ]);
+  }
+  return validateSpec(value ?? {});
+}
+
+function tooLarge(source: string, bytes?: number): UserError {
+  return new UserError([
+    {
+      path: source,
+      ...(bytes === undefined ? {} : { value: `${bytes} bytes` }),
+      message: `the spec is larger than ${MAX_SPEC_BYTES} bytes, the most a ConfigMap holds`,
+      fix: "remove what the spec does not need (nodes are listed by name and IP only)",
+    },
+  ]);
 }
 
 export function validateSpec(value: unknown): ClusterSpec {
@@ -28,8 +60,9 @@ export function validateSpec(value: unknown): ClusterSpec {
 export async function loadSpec(file: string): Promise<ClusterSpec> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readBounded(file, file);
   } catch (error) {
+    if (error instanceof UserError) throw error;
     throw new UserError([
       {
         path: "--config",
@@ -40,6 +73,25 @@ export async function loadSpec(file: string): Promise<ClusterSpec> {
     ]);
   }
   return parseSpec(text, file);
+}
+
+/** Reads at most MAX_SPEC_BYTES + 1 bytes, so a huge or endless file (/dev/zero) is refused cheaply. */
+async function readBounded(file: string, name: string): Promise<string> {
+  const handle = await open(file, "r");
+  try {
+    if ((await handle.stat()).isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
+    const buffer = Buffer.alloc(MAX_SPEC_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > MAX_SPEC_BYTES) throw tooLarge(name);
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    await handle.close();
+  }
 }
 
 function toFinding(issue: z.core.$ZodIssue, root: unknown): Finding {
