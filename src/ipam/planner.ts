@@ -3,6 +3,7 @@
 // the order they are listed, so appending a node never moves another node's block.
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError, type Finding } from "../errors/user-error.ts";
+import { routeTableWarnings } from "../spec/limits.ts";
 import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, overlaps, parseCidr } from "./cidr.ts";
 import { BlockPool } from "./pool.ts";
 import { BlockAllocator } from "./allocator.ts";
@@ -115,11 +116,12 @@ export function plan(
   if (errors.length > 0) throw new UserError(errors);
 
   const planned = nodes.map((node) => nodePlan(node, blocksOf.get(node.name)!, pool));
+  const routes = planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip)));
   return {
     nodes: planned,
-    routes: planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip))),
+    routes,
     freeBlocks: allocator.freeCount(),
-    warnings: planWarnings(spec, pool.capacity()),
+    warnings: [...planWarnings(spec, pool.capacity()), ...routeTableWarnings(routes.length)],
   };
 }
 

@@ -4,17 +4,10 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
 import { UserError, formatPath, type Finding } from "../errors/user-error.ts";
-
-/**
- * The spec travels in a ConfigMap, whose data Kubernetes caps at 1 MiB: a larger file can never reach
- * the agents, and reading one whole costs the agent memory its 256Mi limit does not have.
- */
-export const MAX_SPEC_BYTES = 1024 * 1024;
-/** YAML aliases expand on read; a handful is plenty for a spec, thousands are an alias bomb. */
-export const MAX_YAML_ALIASES = 100;
+import { CONFIG_MAP_MAX_BYTES, MAX_YAML_ALIASES } from "./limits.ts";
 
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
-  if (Buffer.byteLength(text) > MAX_SPEC_BYTES) throw tooLarge(source, Buffer.byteLength(text));
+  if (Buffer.byteLength(text) > CONFIG_MAP_MAX_BYTES) throw tooLarge(source, Buffer.byteLength(text));
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new UserError(
@@ -45,7 +38,7 @@ function tooLarge(source: string, bytes?: number): UserError {
     {
       path: source,
       ...(bytes === undefined ? {} : { value: `${bytes} bytes` }),
-      message: `the spec is larger than ${MAX_SPEC_BYTES} bytes, the most a ConfigMap holds`,
+      message: `the spec is larger than ${CONFIG_MAP_MAX_BYTES} bytes, the most the ConfigMap that carries it holds`,
       fix: "remove what the spec does not need (nodes are listed by name and IP only)",
     },
   ]);
@@ -75,19 +68,19 @@ export async function loadSpec(file: string): Promise<ClusterSpec> {
   return parseSpec(text, file);
 }
 
-/** Reads at most MAX_SPEC_BYTES + 1 bytes, so a huge or endless file (/dev/zero) is refused cheaply. */
+/** Reads at most CONFIG_MAP_MAX_BYTES + 1 bytes, so a huge or endless file (/dev/zero) is refused cheaply. */
 async function readBounded(file: string, name: string): Promise<string> {
   const handle = await open(file, "r");
   try {
     if ((await handle.stat()).isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
-    const buffer = Buffer.alloc(MAX_SPEC_BYTES + 1);
+    const buffer = Buffer.alloc(CONFIG_MAP_MAX_BYTES + 1);
     let length = 0;
     while (length < buffer.length) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
       if (bytesRead === 0) break;
       length += bytesRead;
     }
-    if (length > MAX_SPEC_BYTES) throw tooLarge(name);
+    if (length > CONFIG_MAP_MAX_BYTES) throw tooLarge(name);
     return buffer.subarray(0, length).toString("utf8");
   } finally {
     await handle.close();
