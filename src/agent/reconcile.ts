@@ -6,7 +6,8 @@ import type { Backend } from "../iptables/backend.ts";
 import { syncRules } from "../iptables/apply.ts";
 import { applyHostPath } from "../hostpath/apply.ts";
 import { applySysctls } from "../hostpath/apply-sysctls.ts";
-import { NETWORK_NAME } from "../cni/conflist.ts";
+import { CONFLIST_FILE, NETWORK_NAME } from "../cni/conflist.ts";
+import { shadowingIn } from "../cni/conf-dir.ts";
 import type { DesiredNode, AgentPaths } from "./desired.ts";
 import { contentHash, conflistPath, missingPlugins, writeConflist } from "./cni-files.ts";
 import { findLeaks, listReservations, release, reservationDir, type LivePods } from "./ipam-gc.ts";
@@ -35,6 +36,8 @@ export interface ReconcileReport {
   repairs: Repair[];
   /** Problems that leave the node unable to run pods although everything else was applied. */
   problems: string[];
+  /** Another network config that sorts before ours: the runtime uses it, so the node must not be ready. */
+  shadowedBy?: string;
   conflist: { path: string; hash: string };
   /** Our chains per table and the host device: all present after a successful reconcile. */
   chains: DesiredNode["rules"]["owned"];
@@ -71,6 +74,12 @@ export async function reconcile(
   if (await step("conflist", () => writeConflist(paths.cniConfDir, desired.conflist))) {
     repairs.push({ kind: "conflist-written", detail: conflistPath(paths.cniConfDir) });
   }
+  const shadowedBy = await shadowingIn(paths.cniConfDir, CONFLIST_FILE);
+  if (shadowedBy) {
+    problems.push(
+      `${shadowedBy} in ${paths.cniConfDir} shadows ${CONFLIST_FILE}: the runtime uses the first network config by name; remove it`,
+    );
+  }
 
   const dir = reservationDir(paths.ipamDataDir, NETWORK_NAME);
   const blocks = desired.node.blocks.map((block) => block.cidr);
@@ -91,6 +100,7 @@ export async function reconcile(
     backend: deps.backend.name,
     repairs,
     problems,
+    ...(shadowedBy ? { shadowedBy } : {}),
     conflist: { path: conflistPath(paths.cniConfDir), hash: contentHash(desired.conflist) },
     chains: desired.rules.owned,
     hostDevice: desired.hostPath.device,

@@ -107,6 +107,27 @@ export function lintCniConfig(text: string, fileName: string, plan?: Plan): Lint
   return findings;
 }
 
+/** Whether a config chains the ipvlan plugin: such a file in a conf dir is meant to be the one in use. */
+export function usesIpvlan(text: string): boolean {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (!isObject(value)) return false;
+    const plugins = Array.isArray(value.plugins) ? (value.plugins as unknown[]) : [value];
+    return plugins.some((plugin) => isObject(plugin) && plugin.type === "ipvlan");
+  } catch {
+    return false;
+  }
+}
+
+/** The finding for an ipvlan config that another file, first by name, hides from the runtime. */
+export function shadowedFinding(first: string): LintFinding {
+  return error(
+    "",
+    `shadowed by ${first}: the runtime uses the first network config by name, so pods never get this network`,
+    `remove ${first}, or rename this file so it sorts first (e.g. 05-...)`,
+  );
+}
+
 /** What a missing or mistyped field means to the runtime and the plugins, by its name. */
 const FIELD_MEANING: Record<string, { message: string; fix: string }> = {
   cniVersion: { message: "missing cniVersion", fix: 'add "cniVersion" (e.g. "1.0.0")' },
