@@ -12,6 +12,9 @@ export const WIRESERVER_TCP_PORTS = [80, 32526];
 export const IMDS = "169.254.169.254";
 const LINK_LOCAL = "169.254.0.0/16";
 
+/** Our chains per table: constants, so cleanup finds them without a spec. */
+export const OWNED_CHAINS = { nat: [POSTROUTING_CHAIN, MASQ_CHAIN], filter: [OUTPUT_CHAIN] };
+
 export interface JumpRule {
   table: "nat" | "filter";
   chain: "POSTROUTING" | "OUTPUT";
@@ -139,6 +142,6 @@ export function renderNodeRules(spec: ClusterSpec, node: NodePlan): NodeRules {
         position: "first",
       },
     ],
-    owned: { nat: [POSTROUTING_CHAIN, MASQ_CHAIN], filter: [OUTPUT_CHAIN] },
+    owned: OWNED_CHAINS,
   };
 }
