@@ -1,5 +1,5 @@
 // One full reconcile of a node: compute everything, then apply each part once, in the order that keeps
-// pods working: kernel settings and host path first, rules next, and the conflist (which tells the
+// pods working: host path and kernel settings first, rules next, and the conflist (which tells the
 // kubelet the network is ready) last. Leak collection runs after, and never blocks the rest.
 import type { Runner } from "../sys/exec.ts";
 import type { Backend } from "../iptables/backend.ts";
@@ -61,10 +61,11 @@ export async function reconcile(
     }
   };
 
+  // The host device first: on a kernel without ipvlan it fails before any other setting changed.
+  repairs.push(...(await step("host device", () => applyHostPath(deps.runner, desired.hostPath))));
   for (const key of await step("sysctls", () => applySysctls(desired.hostPath.sysctls, deps.procSys))) {
     repairs.push({ kind: "sysctl", detail: key });
   }
-  repairs.push(...(await step("host device", () => applyHostPath(deps.runner, desired.hostPath))));
   for (const repair of await step("iptables", () => syncRules(deps.runner, deps.backend, desired.rules))) {
     repairs.push({ kind: repair.kind, detail: `${repair.table}/${repair.chain}` });
   }
