@@ -1,5 +1,5 @@
 // The node's CNI files: our conflist in the conf dir, and the plugin binaries it names in the bin dir.
-import { access, constants, readdir, stat, unlink } from "node:fs/promises";
+import { access, constants, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { CONFLIST_FILE, REQUIRED_PLUGINS } from "../cni/conflist.ts";
@@ -20,21 +20,17 @@ export async function writeConflist(confDir: string, text: string): Promise<bool
   return written;
 }
 
-/** A temp file untouched this long belongs to a writer that was killed: a live one renames it in milliseconds. */
-const STALE_TEMP_MS = 10 * 60 * 1000;
-
 /**
  * A writer killed between creating its temp file and the rename leaves `.10-aks-ipvlan.conflist.PID.*.tmp`
- * behind. The runtime ignores it (no .conflist suffix), but it would pile up across restarts. Only old
- * ones go: another agent's temp (another PID namespace, so its PID says nothing) may be mid-rename.
+ * behind. The runtime ignores it (no .conflist suffix), but it would pile up across restarts. Any other
+ * process's temp is a dead writer's: the agent writes only while it holds the node lock (node-lock.ts).
  */
-async function removeStaleTemps(confDir: string, now = Date.now()): Promise<void> {
+async function removeStaleTemps(confDir: string): Promise<void> {
   const prefix = `.${CONFLIST_FILE}.`;
   for (const name of await readdir(confDir)) {
     if (!name.startsWith(prefix) || !name.endsWith(".tmp")) continue;
-    const path = join(confDir, name);
-    const info = await stat(path).catch(() => undefined);
-    if (info && now - info.mtimeMs > STALE_TEMP_MS) await unlink(path).catch(() => undefined);
+    if (name.startsWith(`${prefix}${process.pid}.`)) continue;
+    await unlink(join(confDir, name)).catch(() => undefined);
   }
 }
 

@@ -96,11 +96,11 @@ export async function reconcileNode(context: AgentContext, spec: ClusterSpec): P
   const desired = desiredNode(spec, resolution.node, context.options.paths);
   const report = await withNodeLock(nodeLockFile(context.options.paths), () =>
     reconcile(desired, context.options.paths, {
-    runner: context.runner,
-    backend: context.detection.backend,
-    leakGraceSeconds: spec.agent.leakGraceSeconds,
-    ...(context.procSys ? { procSys: context.procSys } : {}),
-    ...(context.livePods ? { livePods: context.livePods } : {}),
+      runner: context.runner,
+      backend: context.detection.backend,
+      leakGraceSeconds: spec.agent.leakGraceSeconds,
+      ...(context.procSys ? { procSys: context.procSys } : {}),
+      ...(context.livePods ? { livePods: context.livePods } : {}),
     }),
   );
   return { report };

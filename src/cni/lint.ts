@@ -153,18 +153,29 @@ const FIELD_MEANING: Record<string, { message: string; fix: string }> = {
 function shapeFinding(issue: z.core.$ZodIssue, config: unknown): LintFinding {
   const path = formatPath(issue.path);
   const value = issue.path.reduce<unknown>(
-    (node, key) => (node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined),
+    (node, key) =>
+      node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined,
     config,
   );
   const field = String(issue.path.findLast((key) => typeof key === "string") ?? "");
   if (issue.code === "too_small" && field === "plugins") {
-    return error(path, issue.message, 'list the plugins, e.g. [{"type": "ipvlan", "mode": "l3s", ...}]', value);
+    return error(
+      path,
+      issue.message,
+      'list the plugins, e.g. [{"type": "ipvlan", "mode": "l3s", ...}]',
+      value,
+    );
   }
   const known = FIELD_MEANING[field];
   if (known && (issue.code === "invalid_type" || value === undefined)) {
     return error(path, known.message, known.fix, value);
   }
-  return error(path, issue.message, "see the CNI specification (github.com/containernetworking/cni, SPEC.md)", value);
+  return error(
+    path,
+    issue.message,
+    "see the CNI specification (github.com/containernetworking/cni, SPEC.md)",
+    value,
+  );
 }
 
 function lintIpvlan(plugin: PluginConf, base: string, plan: Plan | undefined): LintFinding[] {
@@ -230,7 +241,7 @@ function lintIpvlan(plugin: PluginConf, base: string, plan: Plan | undefined): L
     findings.push(
       error(
         `${ipamPath}.ranges`,
-        "no address ranges: host-local refuses it (\"no IP ranges specified\")",
+        'no address ranges: host-local refuses it ("no IP ranges specified")',
         'add "ranges": [[{"subnet": "...", "rangeStart": "...", "rangeEnd": "..."}]]',
       ),
     );
@@ -248,7 +259,9 @@ function rangesOf(ipam: IpamConf, ipamPath: string): { range: HostLocalRange; pa
       set.map((range, j) => ({ range, path: `${ipamPath}.ranges[${i}][${j}]`, set: i })),
     );
   }
-  return ipam.subnet === undefined ? [] : [{ range: { ...ipam, subnet: ipam.subnet }, path: ipamPath, set: 0 }];
+  return ipam.subnet === undefined
+    ? []
+    : [{ range: { ...ipam, subnet: ipam.subnet }, path: ipamPath, set: 0 }];
 }
 
 interface CheckedRange {

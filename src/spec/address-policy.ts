@@ -1,19 +1,27 @@
 // The safe-address policy: which CIDRs and addresses a spec may give the node subnet, the pod pool,
 // pinned blocks and node IPs. It lives here, applied by the spec schema, so the planner, renderers,
 // agent and controller only ever see a spec that passed it: no other module repeats these checks.
-import { type Cidr, containsIp, formatCidr, formatIp, lastAddress, overlaps, parseCidr } from "../ipam/cidr.ts";
+import {
+  type Cidr,
+  containsIp,
+  formatCidr,
+  formatIp,
+  lastAddress,
+  overlaps,
+  parseCidr,
+} from "../ipam/cidr.ts";
 import type { Finding } from "../errors/user-error.ts";
 
 /**
  * Ranges a pod or node must never be addressed from (RFC 6890's special-purpose registry, the entries
  * that are not forwardable or not unicast, plus Azure's platform endpoints). 169.254.169.254 (IMDS) is
- * inside 169.254.0.0/16 and 255.255.255.255 inside 240.0.0.0/4; they are listed for the message.
+ * inside 169.254.0.0/16 and 255.255.255.255 inside 240.0.0.0/4; they are listed so messages name them.
  */
 export const SPECIAL_RANGES: ReadonlyArray<{ cidr: Cidr; name: string }> = [
   ["0.0.0.0/8", '"this network" (RFC 6890)'],
   ["127.0.0.0/8", "loopback (RFC 6890)"],
-  ["169.254.169.254/32", "Azure IMDS"],
   ["169.254.0.0/16", "link-local (RFC 6890)"],
+  ["169.254.169.254/32", "Azure IMDS"],
   ["168.63.129.16/32", "the Azure wireserver and DNS"],
   ["224.0.0.0/4", "multicast (RFC 5771)"],
   ["255.255.255.255/32", "limited broadcast (RFC 6890)"],
@@ -31,8 +39,12 @@ export const NARROWEST_SUBNET_PREFIX = 29;
 /** Azure keeps the subnet's first four addresses (network, gateway, two DNS) and its last (broadcast). */
 export const AZURE_RESERVED_LOW = 4;
 
-export function specialRangeOverlapping(cidr: Cidr): string | undefined {
-  return SPECIAL_RANGES.find((special) => overlaps(special.cidr, cidr))?.name;
+/** The special-purpose ranges `cidr` overlaps, named, e.g. "link-local (RFC 6890) and Azure IMDS". */
+export function specialRangesOverlapping(cidr: Cidr): string | undefined {
+  const names = SPECIAL_RANGES.filter((special) => overlaps(special.cidr, cidr)).map(
+    (special) => special.name,
+  );
+  return names.length === 0 ? undefined : names.join(" and ");
 }
 
 /** Problems with a range the VNet must route (node subnet, pod pool, pinned block, non-masquerade). */
@@ -48,13 +60,13 @@ export function rangeFindings(path: string, cidr: Cidr, purpose: string): Findin
       },
     ];
   }
-  const special = specialRangeOverlapping(cidr);
+  const special = specialRangesOverlapping(cidr);
   if (special === undefined) return [];
   return [
     {
       path,
       value,
-      message: `overlaps ${special}, which is not routable in a VNet`,
+      message: `overlaps ${special}: no VNet routes these addresses to a node`,
       fix: `use a ${purpose} from private address space (RFC 1918, e.g. 10.224.0.0/16)`,
     },
   ];

@@ -14,7 +14,12 @@ function canonicalBy<T>(parse: (text: string) => T, format: (value: T) => string
     try {
       return format(parse(text));
     } catch (error) {
-      ctx.addIssue({ code: "custom", message: (error as Error).message, input: text, params: { fix: fixText } });
+      ctx.addIssue({
+        code: "custom",
+        message: (error as Error).message,
+        input: text,
+        params: { fix: fixText },
+      });
       return z.NEVER;
     }
   });
@@ -60,7 +65,7 @@ export const interfaceName = matching(
  * whitespace or control characters can reach the manifests.
  */
 export const image = matching(
-  /^(?=.{1,255}$)[a-zA-Z0-9.-]+(?::\d{1,5})?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+  /^(?=.{1,255}$)(?:[a-zA-Z0-9.-]+(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
   "not an image reference",
   "write REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0",
 );

@@ -24,7 +24,10 @@ function fix(text: string) {
 
 /** "nodes[1].block" → ["nodes", 1, "block"], so policy findings carry the same path as zod's own. */
 function parsePath(path: string): (string | number)[] {
-  return path.split(/[.[\]]+/).filter(Boolean).map((key) => (/^\d+$/.test(key) ? Number(key) : key));
+  return path
+    .split(/[.[\]]+/)
+    .filter(Boolean)
+    .map((key) => (/^\d+$/.test(key) ? Number(key) : key));
 }
 
 const DEFAULT_IMAGE = "ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0";

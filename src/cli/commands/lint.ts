@@ -62,7 +62,10 @@ async function lintTarget(target: Target, planned: Plan | undefined): Promise<Li
         severity: "error",
         path: "",
         message: `cannot read: ${code}${code === "EISDIR" ? " (a directory named like a config file)" : ""}: the runtime cannot load it either`,
-        fix: code === "EISDIR" ? "rename or remove the directory" : "make the file readable (chmod 644) or remove it",
+        fix:
+          code === "EISDIR"
+            ? "rename or remove the directory"
+            : "make the file readable (chmod 644) or remove it",
       },
     ];
   }

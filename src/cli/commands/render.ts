@@ -145,7 +145,8 @@ async function renderTarget(out: string): Promise<string> {
   if (!parentInfo) await outPath(out, () => mkdir(parent, { recursive: true }));
   const info = await stat(target).catch(() => undefined);
   if (!info) return target;
-  if (!info.isDirectory()) return refuse("exists and is not a directory", "name a new directory or an earlier render's");
+  if (!info.isDirectory())
+    return refuse("exists and is not a directory", "name a new directory or an earlier render's");
   const foreign = (await outPath(out, () => readdir(target))).filter((name) => !RENDERED_NAMES.has(name));
   if (foreign.length > 0) {
     refuse(
