@@ -1,7 +1,7 @@
 // Checks a CNI network configuration (.conf or .conflist) for the failures the seed ran into and
 // those measured in DATAPATH.md. Pure: text in, findings out, each with a JSON path and a fix.
 import type { z } from "zod";
-import { type Finding, formatPath } from "../errors/user-error.ts";
+import { type Finding, formatPath, valueAt } from "../errors/user-error.ts";
 import type { Plan } from "../ipam/planner.ts";
 import {
   type Cidr,
@@ -152,11 +152,7 @@ const FIELD_MEANING: Record<string, { message: string; fix: string }> = {
 
 function shapeFinding(issue: z.core.$ZodIssue, config: unknown): LintFinding {
   const path = formatPath(issue.path);
-  const value = issue.path.reduce<unknown>(
-    (node, key) =>
-      node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined,
-    config,
-  );
+  const value = valueAt(config, issue.path);
   const field = String(issue.path.findLast((key) => typeof key === "string") ?? "");
   if (issue.code === "too_small" && field === "plugins") {
     return error(

@@ -3,7 +3,7 @@ import { open } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
-import { UserError, formatPath, type Finding } from "../errors/user-error.ts";
+import { UserError, formatPath, valueAt, type Finding } from "../errors/user-error.ts";
 import { CONFIG_MAP_MAX_BYTES, MAX_YAML_ALIASES } from "./limits.ts";
 
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
@@ -89,11 +89,7 @@ async function readBounded(file: string, name: string): Promise<string> {
 
 function toFinding(issue: z.core.$ZodIssue, root: unknown): Finding {
   const path = formatPath(issue.path);
-  const value = issue.path.reduce<unknown>(
-    (node, key) =>
-      node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined,
-    root,
-  );
+  const value = valueAt(root, issue.path);
   const params = (issue as { params?: { fix?: string } }).params;
   const shown = issue.code === "unrecognized_keys" ? issue.keys : value;
   return { path, value: shown, message: issue.message, fix: params?.fix ?? genericFix(issue) };

@@ -174,6 +174,17 @@ describe("a kernel without ipvlan (this host's: `ip link add ... type ipvlan` sa
   );
 });
 
+/** Runs a module script in a new mount namespace (its mounts vanish with it); returns its JSON output. */
+function inPrivateMounts(script: string): unknown {
+  const result = spawnSync(
+    "unshare",
+    ["-m", "--propagation", "private", process.execPath, "--input-type=module", "-e", script],
+    { encoding: "utf8" },
+  );
+  expect(result.status, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
 describe("full and read-only file systems (a private mount namespace)", () => {
   /** Runs `node MAIN args` in a new mount namespace after mounting `mount` (argv of mount(8)) on `dir`. */
   function inMountNamespace(mountArgs: string[], args: string[]) {
@@ -184,15 +195,7 @@ describe("full and read-only file systems (a private mount namespace)", () => {
       `const run = spawnSync(process.execPath, ${JSON.stringify([MAIN, ...args])}, { encoding: "utf8" });`,
       `process.stdout.write(JSON.stringify({ code: run.status, stdout: run.stdout, stderr: run.stderr }));`,
     ].join("\n");
-    const result = spawnSync(
-      "unshare",
-      ["-m", "--propagation", "private", process.execPath, "--input-type=module", "-e", script],
-      {
-        encoding: "utf8",
-      },
-    );
-    expect(result.status, result.stderr).toBe(0);
-    return JSON.parse(result.stdout) as { code: number; stdout: string; stderr: string };
+    return inPrivateMounts(script) as { code: number; stdout: string; stderr: string };
   }
 
   it("render --out into a read-only directory: exit 2, the earlier render intact", () => {
@@ -229,15 +232,7 @@ describe("full and read-only file systems (a private mount namespace)", () => {
       `  nodes: readdirSync(${JSON.stringify(join(parent, "out/nodes"))}).sort(),`,
       `  conflist: readFileSync(${JSON.stringify(join(parent, "out/nodes/node1/10-aks-ipvlan.conflist"))}, "utf8") }));`,
     ].join("\n");
-    const result = spawnSync(
-      "unshare",
-      ["-m", "--propagation", "private", process.execPath, "--input-type=module", "-e", script],
-      {
-        encoding: "utf8",
-      },
-    );
-    expect(result.status, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as {
+    const report = inPrivateMounts(script) as {
       first: number;
       second: number;
       stderr: string;
