@@ -4,7 +4,7 @@
 // (the data dir is on tmpfs, so a reboot clears it). Sysctls stay: kube-proxy needs ip_forward too.
 // Needs no spec: every name it removes is a constant, so uninstall works even with a broken ConfigMap.
 import type { Runner } from "../sys/exec.ts";
-import { OWNED_CHAINS } from "../masq/rules.ts";
+import { OWNED_CHAINS } from "../noderules/rules.ts";
 import { HOST_DEVICE } from "../hostpath/desired.ts";
 import { cleanupHostPath } from "../hostpath/apply.ts";
 import { backend, type BackendName } from "../iptables/backend.ts";

@@ -2,7 +2,7 @@
 // code (README, "Exit codes"): 2 bad input, 1 runtime failures, 3 cluster unreachable. A stack trace
 // is only for bugs, and only printed with --debug.
 import { UserError } from "../errors/user-error.ts";
-import { ClusterUnreachableError } from "../kube/errors.ts";
+import { ClusterUnreachableError, KubeApiError } from "../kube/errors.ts";
 
 export const EXIT_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;
@@ -38,7 +38,13 @@ export function describeFailure(error: unknown, debug: boolean): Failure {
   if (error instanceof ClusterUnreachableError) {
     return {
       code: EXIT_UNREACHABLE,
-      text: `error: ${error.message}\n  fix: check --kubeconfig/--context and that the API server is reachable\n${trace}`,
+      text: `error: ${error.message}\n  fix: check --kubeconfig/--context and that the API server is reachable (az aks get-credentials)\n${trace}`,
+    };
+  }
+  if (error instanceof KubeApiError && error.code === 403) {
+    return {
+      code: EXIT_FAILED,
+      text: `error: ${error.message}\n  fix: use a context allowed to manage namespaces, RBAC, DaemonSets and pods (cluster-admin)\n${trace}`,
     };
   }
   const message = (error instanceof Error ? error.message : String(error)).trim();

@@ -3,15 +3,7 @@
 import type { z } from "zod";
 import { type Finding, formatPath, valueAt } from "../errors/user-error.ts";
 import type { Plan } from "../ipam/planner.ts";
-import {
-  type Cidr,
-  containsIp,
-  formatCidr,
-  formatIp,
-  lastAddress,
-  parseCidr,
-  parseIp,
-} from "../ipam/cidr.ts";
+import { type Cidr, containsIp, formatCidr, formatIp, lastAddress, parseCidr, parseIp } from "../net/cidr.ts";
 import { IPAM_DATA_DIR } from "./conflist.ts";
 import {
   CNI_VERSIONS,

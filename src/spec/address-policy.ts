@@ -9,7 +9,7 @@ import {
   lastAddress,
   overlaps,
   parseCidr,
-} from "../ipam/cidr.ts";
+} from "../net/cidr.ts";
 import type { Finding } from "../errors/user-error.ts";
 
 /**

@@ -2,7 +2,7 @@
 // outputs its one canonical spelling ("10.0.0.0/8", never " 10.0.0.0/8\n"), so renderers only ever
 // see what was validated; a value that cannot be read unambiguously is refused with its fix.
 import { z } from "zod";
-import { formatCidr, formatIp, parseCidr, parseCidrOrIp, parseIp } from "../ipam/cidr.ts";
+import { formatCidr, formatIp, parseCidr, parseCidrOrIp, parseIp } from "../net/cidr.ts";
 
 function fix(text: string) {
   return { params: { fix: text } };
