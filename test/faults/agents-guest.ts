@@ -107,15 +107,10 @@ async function main(jobFile: string): Promise<void> {
   try {
     await rm(ROOT, { recursive: true, force: true });
     await mkdir(CONF_DIR, { recursive: true });
-    // prettier-ignore
-    await run("ip", ["-batch", "-"], {
-      input: [
-        `netns add ${NS}`,
-        `link add f1-vnet type veth peer name eth0 netns ${NS}`,
-        `-n ${NS} addr add 10.224.0.4/16 dev eth0`,
-        `-n ${NS} link set eth0 up`,
-        `-n ${NS} link set lo up`,
-      ].join("\n") + "\n",
+    await run("ip", ["netns", "add", NS]);
+    await run("ip", ["link", "add", "f1-vnet", "type", "veth", "peer", "name", "eth0", "netns", NS]);
+    await run("ip", ["-n", NS, "-batch", "-"], {
+      input: "addr add 10.224.0.4/16 dev eth0\nlink set eth0 up\nlink set lo up\n",
     });
 
     // The desired state, from one undisturbed run.
