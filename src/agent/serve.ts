@@ -48,6 +48,7 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   const server = await listen(options.listen ?? spec.agent.listenAddress, {
     registry: metrics.registry,
     ready: () => state.ready,
+    notReadyReason: () => state.lastError ?? state.waiting,
     status: async () => status(context, state),
   });
   const address = server.address() as AddressInfo;
@@ -77,7 +78,8 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
       const report = outcome.report;
       Object.assign(state, { last: report, lastAt: new Date().toISOString(), waiting: undefined });
       state.lastError = report.problems.length > 0 ? report.problems.join("; ") : undefined;
-      state.ready = state.ready || report.problems.length === 0;
+      // Ready from the first clean reconcile on; a shadowing config takes it back while it is there.
+      state.ready = !report.shadowedBy && (state.ready || report.problems.length === 0);
       metrics.recordSuccess(report);
       const level = report.repairs.length > 0 || report.problems.length > 0 ? "info" : "debug";
       log[level](
