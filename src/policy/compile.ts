@@ -141,6 +141,8 @@ interface ResolvedPeer {
 interface ResolvedRule {
   /** undefined: the rule names no peers, so every address matches. */
   peers: ResolvedPeer | undefined;
+  /** The peers' addresses, resolved once for every pod the rule applies to. */
+  addrs: Cidr[] | "any";
   /** undefined: the rule names no ports, so every port and protocol matches. */
   ports: PolicyPort[] | undefined;
 }
@@ -160,9 +162,12 @@ class PolicyIndex {
   readonly namespaceLabels = new Map<string, Labels>();
 
   readonly world: PolicyWorld;
+  private readonly ips = new Map<PolicyPod, number>();
+  private readonly egressMemo = new Map<ResolvedRule, Clause[]>();
 
   constructor(world: PolicyWorld) {
     this.world = world;
+    for (const pod of world.pods) this.ips.set(pod, parseIp(pod.ip));
     for (const namespace of world.namespaces) this.namespaceLabels.set(namespace.name, namespace.labels);
     for (const policy of world.policies) {
       const resolved = this.resolvePolicy(policy);
@@ -179,8 +184,10 @@ class PolicyIndex {
     const rules = (list: { from?: PolicyPeer[]; to?: PolicyPeer[]; ports?: PolicyPort[] }[] | undefined) =>
       (list ?? []).map((rule) => {
         const peers = rule.from ?? rule.to ?? [];
+        const resolved = peers.length === 0 ? undefined : this.resolvePeers(namespace, peers);
         return {
-          peers: peers.length === 0 ? undefined : this.resolvePeers(namespace, peers),
+          peers: resolved,
+          addrs: resolved ? this.peerAddresses(resolved) : ("any" as const),
           ports: (rule.ports?.length ?? 0) === 0 ? undefined : rule.ports,
         };
       });
@@ -216,6 +223,11 @@ class PolicyIndex {
     return { pods: [...pods], cidrs };
   }
 
+  private peerAddresses(peers: ResolvedPeer): Cidr[] {
+    const pods = peers.pods.map((pod) => ({ base: this.ips.get(pod)!, prefix: 32 }));
+    return aggregateCidrs([...pods, ...peers.cidrs]);
+  }
+
   intent(pod: PolicyPod): PodIntent {
     const selecting = (this.byNamespace.get(pod.namespace) ?? []).filter((policy) =>
       policy.selects(pod.labels),
@@ -238,7 +250,13 @@ class PolicyIndex {
 
   /** Egress named ports resolve against each destination pod, so they become per-pod clauses. */
   private egressClauses(policy: string, rule: ResolvedRule): Clause[] {
-    const addrs = rule.peers ? peerAddresses(rule.peers) : "any";
+    let clauses = this.egressMemo.get(rule);
+    if (!clauses) this.egressMemo.set(rule, (clauses = this.resolveEgress(policy, rule)));
+    return clauses;
+  }
+
+  private resolveEgress(policy: string, rule: ResolvedRule): Clause[] {
+    const addrs = rule.addrs;
     if (!rule.ports) return [{ policy, addrs, ports: "any" }];
     const numeric = rule.ports.filter((port) => typeof port.port !== "string");
     const named = rule.ports.filter((port) => typeof port.port === "string");
@@ -252,10 +270,11 @@ class PolicyIndex {
         if (ports.length === 0) continue;
         const key = JSON.stringify(ports);
         const clause = byPorts.get(key) ?? { policy, addrs: [], ports };
-        (clause.addrs as Cidr[]).push({ base: parseIp(destination.ip), prefix: 32 });
+        (clause.addrs as Cidr[]).push({ base: this.ips.get(destination)!, prefix: 32 });
         byPorts.set(key, clause);
       }
-      clauses.push(...byPorts.values());
+      for (const clause of byPorts.values())
+        clauses.push({ ...clause, addrs: aggregateCidrs(clause.addrs as Cidr[]) });
     }
     return clauses;
   }
@@ -265,7 +284,7 @@ class PolicyIndex {
     if (!peers) return this.world.pods;
     const found = new Set(peers.pods);
     for (const pod of this.world.pods) {
-      const ip = parseIp(pod.ip);
+      const ip = this.ips.get(pod)!;
       if (peers.cidrs.some((cidr) => ip >= cidr.base && ip < cidr.base + 2 ** (32 - cidr.prefix)))
         found.add(pod);
     }
@@ -274,19 +293,36 @@ class PolicyIndex {
 }
 
 function ingressClauses(policy: string, rule: ResolvedRule, target: PolicyPod): Clause[] {
-  const addrs = rule.peers ? peerAddresses(rule.peers) : "any";
+  const addrs = rule.addrs;
   if (!rule.ports) return [{ policy, addrs, ports: "any" }];
   return [{ policy, addrs, ports: rule.ports.flatMap((port) => portRanges(port, target)) }];
 }
 
-function peerAddresses(peers: ResolvedPeer): Cidr[] {
-  const seen = new Set<string>();
+/**
+ * The fewest CIDRs covering exactly the same addresses: nested blocks dropped, sibling halves joined
+ * (pods of one node block selected together become one rule).
+ */
+export function aggregateCidrs(cidrs: Cidr[]): Cidr[] {
+  const size = (cidr: Cidr) => 2 ** (32 - cidr.prefix);
+  const sorted = [...cidrs].sort((a, b) => a.base - b.base || a.prefix - b.prefix);
   const out: Cidr[] = [];
-  for (const cidr of [...peers.pods.map((pod) => ({ base: parseIp(pod.ip), prefix: 32 })), ...peers.cidrs]) {
-    const key = formatCidr(cidr);
-    if (seen.has(key)) continue;
-    seen.add(key);
+  for (const cidr of sorted) {
+    const last = out.at(-1);
+    // Sorted by base, CIDRs are nested or disjoint: only the last kept block can contain this one.
+    if (last && cidr.base < last.base + size(last)) continue;
     out.push(cidr);
+    for (;;) {
+      const high = out.at(-1)!;
+      const low = out.at(-2);
+      const siblings =
+        low &&
+        low.prefix === high.prefix &&
+        low.prefix > 0 &&
+        (low.base / size(low)) % 2 === 0 &&
+        low.base + size(low) === high.base;
+      if (!siblings) break;
+      out.splice(-2, 2, { base: low.base, prefix: low.prefix - 1 });
+    }
   }
   return out;
 }
@@ -357,16 +393,12 @@ interface RuleParts {
 
 /** One `-A` line, its parts in the order iptables-save prints them (so saved and wanted compare equal). */
 function rule(parts: RuleParts): string {
-  return [
-    "-A",
-    parts.chain,
-    ...(parts.source ? ["-s", parts.source] : []),
-    ...(parts.destination ? ["-d", parts.destination] : []),
-    ...(parts.match ?? []),
-    ...(parts.note ? comment(parts.note) : []),
-    "-j",
-    parts.target,
-  ].join(" ");
+  let line = `-A ${parts.chain}`;
+  if (parts.source) line += ` -s ${parts.source}`;
+  if (parts.destination) line += ` -d ${parts.destination}`;
+  if (parts.match && parts.match.length > 0) line += ` ${parts.match.join(" ")}`;
+  if (parts.note) line += ` ${comment(parts.note).join(" ")}`;
+  return `${line} -j ${parts.target}`;
 }
 
 /**
@@ -381,10 +413,11 @@ function clauseRules(
   fixed: Partial<Pick<RuleParts, "source" | "destination">> = {},
 ): string[] {
   const addrs = clause.addrs === "any" ? [undefined] : clause.addrs.map(formatCidr);
+  const matches = portMatches(clause.ports);
+  const note = `policy ${clause.policy}`;
   const lines: string[] = [];
   for (const addr of addrs)
-    for (const match of portMatches(clause.ports))
-      lines.push(rule({ chain, ...fixed, [peerSide]: addr, match, note: `policy ${clause.policy}`, target }));
+    for (const match of matches) lines.push(rule({ chain, ...fixed, [peerSide]: addr, match, note, target }));
   return lines;
 }
 
@@ -566,6 +599,16 @@ export function compileNodeServiceRules(
 ): NodeServiceRules {
   const index = new PolicyIndex(world);
   const node = hostCidr(options.nodeIP);
+  // Only this node's pods (and the node) originate packets in its OUTPUT, so an ingress clause needs
+  // no address beyond theirs: a CIDR like 0.0.0.0/0-minus-private shrinks to the local pods it covers.
+  const local = nodePods.map((pod) => parseIp(pod.ip));
+  const localSources = (clause: Clause): Clause => {
+    if (clause.addrs === "any") return clause;
+    const covered = local.filter((ip) =>
+      (clause.addrs as Cidr[]).some((cidr) => ip >= cidr.base && ip < cidr.base + 2 ** (32 - cidr.prefix)),
+    );
+    return { ...clause, addrs: aggregateCidrs(covered.map((base) => ({ base, prefix: 32 }))) };
+  };
   const egress: string[] = [];
   const ingress: string[] = [];
   for (const pod of nodePods) {
@@ -584,7 +627,7 @@ export function compileNodeServiceRules(
       const chain = SERVICE_INGRESS_CHAIN;
       ingress.push(rule({ chain, source: node, destination: self, note: "own node", target: "RETURN" }));
       for (const clause of intent.ingress.clauses)
-        ingress.push(...clauseRules(clause, chain, "source", "RETURN", { destination: self }));
+        ingress.push(...clauseRules(localSources(clause), chain, "source", "RETURN", { destination: self }));
       ingress.push(
         rule({
           chain,
