@@ -4,7 +4,7 @@
 // payload sizes. Run: node --expose-gc bench/policy.ts [pods] [policies]
 import { performance } from "node:perf_hooks";
 import {
-  compileNodeServiceRules,
+  compileNodeRules,
   compilePodFirewalls,
   podsAffected,
   compilePodFirewall,
@@ -114,17 +114,14 @@ const onePod = median(
   ),
 );
 const nodeRules = median(
-  Array.from(
-    { length: 10 },
-    () => timed(() => compileNodeServiceRules(world, pods, { nodeIP: "10.224.0.4" }))[1],
-  ),
+  Array.from({ length: 10 }, () => timed(() => compileNodeRules(world, pods, { nodeIP: "10.224.0.4" }))[1]),
 );
 const changed: PolicyWorld = {
   ...world,
   policies: world.policies.map((policy, index) => (index === 1 ? makePolicy(6) : policy)),
 };
 const [affected, affectedTime] = timed(() => podsAffected(world, changed));
-const node = compileNodeServiceRules(world, pods, { nodeIP: "10.224.0.4" });
+const node = compileNodeRules(world, pods, { nodeIP: "10.224.0.4" });
 
 const payloads = [...firewalls.values()];
 const rules = payloads.map((firewall) => firewall.ruleCount).sort((a, b) => a - b);
@@ -132,7 +129,7 @@ const bytes = payloads.reduce((sum, firewall) => sum + firewall.restore.length, 
 console.log(`policy compile: ${podCount} pods, ${policyCount} policies, one node`);
 console.log(`  all pods' payloads          ${ms(median(allRuns.map(([, time]) => time)))} (median of 10)`);
 console.log(`  one pod's payload           ${ms(onePod)} (median of 20, indexes the world each time)`);
-console.log(`  node Service rules          ${ms(nodeRules)} (${node.ruleCount} rules)`);
+console.log(`  node rules                 ${ms(nodeRules)} (${node.ruleCount} rules)`);
 console.log(`  podsAffected, one policy    ${ms(affectedTime)} (${affected.size} pods affected)`);
 console.log(
   `  rules per pod               min ${rules[0]} / median ${median(rules)} / max ${rules.at(-1)}; ` +

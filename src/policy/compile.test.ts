@@ -4,7 +4,8 @@ import {
   INGRESS_CHAIN,
   SERVICE_EGRESS_CHAIN,
   SERVICE_INGRESS_CHAIN,
-  compileNodeServiceRules,
+  NODE_INGRESS_CHAIN,
+  compileNodeRules,
   compilePodFirewall,
   isolatedFirewall,
   noPolicyFirewall,
@@ -75,12 +76,13 @@ describe("compilePodFirewall", () => {
     expect(chainLines(firewall.restore, INGRESS_CHAIN)).toEqual([
       `-A ${INGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
       `-A ${INGRESS_CHAIN} -i lo -j ACCEPT`,
-      `-A ${INGRESS_CHAIN} -s 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node (kubelet probes)" -j ACCEPT`,
+      `-A ${INGRESS_CHAIN} -s 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j ACCEPT`,
       `-A ${INGRESS_CHAIN} -s 10.244.0.3/32 -p tcp -m tcp --dport 8080 -m comment --comment "aks-ipvlan: policy prod/web" -j ACCEPT`,
-      `-A ${INGRESS_CHAIN} -m comment --comment "aks-ipvlan: ingress not allowed by policy" -j DROP`,
+      `-A ${INGRESS_CHAIN} -p tcp -m comment --comment "aks-ipvlan: ingress not allowed by policy" -j REJECT --reject-with tcp-reset`,
+      `-A ${INGRESS_CHAIN} -m comment --comment "aks-ipvlan: ingress not allowed by policy" -j REJECT --reject-with icmp-port-unreachable`,
     ]);
     expect(chainLines(firewall.restore, EGRESS_CHAIN)).toEqual([]);
-    expect(firewall).toMatchObject({ ingressIsolated: true, egressIsolated: false, ruleCount: 7 });
+    expect(firewall).toMatchObject({ ingressIsolated: true, egressIsolated: false, ruleCount: 8 });
   });
 
   it("removes everything for a pod no policy selects", () => {
@@ -101,7 +103,8 @@ describe("compilePodFirewall", () => {
       `-A ${EGRESS_CHAIN} -o lo -j ACCEPT`,
       `-A ${EGRESS_CHAIN} -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j ACCEPT`,
       `-A ${EGRESS_CHAIN} -d 10.0.0.0/16 -m comment --comment "aks-ipvlan: service: checked on the node after DNAT" -j ACCEPT`,
-      `-A ${EGRESS_CHAIN} -m comment --comment "aks-ipvlan: egress not allowed by policy" -j DROP`,
+      `-A ${EGRESS_CHAIN} -p tcp -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with tcp-reset`,
+      `-A ${EGRESS_CHAIN} -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with icmp-port-unreachable`,
     ]);
   });
 
@@ -157,7 +160,7 @@ describe("compilePodFirewall", () => {
     ).toBe(true);
     const forClient = chainLines(compilePodFirewall(named, client, options).restore, INGRESS_CHAIN);
     expect(forClient.filter((line) => line.includes("policy prod/web"))).toEqual([]);
-    expect(forClient.at(-1)).toContain("-j DROP");
+    expect(forClient.at(-1)).toContain("-j REJECT");
   });
 
   it("ignores the host bits of an ipBlock and IPv6 blocks", () => {
@@ -205,29 +208,41 @@ describe("aggregateCidrs", () => {
   });
 });
 
-describe("compileNodeServiceRules", () => {
-  it("checks local pods' egress and ingress after DNAT, jumping from OUTPUT for new DNATed connections", () => {
+describe("compileNodeRules", () => {
+  it("checks local pods' ingress from other nodes in INPUT, and Service traffic after DNAT in OUTPUT", () => {
     const w = world({
       podSelector: { matchLabels: { app: "server" } },
       policyTypes: ["Ingress", "Egress"],
-      ingress: [{ from: [{ podSelector: { matchLabels: { app: "client" } } }] }],
+      ingress: [{ from: [{ ipBlock: { cidr: "10.244.0.0/24" } }] }],
       egress: [],
     });
-    const rules = compileNodeServiceRules(w, [server, client], { nodeIP: "10.224.0.4" });
+    const rules = compileNodeRules(w, [server, client], { nodeIP: "10.224.0.4", deny: "DROP" });
+    expect(chainLines(rules.chains, NODE_INGRESS_CHAIN)).toEqual([
+      `-A ${NODE_INGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `-A ${NODE_INGRESS_CHAIN} -s 10.224.0.4/32 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
+      `-A ${NODE_INGRESS_CHAIN} -s 10.244.0.0/24 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
+      `-A ${NODE_INGRESS_CHAIN} -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: ingress of prod/server not allowed by policy" -j DROP`,
+    ]);
     expect(chainLines(rules.chains, SERVICE_EGRESS_CHAIN)).toEqual([
       `-A ${SERVICE_EGRESS_CHAIN} -s 10.244.0.2/32 -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
       `-A ${SERVICE_EGRESS_CHAIN} -s 10.244.0.2/32 -m comment --comment "aks-ipvlan: egress of prod/server not allowed by policy" -j DROP`,
     ]);
+    // In OUTPUT only local pods originate packets: the /24 narrows to the two local pods.
     expect(chainLines(rules.chains, SERVICE_INGRESS_CHAIN)).toEqual([
       `-A ${SERVICE_INGRESS_CHAIN} -s 10.224.0.4/32 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
-      `-A ${SERVICE_INGRESS_CHAIN} -s 10.244.0.3/32 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
+      `-A ${SERVICE_INGRESS_CHAIN} -s 10.244.0.2/31 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
       `-A ${SERVICE_INGRESS_CHAIN} -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: ingress of prod/server not allowed by policy" -j DROP`,
     ]);
-    expect(rules.jumps.map((jump) => jump.spec.join(" "))).toEqual([
-      `-m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_EGRESS_CHAIN}`,
-      `-m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_INGRESS_CHAIN}`,
+    expect(rules.jumps.map((jump) => `${jump.chain} ${jump.spec.join(" ")}`)).toEqual([
+      `INPUT -m comment --comment "aks-ipvlan: pod ingress from other nodes" -j ${NODE_INGRESS_CHAIN}`,
+      `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_EGRESS_CHAIN}`,
+      `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_INGRESS_CHAIN}`,
     ]);
-    expect(rules.owned).toEqual({ nat: [], filter: [SERVICE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN] });
+    expect(rules.owned).toEqual({
+      nat: [],
+      filter: [NODE_INGRESS_CHAIN, SERVICE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN],
+    });
+    expect(rules.ruleCount).toBe(9);
   });
 });
 

@@ -13,12 +13,15 @@ export const INGRESS_CHAIN = "AKS-IPVLAN-INGRESS";
 export const EGRESS_CHAIN = "AKS-IPVLAN-EGRESS";
 export const SERVICE_EGRESS_CHAIN = "AKS-IPVLAN-SVC-EGRESS";
 export const SERVICE_INGRESS_CHAIN = "AKS-IPVLAN-SVC-INGRESS";
+export const NODE_INGRESS_CHAIN = "AKS-IPVLAN-POD-INGRESS";
 
 export interface FirewallOptions {
   /** The IP the pod's own node uses towards it (kubelet probes): always allowed, both ways. */
   nodeIP: string;
   /** ClusterIP range: the pod's namespace lets it pass; the node checks it after DNAT. */
   serviceCIDR?: string;
+  /** Default REJECT. */
+  deny?: DenyAction;
 }
 
 export interface PodFirewall {
@@ -427,49 +430,47 @@ function hostCidr(ip: string): string {
   return formatCidr({ base: parseIp(ip), prefix: 32 });
 }
 
-function ingressChain(intent: DirectionIntent | "isolate", nodeIP: string): string[] {
-  const chain = INGRESS_CHAIN;
+/** How a chain ends for traffic no policy allows. REJECT fails clients fast (TCP reset, ICMP). */
+export type DenyAction = "REJECT" | "DROP";
+
+function denyRules(parts: Omit<RuleParts, "target">, deny: DenyAction): string[] {
+  if (deny === "DROP") return [rule({ ...parts, target: "DROP" })];
   return [
-    rule({ chain, match: ESTABLISHED, target: "ACCEPT" }),
-    rule({ chain, match: ["-i", "lo"], target: "ACCEPT" }),
-    rule({ chain, source: hostCidr(nodeIP), note: "own node (kubelet probes)", target: "ACCEPT" }),
-    ...(intent === "isolate"
-      ? []
-      : intent.clauses.flatMap((clause) => clauseRules(clause, chain, "source", "ACCEPT"))),
-    rule({
-      chain,
-      note: intent === "isolate" ? "isolated until policy is computed" : "ingress not allowed by policy",
-      target: "DROP",
-    }),
+    rule({ ...parts, match: ["-p", "tcp"], target: "REJECT --reject-with tcp-reset" }),
+    rule({ ...parts, target: "REJECT --reject-with icmp-port-unreachable" }),
   ];
 }
 
-function egressChain(intent: DirectionIntent | "isolate", options: FirewallOptions): string[] {
-  const chain = EGRESS_CHAIN;
-  const service =
-    options.serviceCIDR && intent !== "isolate"
-      ? [
-          rule({
-            chain,
-            destination: formatCidr(parseCidr(options.serviceCIDR)),
-            note: "service: checked on the node after DNAT",
-            target: "ACCEPT",
-          }),
-        ]
-      : [];
-  return [
+/** A pod's own chain for one direction; "isolate" allows only what is always allowed. */
+function podChain(
+  direction: "ingress" | "egress",
+  intent: DirectionIntent | "isolate",
+  options: FirewallOptions,
+): string[] {
+  const ingress = direction === "ingress";
+  const chain = ingress ? INGRESS_CHAIN : EGRESS_CHAIN;
+  const peerSide = ingress ? "source" : "destination";
+  const lines = [
     rule({ chain, match: ESTABLISHED, target: "ACCEPT" }),
-    rule({ chain, match: ["-o", "lo"], target: "ACCEPT" }),
-    rule({ chain, destination: hostCidr(options.nodeIP), note: "own node", target: "ACCEPT" }),
-    ...service,
-    ...(intent === "isolate"
-      ? []
-      : intent.clauses.flatMap((clause) => clauseRules(clause, chain, "destination", "ACCEPT"))),
-    rule({
-      chain,
-      note: intent === "isolate" ? "isolated until policy is computed" : "egress not allowed by policy",
-      target: "DROP",
-    }),
+    rule({ chain, match: [ingress ? "-i" : "-o", "lo"], target: "ACCEPT" }),
+    rule({ chain, [peerSide]: hostCidr(options.nodeIP), note: "own node", target: "ACCEPT" }),
+  ];
+  if (intent === "isolate") {
+    return [
+      ...lines,
+      ...denyRules({ chain, note: "isolated until policy is computed" }, options.deny ?? "REJECT"),
+    ];
+  }
+  if (!ingress && options.serviceCIDR) {
+    const destination = formatCidr(parseCidr(options.serviceCIDR));
+    lines.push(
+      rule({ chain, destination, note: "service: checked on the node after DNAT", target: "ACCEPT" }),
+    );
+  }
+  for (const clause of intent.clauses) lines.push(...clauseRules(clause, chain, peerSide, "ACCEPT"));
+  return [
+    ...lines,
+    ...denyRules({ chain, note: `${direction} not allowed by policy` }, options.deny ?? "REJECT"),
   ];
 }
 
@@ -515,15 +516,15 @@ export function isolatedFirewall(options: FirewallOptions): PodFirewall {
   return {
     ingressIsolated: true,
     egressIsolated: true,
-    ...podPayload(ingressChain("isolate", options.nodeIP), egressChain("isolate", options)),
+    ...podPayload(podChain("ingress", "isolate", options), podChain("egress", "isolate", options)),
   };
 }
 
 function firewallFromIntent(intent: PodIntent, options: FirewallOptions): PodFirewall {
   if (!intent.ingress.isolated && !intent.egress.isolated) return noPolicyFirewall();
   const payload = podPayload(
-    intent.ingress.isolated ? ingressChain(intent.ingress, options.nodeIP) : [],
-    intent.egress.isolated ? egressChain(intent.egress, options) : [],
+    intent.ingress.isolated ? podChain("ingress", intent.ingress, options) : [],
+    intent.egress.isolated ? podChain("egress", intent.egress, options) : [],
   );
   return { ingressIsolated: intent.ingress.isolated, egressIsolated: intent.egress.isolated, ...payload };
 }
@@ -541,16 +542,13 @@ export function compilePodFirewall(
 export function compilePodFirewalls(
   world: PolicyWorld,
   pods: PolicyPod[],
-  options: { nodeIPOf: (pod: PolicyPod) => string; serviceCIDR?: string },
+  options: Omit<FirewallOptions, "nodeIP"> & { nodeIPOf: (pod: PolicyPod) => string },
 ): Map<PodKey, PodFirewall> {
   const index = new PolicyIndex(world);
   return new Map(
     pods.map((pod) => [
       podKey(pod),
-      firewallFromIntent(index.intent(pod), {
-        nodeIP: options.nodeIPOf(pod),
-        serviceCIDR: options.serviceCIDR,
-      }),
+      firewallFromIntent(index.intent(pod), { ...options, nodeIP: options.nodeIPOf(pod) }),
     ]),
   );
 }
@@ -578,97 +576,91 @@ export function podsAffected(before: PolicyWorld, after: PolicyWorld): Set<PodKe
 }
 
 // ---------------------------------------------------------------------------------------------
-// The node side: Services.
+// The node side: ingress from other nodes, and Services.
 
-export interface NodeServiceRules extends NodeRules {
+/** A jump into a node chain; planRules takes it once JumpRule's chain union includes INPUT. */
+export type NodeJump = Omit<JumpRule, "chain"> & { chain: "INPUT" | "OUTPUT" };
+
+/** Same shape as the node's other rules (masq/rules.ts NodeRules), for planRules and planCleanup. */
+export interface NodePolicyRules extends Omit<NodeRules, "jumps"> {
+  jumps: NodeJump[];
   ruleCount: number;
 }
 
 /**
- * Policy for Service traffic of this node's pods, checked in the node's filter OUTPUT after
- * kube-proxy's DNAT (nat OUTPUT) and before the same-node hairpin SNAT (POSTROUTING):
- * SVC-EGRESS holds each egress-isolated local pod's allowed destinations, SVC-INGRESS each
- * ingress-isolated local pod's allowed sources. Allowed packets RETURN (so both checks run),
- * anything else from or to such a pod is dropped. Only new DNATed connections enter the chains.
- * A backend on another node checks its ingress in its own namespace, where the source is kept.
+ * What the node's own filter table must check for its pods, because the pods' namespaces do not see it
+ * (measured on the UML kernel, ipvlan L3S):
+ * - POD-INGRESS, from INPUT: a packet from another node (or outside) reaches a pod through the node's
+ *   INPUT and never crosses the pod namespace's INPUT; each ingress-isolated local pod's allowed
+ *   sources are checked here.
+ * - SVC-EGRESS and SVC-INGRESS, from OUTPUT for new DNATed connections: after kube-proxy's DNAT
+ *   (nat OUTPUT) and before the same-node hairpin SNAT (POSTROUTING), the client pod's egress and a
+ *   same-node backend's ingress are checked against the backend's address (the client's namespace saw
+ *   only the ClusterIP, the backend's will see the node IP).
+ * Allowed packets RETURN (so every check runs and later rules of the built-in chain still apply);
+ * anything else to or from such a pod is denied.
  */
-export function compileNodeServiceRules(
+export function compileNodeRules(
   world: PolicyWorld,
   nodePods: PolicyPod[],
-  options: { nodeIP: string },
-): NodeServiceRules {
+  options: { nodeIP: string; deny?: DenyAction },
+): NodePolicyRules {
   const index = new PolicyIndex(world);
+  const deny = options.deny ?? "REJECT";
   const node = hostCidr(options.nodeIP);
-  // Only this node's pods (and the node) originate packets in its OUTPUT, so an ingress clause needs
-  // no address beyond theirs: a CIDR like 0.0.0.0/0-minus-private shrinks to the local pods it covers.
+  // Only this node's pods (and the node) originate packets in its OUTPUT, so an ingress clause there
+  // needs no address beyond theirs: a CIDR like 0.0.0.0/0-minus-private shrinks to the pods it covers.
   const local = nodePods.map((pod) => parseIp(pod.ip));
   const localSources = (clause: Clause): Clause => {
     if (clause.addrs === "any") return clause;
+    const addrs = clause.addrs;
     const covered = local.filter((ip) =>
-      (clause.addrs as Cidr[]).some((cidr) => ip >= cidr.base && ip < cidr.base + 2 ** (32 - cidr.prefix)),
+      addrs.some((cidr) => ip >= cidr.base && ip < cidr.base + 2 ** (32 - cidr.prefix)),
     );
     return { ...clause, addrs: aggregateCidrs(covered.map((base) => ({ base, prefix: 32 }))) };
   };
-  const egress: string[] = [];
-  const ingress: string[] = [];
+  const chains = new Map<string, string[]>([
+    [NODE_INGRESS_CHAIN, [rule({ chain: NODE_INGRESS_CHAIN, match: ESTABLISHED, target: "RETURN" })]],
+    [SERVICE_EGRESS_CHAIN, []],
+    [SERVICE_INGRESS_CHAIN, []],
+  ]);
+  /** One pod's block in a node chain: the node, the clauses, then deny; `self` pins the pod's end. */
+  const block = (chain: string, clauses: Clause[], pod: PolicyPod, peerSide: "source" | "destination") => {
+    const self = peerSide === "source" ? { destination: hostCidr(pod.ip) } : { source: hostCidr(pod.ip) };
+    const lines = chains.get(chain)!;
+    lines.push(rule({ chain, ...self, [peerSide]: node, note: "own node", target: "RETURN" }));
+    for (const clause of clauses) lines.push(...clauseRules(clause, chain, peerSide, "RETURN", self));
+    const direction = peerSide === "source" ? "ingress" : "egress";
+    lines.push(
+      ...denyRules({ chain, ...self, note: `${direction} of ${podKey(pod)} not allowed by policy` }, deny),
+    );
+  };
   for (const pod of nodePods) {
     const intent = index.intent(pod);
-    const self = hostCidr(pod.ip);
-    if (intent.egress.isolated) {
-      const chain = SERVICE_EGRESS_CHAIN;
-      egress.push(rule({ chain, source: self, destination: node, note: "own node", target: "RETURN" }));
-      for (const clause of intent.egress.clauses)
-        egress.push(...clauseRules(clause, chain, "destination", "RETURN", { source: self }));
-      egress.push(
-        rule({ chain, source: self, note: `egress of ${podKey(pod)} not allowed by policy`, target: "DROP" }),
-      );
-    }
     if (intent.ingress.isolated) {
-      const chain = SERVICE_INGRESS_CHAIN;
-      ingress.push(rule({ chain, source: node, destination: self, note: "own node", target: "RETURN" }));
-      for (const clause of intent.ingress.clauses)
-        ingress.push(...clauseRules(localSources(clause), chain, "source", "RETURN", { destination: self }));
-      ingress.push(
-        rule({
-          chain,
-          destination: self,
-          note: `ingress of ${podKey(pod)} not allowed by policy`,
-          target: "DROP",
-        }),
-      );
+      block(NODE_INGRESS_CHAIN, intent.ingress.clauses, pod, "source");
+      block(SERVICE_INGRESS_CHAIN, intent.ingress.clauses.map(localSources), pod, "source");
     }
+    if (intent.egress.isolated) block(SERVICE_EGRESS_CHAIN, intent.egress.clauses, pod, "destination");
   }
-  const chains = [
-    "*filter",
-    `:${SERVICE_EGRESS_CHAIN} - [0:0]`,
-    `:${SERVICE_INGRESS_CHAIN} - [0:0]`,
-    ...egress,
-    ...ingress,
-    "COMMIT",
-    "",
-  ].join("\n");
-  const jump = (target: string): JumpRule => ({
+  const lines = [...chains.values()].flat();
+  const jump = (chain: "INPUT" | "OUTPUT", match: string[], note: string, target: string): NodeJump => ({
     table: "filter",
-    chain: "OUTPUT",
-    spec: [
-      "-m",
-      "conntrack",
-      "--ctstate",
-      "NEW",
-      "-m",
-      "conntrack",
-      "--ctstate",
-      "DNAT",
-      ...comment("service policy after DNAT"),
-      "-j",
-      target,
-    ],
+    chain,
+    spec: [...match, ...comment(note), "-j", target],
     position: "first",
   });
+  const dnat = ["-m", "conntrack", "--ctstate", "NEW", "-m", "conntrack", "--ctstate", "DNAT"];
   return {
-    chains,
-    jumps: [jump(SERVICE_EGRESS_CHAIN), jump(SERVICE_INGRESS_CHAIN)],
-    owned: { nat: [], filter: [SERVICE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN] },
-    ruleCount: egress.length + ingress.length,
+    chains: ["*filter", ...[...chains.keys()].map((name) => `:${name} - [0:0]`), ...lines, "COMMIT", ""].join(
+      "\n",
+    ),
+    jumps: [
+      jump("INPUT", [], "pod ingress from other nodes", NODE_INGRESS_CHAIN),
+      jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_EGRESS_CHAIN),
+      jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_INGRESS_CHAIN),
+    ],
+    owned: { nat: [], filter: [...chains.keys()] },
+    ruleCount: lines.length,
   };
 }
