@@ -478,13 +478,17 @@ function podChain(
 // payload flushes them and adds back exactly one jump each. Declaring our chains (`:NAME - [0:0]`)
 // creates or flushes them; with the jumps in the same COMMIT the replacement is atomic and a re-apply
 // never duplicates a jump. No other chain of ours exists in the pod's namespace, so none goes stale.
+const POD_PAYLOAD_HEAD = [
+  "*filter",
+  `:${INGRESS_CHAIN} - [0:0]`,
+  `:${EGRESS_CHAIN} - [0:0]`,
+  "-F INPUT",
+  "-F OUTPUT",
+];
+
 function podPayload(ingress: string[], egress: string[]): { restore: string; ruleCount: number } {
   const lines = [
-    "*filter",
-    `:${INGRESS_CHAIN} - [0:0]`,
-    `:${EGRESS_CHAIN} - [0:0]`,
-    "-F INPUT",
-    "-F OUTPUT",
+    ...POD_PAYLOAD_HEAD,
     `-A INPUT -j ${INGRESS_CHAIN}`,
     `-A OUTPUT -j ${EGRESS_CHAIN}`,
     ...ingress,
@@ -497,17 +501,7 @@ function podPayload(ingress: string[], egress: string[]): { restore: string; rul
 
 /** Removes our jumps and chains from a pod's namespace (the pod is selected by no policy). */
 export function noPolicyFirewall(): PodFirewall {
-  const restore = [
-    "*filter",
-    `:${INGRESS_CHAIN} - [0:0]`,
-    `:${EGRESS_CHAIN} - [0:0]`,
-    "-F INPUT",
-    "-F OUTPUT",
-    `-X ${INGRESS_CHAIN}`,
-    `-X ${EGRESS_CHAIN}`,
-    "COMMIT",
-    "",
-  ].join("\n");
+  const restore = [...POD_PAYLOAD_HEAD, `-X ${INGRESS_CHAIN}`, `-X ${EGRESS_CHAIN}`, "COMMIT", ""].join("\n");
   return { ingressIsolated: false, egressIsolated: false, ruleCount: 0, restore };
 }
 

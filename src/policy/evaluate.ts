@@ -107,6 +107,33 @@ function policiesIsolating(
   );
 }
 
+/** Does `pod`'s side allow the connection with `peerIp` (the peer pod, if it is one)? */
+function allowedBy(
+  world: PolicyWorld,
+  pod: PolicyPod,
+  direction: "Ingress" | "Egress",
+  peerIp: string,
+  peer: PolicyPod | undefined,
+  port: number,
+  protocol: Protocol,
+  server: PolicyPod | undefined,
+  nodeIP: string,
+): boolean {
+  const policies = policiesIsolating(world, pod, direction);
+  if (policies.length === 0 || peerIp === nodeIP) return true;
+  return policies.some((policy) =>
+    ((direction === "Ingress" ? policy.spec?.ingress : policy.spec?.egress) ?? []).some((rule) => {
+      const peers = ("from" in rule ? rule.from : "to" in rule ? rule.to : undefined) ?? [];
+      const ports = rule.ports ?? [];
+      return (
+        (peers.length === 0 ||
+          peers.some((entry) => peerAllows(world, pod.namespace, entry, peerIp, peer))) &&
+        (ports.length === 0 || ports.some((entry) => portAllows(entry, port, protocol, server)))
+      );
+    }),
+  );
+}
+
 /** May `from` open a connection to `to` on `port`/`protocol`? Replies are then allowed too. */
 export function mayConnect(
   world: PolicyWorld,
@@ -121,36 +148,12 @@ export function mayConnect(
   const server = "name" in to ? to : byIp(to.ip);
   if (client && server && client.namespace === server.namespace && client.name === server.name) return true;
 
-  let egressOk = true;
-  if (client) {
-    const policies = policiesIsolating(world, client, "Egress");
-    if (policies.length > 0 && to.ip !== ctx.nodeIPOf(client)) {
-      egressOk = policies.some((policy) =>
-        (policy.spec?.egress ?? []).some(
-          (rule) =>
-            ((rule.to ?? []).length === 0 ||
-              rule.to!.some((peer) => peerAllows(world, client.namespace, peer, to.ip, server))) &&
-            ((rule.ports ?? []).length === 0 ||
-              rule.ports!.some((entry) => portAllows(entry, port, protocol, server))),
-        ),
-      );
-    }
-  }
-
-  let ingressOk = true;
-  if (server) {
-    const policies = policiesIsolating(world, server, "Ingress");
-    if (policies.length > 0 && from.ip !== ctx.nodeIPOf(server)) {
-      ingressOk = policies.some((policy) =>
-        (policy.spec?.ingress ?? []).some(
-          (rule) =>
-            ((rule.from ?? []).length === 0 ||
-              rule.from!.some((peer) => peerAllows(world, server.namespace, peer, from.ip, client))) &&
-            ((rule.ports ?? []).length === 0 ||
-              rule.ports!.some((entry) => portAllows(entry, port, protocol, server))),
-        ),
-      );
-    }
-  }
+  // The client's egress judges the server's address; the server's ingress judges the client's.
+  const egressOk =
+    !client ||
+    allowedBy(world, client, "Egress", to.ip, server, port, protocol, server, ctx.nodeIPOf(client));
+  const ingressOk =
+    !server ||
+    allowedBy(world, server, "Ingress", from.ip, client, port, protocol, server, ctx.nodeIPOf(server));
   return egressOk && ingressOk;
 }
