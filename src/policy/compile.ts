@@ -1,9 +1,13 @@
 // NetworkPolicy → iptables rules, as a pure function of (pods, namespaces, policies).
-// Each pod gets one `iptables-restore --noflush` payload for the filter table of ITS OWN network
-// namespace: with ipvlan L3S that is the only place every packet of the pod passes, same node or not.
-// The node gets a second, small rule set that checks traffic to Services after kube-proxy's DNAT,
-// which the pod's namespace cannot (it sees the ClusterIP). The reference evaluator (evaluate.ts) is
-// written independently of this file; the tests run these rules through a simulator against it.
+// Where a pod's packets can be filtered with ipvlan L3S (measured on the UML kernel, issue 12):
+// - its own network namespace's OUTPUT sees everything the pod sends, to any node;
+// - its namespace's INPUT sees what comes from pods (and the host device) of the same node only;
+// - what comes from another node or outside crosses the node's INPUT instead;
+// - a ClusterIP is DNATed in the node's nat OUTPUT, after the pod's namespace saw only the ClusterIP.
+// So each pod gets one `iptables-restore --noflush` payload for its namespace's filter table (egress,
+// same-node ingress), and each node one rule set (compileNodeRules) for ingress from elsewhere and for
+// Service traffic after DNAT. The reference evaluator (evaluate.ts) is written independently of this
+// file; the tests run these rules through a simulator against it.
 import type { NodeRules, JumpRule } from "../masq/rules.ts";
 import { formatCidr, parseCidr, parseIp, type Cidr } from "../ipam/cidr.ts";
 import type { NetworkPolicy, PodKey, PolicyPod, PolicyWorld, Protocol } from "./model.ts";
