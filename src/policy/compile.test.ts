@@ -292,3 +292,13 @@ describe("parseNetworkPolicy", () => {
     expect(() => parseNetworkPolicy(mixed)).toThrow(/spec\.egress\[0\]\.to\[0\]/);
   });
 });
+
+describe("limits", () => {
+  it("keeps a comment for a long policy name within xt_comment's 255 characters", () => {
+    const long = world({ podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] });
+    long.policies[0]!.metadata!.name = "n".repeat(253);
+    const comments = compilePodFirewall(long, server, options).restore.match(/--comment "[^"]*"/g) ?? [];
+    expect(comments.length).toBeGreaterThan(0);
+    for (const text of comments) expect(text.length - '--comment ""'.length).toBeLessThanOrEqual(255);
+  });
+});

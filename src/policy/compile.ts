@@ -187,7 +187,10 @@ class PolicyIndex {
   private resolvePolicy(policy: NetworkPolicy): ResolvedPolicy {
     const namespace = policy.metadata?.namespace ?? "default";
     const spec = policy.spec ?? { podSelector: {} };
-    const types = spec.policyTypes ?? ["Ingress", ...((spec.egress?.length ?? 0) > 0 ? ["Egress"] : [])];
+    // An empty or absent policyTypes gets the API server's defaults.
+    const types = spec.policyTypes?.length
+      ? spec.policyTypes
+      : ["Ingress", ...((spec.egress?.length ?? 0) > 0 ? ["Egress"] : [])];
     const rules = (list: { from?: PolicyPeer[]; to?: PolicyPeer[]; ports?: PolicyPort[] }[] | undefined) =>
       (list ?? []).map((rule) => {
         const peers = rule.from ?? rule.to ?? [];
@@ -347,8 +350,11 @@ function portRanges(port: PolicyPort, pod: PolicyPod | undefined): PortRange[] {
 // ---------------------------------------------------------------------------------------------
 // Rendering.
 
+/** The xt_comment match takes at most 255 characters; policy names may be longer (253 + namespace). */
+const MAX_COMMENT = 255;
+
 function comment(text: string): string[] {
-  return ["-m", "comment", "--comment", `"aks-ipvlan: ${text}"`];
+  return ["-m", "comment", "--comment", `"${`aks-ipvlan: ${text}`.slice(0, MAX_COMMENT)}"`];
 }
 
 /** Port matches for one rule each, in iptables-save's canonical form; multiport holds 15 slots. */

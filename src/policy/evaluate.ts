@@ -4,8 +4,8 @@
 //
 // Semantics, IPv4:
 // - A pod is isolated for ingress (egress) when a policy of its namespace selects it and lists
-//   Ingress (Egress) in policyTypes; omitted policyTypes mean Ingress, plus Egress when the policy has
-//   egress rules. An isolated direction allows only what some rule of such a policy allows.
+//   Ingress (Egress) in policyTypes; omitted (or empty) policyTypes mean Ingress, plus Egress when the
+//   policy has egress rules, as the API server defaults them. An isolated direction allows only what some rule of such a policy allows.
 // - A connection needs the client's egress and the server's ingress to allow it.
 // - Always allowed: a pod to itself, and traffic between a pod and its own node (kubelet probes).
 // - Pods are known by IP, as on the wire: an ipBlock matches any address in it, pod IPs included.
@@ -89,8 +89,8 @@ function portAllows(entry: Port, port: number, protocol: Protocol, server: Polic
 }
 
 function governs(policy: NetworkPolicy, direction: "Ingress" | "Egress"): boolean {
-  const types = policy.spec?.policyTypes;
-  if (types) return types.includes(direction);
+  const types = policy.spec?.policyTypes ?? [];
+  if (types.length > 0) return types.includes(direction);
   return direction === "Ingress" || (policy.spec?.egress ?? []).length > 0;
 }
 

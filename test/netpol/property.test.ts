@@ -87,6 +87,7 @@ const policy = fc.record({
   podSelector: selector,
   policyTypes: fc.constantFrom(
     undefined,
+    [] as ("Ingress" | "Egress")[],
     ["Ingress" as const],
     ["Egress" as const],
     ["Ingress" as const, "Egress" as const],
