@@ -14,7 +14,7 @@ import {
   aggregateCidrs,
 } from "./compile.ts";
 import { parseNetworkPolicy, type NetworkPolicy, type PolicyPod, type PolicyWorld } from "./model.ts";
-import { formatCidr, parseCidr } from "../ipam/cidr.ts";
+import { formatCidr, parseCidr } from "../net/cidr.ts";
 import { UserError } from "../errors/user-error.ts";
 
 const options = { nodeIP: "10.224.0.4", serviceCIDR: "10.0.0.0/16" };

@@ -8,8 +8,9 @@
 // same-node ingress), and each node one rule set (compileNodeRules) for ingress from elsewhere and for
 // Service traffic after DNAT. The reference evaluator (evaluate.ts) is written independently of this
 // file; the tests run these rules through a simulator against it.
-import type { NodeRules, JumpRule } from "../masq/rules.ts";
-import { formatCidr, parseCidr, parseIp, type Cidr } from "../ipam/cidr.ts";
+import type { ChainSet, JumpRule } from "../iptables/chain-set.ts";
+import { comment as ourComment } from "../noderules/comment.ts";
+import { formatCidr, parseCidr, parseIp, type Cidr } from "../net/cidr.ts";
 import type { NetworkPolicy, PodKey, PolicyPod, PolicyWorld, Protocol } from "./model.ts";
 import { PROTOCOLS, podKey } from "./model.ts";
 
@@ -351,10 +352,10 @@ function portRanges(port: PolicyPort, pod: PolicyPod | undefined): PortRange[] {
 // Rendering.
 
 /** The xt_comment match takes at most 255 characters; policy names may be longer (253 + namespace). */
-const MAX_COMMENT = 255;
+const MAX_COMMENT_TEXT = 255 - "aks-ipvlan: ".length;
 
 function comment(text: string): string[] {
-  return ["-m", "comment", "--comment", `"${`aks-ipvlan: ${text}`.slice(0, MAX_COMMENT)}"`];
+  return ourComment(text.slice(0, MAX_COMMENT_TEXT));
 }
 
 /** Port matches for one rule each, in iptables-save's canonical form; multiport holds 15 slots. */
@@ -585,8 +586,8 @@ export function podsAffected(before: PolicyWorld, after: PolicyWorld): Set<PodKe
 /** A jump into a node chain; planRules takes it once JumpRule's chain union includes INPUT. */
 export type NodeJump = Omit<JumpRule, "chain"> & { chain: "INPUT" | "OUTPUT" };
 
-/** Same shape as the node's other rules (masq/rules.ts NodeRules), for planRules and planCleanup. */
-export interface NodePolicyRules extends Omit<NodeRules, "jumps"> {
+/** Same shape as the node's other rules (iptables/chain-set.ts ChainSet), for planRules and planCleanup. */
+export interface NodePolicyRules extends Omit<ChainSet, "jumps"> {
   jumps: NodeJump[];
   ruleCount: number;
 }
