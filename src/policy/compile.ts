@@ -608,7 +608,16 @@ export interface NodePolicyRules extends Omit<ChainSet, "jumps"> {
 export function compileNodeRules(
   world: PolicyWorld,
   nodePods: PolicyPod[],
-  options: { nodeIP: string; deny?: DenyAction },
+  options: {
+    nodeIP: string;
+    deny?: DenyAction;
+    /**
+     * Fail-closed from other nodes: this node's pod blocks. Ingress to an address in them that is no
+     * pod of `nodePods` (a sandbox whose policy is not computed yet) is denied here, as the isolate
+     * payload denies it in the pod's namespace; `nodePods` that no policy isolates pass.
+     */
+    failClosedCIDRs?: string[];
+  },
 ): NodePolicyRules {
   const index = new PolicyIndex(world);
   const deny = options.deny ?? "REJECT";
@@ -647,6 +656,17 @@ export function compileNodeRules(
       block(SERVICE_INGRESS_CHAIN, intent.ingress.clauses.map(localSources), pod, "source");
     }
     if (intent.egress.isolated) block(SERVICE_EGRESS_CHAIN, intent.egress.clauses, pod, "destination");
+  }
+  if (options.failClosedCIDRs?.length) {
+    const chain = NODE_INGRESS_CHAIN;
+    const known = aggregateCidrs(local.map((base) => ({ base, prefix: 32 })));
+    const lines = chains.get(chain)!;
+    for (const destination of known.map(formatCidr))
+      lines.push(rule({ chain, destination, note: "policy computed", target: "RETURN" }));
+    for (const cidr of options.failClosedCIDRs) {
+      const destination = formatCidr(parseCidr(cidr));
+      lines.push(...denyRules({ chain, destination, note: "isolated until policy is computed" }, deny));
+    }
   }
   const lines = [...chains.values()].flat();
   const jump = (chain: "INPUT" | "OUTPUT", match: string[], note: string, target: string): NodeJump => ({
