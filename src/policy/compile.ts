@@ -558,24 +558,31 @@ export function compilePodFirewalls(
   );
 }
 
-/** The resolved policy of each pod of a world (what podsAffected compares). */
-export function podIntents(world: PolicyWorld): Map<PodKey, PodIntent> {
+/**
+ * What a pod's rules are made of, as text: isolation and each clause rendered (with a placeholder
+ * chain), so two policies that yield the same rules (an empty peer set, ports in another order) compare
+ * equal. The pod's payload and its part of the node rules are functions of this and the node's IP.
+ */
+function rulesKey(intent: PodIntent): string {
+  const lines = (which: DirectionIntent, side: "source" | "destination") =>
+    which.isolated ? which.clauses.flatMap((clause) => clauseRules(clause, "-", side, "-")) : ["open"];
+  return [...lines(intent.ingress, "source"), "|", ...lines(intent.egress, "destination")].join("\n");
+}
+
+function rulesKeys(world: PolicyWorld): Map<PodKey, string> {
   const index = new PolicyIndex(world);
-  return new Map(world.pods.map((pod) => [podKey(pod), index.intent(pod)]));
+  return new Map(world.pods.map((pod) => [podKey(pod), rulesKey(index.intent(pod))]));
 }
 
 /**
  * The pods whose rules differ between two worlds: added and removed pods, and every pod whose
- * resolved policy (isolation, peers' addresses, ports) changed. Pods not named keep their rules.
+ * isolation or rendered clauses changed. Pods not named keep their rules.
  */
 export function podsAffected(before: PolicyWorld, after: PolicyWorld): Set<PodKey> {
-  const old = podIntents(before);
-  const current = podIntents(after);
+  const old = rulesKeys(before);
+  const current = rulesKeys(after);
   const affected = new Set<PodKey>();
-  for (const [key, intent] of current) {
-    const previous = old.get(key);
-    if (!previous || JSON.stringify(previous) !== JSON.stringify(intent)) affected.add(key);
-  }
+  for (const [key, rules] of current) if (old.get(key) !== rules) affected.add(key);
   for (const key of old.keys()) if (!current.has(key)) affected.add(key);
   return affected;
 }
