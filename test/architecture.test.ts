@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 const LAYERS: Record<string, readonly string[]> = {
   base: ["errors", "sys", "net"],
   core: ["spec", "routes", "ipam"],
-  adapters: ["iptables", "noderules", "hostpath", "cni", "manifests", "kube", "azure"],
+  adapters: ["iptables", "noderules", "policy", "hostpath", "cni", "manifests", "kube", "azure"],
   programs: ["agent", "controller", "verify", "doctor", "testbed"],
   cli: ["cli"],
 };
@@ -105,8 +105,8 @@ describe("architecture", () => {
     expect(violations([...edges, { from: "verify/suite.ts", to: "testbed/job.ts" }])).toEqual([
       "folders import each other: testbed -> verify -> testbed",
     ]);
-    expect(violations([...edges, { from: "agent/x.ts", to: "policy/rules.ts" }])).toEqual([
-      "src/policy has no layer: add it to LAYERS",
+    expect(violations([...edges, { from: "agent/x.ts", to: "firewall/rules.ts" }])).toEqual([
+      "src/firewall has no layer: add it to LAYERS",
     ]);
   });
 });

@@ -22,7 +22,8 @@ export async function writeConflist(confDir: string, text: string): Promise<bool
 
 /**
  * A writer killed between creating its temp file and the rename leaves `.10-aks-ipvlan.conflist.PID.*.tmp`
- * behind. The runtime ignores it (no .conflist suffix), but it would pile up across restarts.
+ * behind. The runtime ignores it (no .conflist suffix), but it would pile up across restarts. Any other
+ * process's temp is a dead writer's: the agent writes only while it holds the node lock (node-lock.ts).
  */
 async function removeStaleTemps(confDir: string): Promise<void> {
   const prefix = `.${CONFLIST_FILE}.`;

@@ -1,6 +1,8 @@
 // Wiring one agent run from its options: the spec, the iptables backend, and where the node's block
 // and the live pods come from (the spec and a file, or the Kubernetes API).
+import { dirname, join } from "node:path";
 import { loadSpec } from "../spec/load.ts";
+import { withNodeLock } from "../sys/node-lock.ts";
 import type { ClusterSpec } from "../spec/schema.ts";
 import { run, type Runner } from "../sys/exec.ts";
 import { backend, commandBackend, detectBackend, type Detection } from "../iptables/backend.ts";
@@ -78,6 +80,11 @@ async function chooseBackend(runner: Runner): Promise<Detection> {
   return detectBackend(runner, await commandBackend());
 }
 
+/** Beside the IPAM data dir (/run/aks-ipvlan/agent.lock): on tmpfs, shared by every agent of the node. */
+export function nodeLockFile(paths: AgentPaths): string {
+  return join(dirname(paths.ipamDataDir), "agent.lock");
+}
+
 export function readSpec(options: AgentOptions): Promise<ClusterSpec> {
   return loadSpec(options.config);
 }
@@ -87,12 +94,14 @@ export async function reconcileNode(context: AgentContext, spec: ClusterSpec): P
   const resolution = resolveNode(spec, context.options.node, facts);
   if ("waiting" in resolution) return resolution;
   const desired = desiredNode(spec, resolution.node, context.options.paths);
-  const report = await reconcile(desired, context.options.paths, {
-    runner: context.runner,
-    backend: context.detection.backend,
-    leakGraceSeconds: spec.agent.leakGraceSeconds,
-    ...(context.procSys ? { procSys: context.procSys } : {}),
-    ...(context.livePods ? { livePods: context.livePods } : {}),
-  });
+  const report = await withNodeLock(nodeLockFile(context.options.paths), () =>
+    reconcile(desired, context.options.paths, {
+      runner: context.runner,
+      backend: context.detection.backend,
+      leakGraceSeconds: spec.agent.leakGraceSeconds,
+      ...(context.procSys ? { procSys: context.procSys } : {}),
+      ...(context.livePods ? { livePods: context.livePods } : {}),
+    }),
+  );
   return { report };
 }

@@ -38,13 +38,13 @@ async function node(plugins: readonly string[] = REQUIRED_PLUGINS) {
 }
 
 describe("reconcile", () => {
-  it("applies sysctls, host path, rules and then the conflist, and reports each repair", async () => {
+  it("applies host path, sysctls, rules and then the conflist, and reports each repair", async () => {
     const { paths, procSys, runner, deps, desired } = await node();
     const report = await reconcile(desired, paths, deps);
     expect(report.repairs.map((r) => r.kind)).toEqual([
-      "sysctl",
       "host-device-missing",
       "host-route-missing",
+      "sysctl",
       "chain-missing",
       "chain-missing",
       "chain-missing",
@@ -98,6 +98,36 @@ describe("reconcile", () => {
     };
     await expect(reconcile(desired, paths, failing)).rejects.toThrow(/^host device: refusing to touch eth0/);
     await expect(stat(join(paths.cniConfDir, "10-aks-ipvlan.conflist"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("on a kernel without ipvlan, names the module and changes nothing (ip_forward, rules, conflist)", async () => {
+    const { paths, procSys, deps, desired } = await node();
+    const runner = fakeRunner()
+      .on("ip -json -details link show", { stdout: JSON.stringify([{ ifname: "eth0", flags: ["UP"] }]) })
+      .on("ip -json -4 route", { stdout: "[]" })
+      // What iproute2 prints when the kernel has no ipvlan link type (measured on this host's kernel).
+      .on("ip -batch -", { code: 2, stderr: "Error: Unknown device type.\nCommand failed -:1\n" });
+    await expect(reconcile(desired, paths, { ...deps, runner: runner.run })).rejects.toThrow(
+      /^host device: the kernel has no ipvlan support \(kernel module `ipvlan`/,
+    );
+    expect(await readFile(join(procSys, "net/ipv4/ip_forward"), "utf8")).toBe("0\n");
+    expect(runner.calls.map((c) => c.file)).not.toContain("iptables-legacy-restore");
+    await expect(stat(join(paths.cniConfDir, "10-aks-ipvlan.conflist"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("reports a network config that sorts before ours as shadowing it", async () => {
+    const { paths, deps, desired } = await node();
+    const clean = await reconcile(desired, paths, deps);
+    expect(clean.shadowedBy).toBeUndefined();
+    await writeFile(join(paths.cniConfDir, "05-cilium.conflist"), "{}");
+    const report = await reconcile(desired, paths, deps);
+    expect(report.shadowedBy).toBe("05-cilium.conflist");
+    expect(report.problems).toEqual([expect.stringContaining("05-cilium.conflist")]);
+    // A later name is no threat: the runtime takes the first by name.
+    const later = await node();
+    await mkdir(later.paths.cniConfDir, { recursive: true });
+    await writeFile(join(later.paths.cniConfDir, "99-loopback.conf"), "{}");
+    expect((await reconcile(later.desired, later.paths, later.deps)).problems).toEqual([]);
   });
 
   it("releases leaked addresses only when it knows the live pods", async () => {

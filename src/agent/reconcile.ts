@@ -1,12 +1,13 @@
 // One full reconcile of a node: compute everything, then apply each part once, in the order that keeps
-// pods working: kernel settings and host path first, rules next, and the conflist (which tells the
+// pods working: host path and kernel settings first, rules next, and the conflist (which tells the
 // kubelet the network is ready) last. Leak collection runs after, and never blocks the rest.
 import type { Runner } from "../sys/exec.ts";
 import type { Backend } from "../iptables/backend.ts";
 import { syncRules } from "../iptables/apply.ts";
 import { applyHostPath } from "../hostpath/apply.ts";
 import { applySysctls } from "../hostpath/apply-sysctls.ts";
-import { NETWORK_NAME } from "../cni/conflist.ts";
+import { CONFLIST_FILE, NETWORK_NAME } from "../cni/conflist.ts";
+import { shadowingIn } from "../cni/conf-dir.ts";
 import type { DesiredNode, AgentPaths } from "./desired.ts";
 import { contentHash, conflistPath, missingPlugins, writeConflist } from "./cni-files.ts";
 import { findLeaks, listReservations, release, reservationDir, type LivePods } from "./ipam-gc.ts";
@@ -35,6 +36,8 @@ export interface ReconcileReport {
   repairs: Repair[];
   /** Problems that leave the node unable to run pods although everything else was applied. */
   problems: string[];
+  /** Another network config that sorts before ours: the runtime uses it, so the node must not be ready. */
+  shadowedBy?: string;
   conflist: { path: string; hash: string };
   /** Our chains per table and the host device: all present after a successful reconcile. */
   chains: DesiredNode["rules"]["owned"];
@@ -58,10 +61,11 @@ export async function reconcile(
     }
   };
 
+  // The host device first: on a kernel without ipvlan it fails before any other setting changed.
+  repairs.push(...(await step("host device", () => applyHostPath(deps.runner, desired.hostPath))));
   for (const key of await step("sysctls", () => applySysctls(desired.hostPath.sysctls, deps.procSys))) {
     repairs.push({ kind: "sysctl", detail: key });
   }
-  repairs.push(...(await step("host device", () => applyHostPath(deps.runner, desired.hostPath))));
   for (const repair of await step("iptables", () => syncRules(deps.runner, deps.backend, desired.rules))) {
     repairs.push({ kind: repair.kind, detail: `${repair.table}/${repair.chain}` });
   }
@@ -70,6 +74,12 @@ export async function reconcile(
   );
   if (await step("conflist", () => writeConflist(paths.cniConfDir, desired.conflist))) {
     repairs.push({ kind: "conflist-written", detail: conflistPath(paths.cniConfDir) });
+  }
+  const shadowedBy = await shadowingIn(paths.cniConfDir, CONFLIST_FILE);
+  if (shadowedBy) {
+    problems.push(
+      `${shadowedBy} in ${paths.cniConfDir} shadows ${CONFLIST_FILE}: the runtime uses the first network config by name; remove it`,
+    );
   }
 
   const dir = reservationDir(paths.ipamDataDir, NETWORK_NAME);
@@ -91,6 +101,7 @@ export async function reconcile(
     backend: deps.backend.name,
     repairs,
     problems,
+    ...(shadowedBy ? { shadowedBy } : {}),
     conflist: { path: conflistPath(paths.cniConfDir), hash: contentHash(desired.conflist) },
     chains: desired.rules.owned,
     hostDevice: desired.hostPath.device,

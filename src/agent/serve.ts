@@ -1,6 +1,8 @@
 // The long-running agent: reconcile at start, when the spec file or the Node changes, and every resync
 // interval; one reconcile at a time (triggers that arrive meanwhile are merged into the next one).
 // SIGTERM stops it and leaves the datapath in place, so pods keep working across restarts.
+import type { AgentStatus } from "./status.ts";
+import { stopSignal } from "../sys/signals.ts";
 import { watch, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
 import type { AddressInfo } from "node:net";
@@ -46,6 +48,7 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   const server = await listen(options.listen ?? spec.agent.listenAddress, {
     metrics,
     ready: () => state.ready,
+    notReadyReason: () => state.lastError ?? state.waiting,
     status: async () => status(context, state),
   });
   const address = server.address() as AddressInfo;
@@ -75,7 +78,8 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
       const report = outcome.report;
       Object.assign(state, { last: report, lastAt: new Date().toISOString(), waiting: undefined });
       state.lastError = report.problems.length > 0 ? report.problems.join("; ") : undefined;
-      state.ready = state.ready || report.problems.length === 0;
+      // Ready from the first clean reconcile on; a shadowing config takes it back while it is there.
+      state.ready = !report.shadowedBy && (state.ready || report.problems.length === 0);
       metrics.recordSuccess(report);
       const level = report.repairs.length > 0 || report.problems.length > 0 ? "info" : "debug";
       log[level](
@@ -117,19 +121,11 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
 }
 
 function stopped(stop: AbortSignal | undefined): Promise<string> {
+  const signal = stop ?? stopSignal();
   return new Promise((resolve) => {
-    if (stop) {
-      if (stop.aborted) resolve("abort");
-      else stop.addEventListener("abort", () => resolve("abort"), { once: true });
-      return;
-    }
-    const onSignal = (signal: NodeJS.Signals) => {
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      resolve(signal);
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
+    const done = () => resolve(stop ? "abort" : String(signal.reason));
+    if (signal.aborted) done();
+    else signal.addEventListener("abort", done, { once: true });
   });
 }
 
@@ -169,7 +165,7 @@ function coalescing(work: (reasons: Set<string>) => Promise<void>) {
   };
 }
 
-async function status(context: AgentContext, state: State) {
+async function status(context: AgentContext, state: State): Promise<AgentStatus> {
   const report = state.last;
   return {
     node: context.options.node,

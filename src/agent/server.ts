@@ -4,6 +4,8 @@ import { UserError } from "../errors/user-error.ts";
 
 export interface Endpoints {
   ready(): boolean;
+  /** Shown in /readyz's body while not ready. */
+  notReadyReason?(): string | undefined;
   status(): Promise<unknown>;
   metrics: { contentType: string; text(): string };
 }
@@ -36,7 +38,9 @@ export async function listen(address: string, endpoints: Endpoints): Promise<Ser
     if (request.method !== "GET") return send(405, "text/plain", "method not allowed\n");
     if (path === "/healthz") return send(200, "text/plain", "ok\n");
     if (path === "/readyz") {
-      return endpoints.ready() ? send(200, "text/plain", "ready\n") : send(503, "text/plain", "not ready\n");
+      if (endpoints.ready()) return send(200, "text/plain", "ready\n");
+      const reason = endpoints.notReadyReason?.();
+      return send(503, "text/plain", `not ready${reason ? `: ${reason}` : ""}\n`);
     }
     const respond = (body: Promise<string>, type: string) =>
       body.then(

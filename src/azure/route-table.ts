@@ -6,11 +6,7 @@ import type { RouteTable } from "../routes/sync.ts";
 import { type ArmCallObserver, observed, type RouteTableRef } from "./arm-client.ts";
 import type { TableRoute } from "../routes/diff.ts";
 
-/**
- * Azure allows 400 routes in one route table (the limit that also caps kubenet clusters at 400
- * nodes): with one route per block, a larger cluster needs larger or fewer blocks per node.
- */
-export const ROUTES_PER_TABLE_LIMIT = 400;
+export { ROUTES_PER_TABLE_LIMIT } from "../spec/limits.ts";
 
 export class ArmRouteTable implements RouteTable {
   private readonly client: NetworkManagementClient;

@@ -1,15 +1,13 @@
 // What every command that talks to a cluster shares: --kubeconfig/--context (KUBECONFIG honoured, as
-// kubectl does), and the mapping of failures to exit codes (README, "Exit codes"):
-// 0 ok; 1 checks failed, findings with errors, or the cluster did not get there (timeouts,
-// conflicts, refused requests); 2 bad input (UserError, left to main); 3 cluster unreachable.
-// Loads nothing heavy: the commands import the Kubernetes client only when they run.
+// kubectl does), and its exit code: 0 ok; 1 checks failed, findings with errors, or the cluster did
+// not get there. Failures (bad input, unreachable cluster, refused requests) leave through main's one
+// error path (failure.ts). Loads nothing heavy: the commands import the Kubernetes client only when they run.
 import type { Command } from "commander";
-import { ClusterUnreachableError, KubeApiError } from "../kube/errors.ts";
 import { UserError } from "../errors/user-error.ts";
+import { EXIT_FAILED } from "./failure.ts";
 
 export const EXIT_OK = 0;
-export const EXIT_FAILED = 1;
-export const EXIT_UNREACHABLE = 3;
+export { EXIT_FAILED };
 
 export function withClusterOptions(command: Command): Command {
   return command
@@ -37,30 +35,7 @@ export function parseCount(flag: string, text: string): number {
   return count;
 }
 
-/** Runs a command body; its result is the exit code. Errors become a message and their exit code. */
-export async function runCommand(
-  body: () => Promise<number>,
-  stderr: NodeJS.WritableStream = process.stderr,
-) {
-  try {
-    process.exitCode = await body();
-  } catch (error) {
-    if (error instanceof UserError) throw error;
-    process.exitCode = exitCodeOf(error);
-    stderr.write(`error: ${(error as Error).message}\n${fixOf(error)}`);
-  }
-}
-
-function exitCodeOf(error: unknown): number {
-  return error instanceof ClusterUnreachableError ? EXIT_UNREACHABLE : EXIT_FAILED;
-}
-
-function fixOf(error: unknown): string {
-  if (error instanceof ClusterUnreachableError) {
-    return "  fix: check --kubeconfig/--context and that the API server is reachable (az aks get-credentials)\n";
-  }
-  if (error instanceof KubeApiError && error.code === 403) {
-    return "  fix: use a context allowed to manage namespaces, RBAC, DaemonSets and pods (cluster-admin)\n";
-  }
-  return "";
+/** Runs a command body; its result is the exit code. Failures go to main, like every command's. */
+export async function runCommand(body: () => Promise<number>) {
+  process.exitCode = await body();
 }

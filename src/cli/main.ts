@@ -3,7 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { UserError } from "../errors/user-error.ts";
+import { describeFailure, EXIT_BAD_INPUT } from "./failure.ts";
 import { register as plan } from "./commands/plan.ts";
 import { register as render } from "./commands/render.ts";
 import { register as lint } from "./commands/lint.ts";
@@ -31,22 +31,33 @@ const commands: Array<(program: Command) => void> = [
   demo,
 ];
 
-export async function main(argv: string[]): Promise<number> {
+/** Every failure, whichever command and whatever kind, leaves through describeFailure. */
+export async function main(argv: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
   const program = new Command("aks-ipvlan")
     .description("ipvlan L3S pod networking for AKS clusters without a network plugin")
+    .option("--debug", "print the stack trace of an unexpected failure")
     .exitOverride();
   for (const register of commands) register(program);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-    if (error instanceof UserError) {
-      process.stderr.write(`error: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    const failure = describeFailure(error, argv.includes("--debug"));
+    stderr.write(failure.text);
+    return failure.code;
   }
+}
+
+/**
+ * A reader that stops early (`aks-ipvlan plan | head`) closes the pipe: that ends the output, not the
+ * program with an EPIPE stack trace.
+ */
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+  });
 }
 
 /** True when this file is the program node was started with, also through a symlink (node_modules/.bin). */
@@ -60,5 +71,6 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  quietOnClosedPipe(process.stdout);
   process.exitCode = await main(process.argv);
 }

@@ -2,6 +2,7 @@
 // handing out the node's blocks, and portmap chained for hostPort.
 import type { ClusterSpec } from "../spec/schema.ts";
 import type { NodePlan } from "../ipam/planner.ts";
+import type { Conflist, HostLocalRange } from "./schema.ts";
 
 export const NETWORK_NAME = "aks-ipvlan";
 /** containerd loads the first file in lexical order; 10- puts ours ahead of leftovers like 99-loopback. */
@@ -10,18 +11,7 @@ export const CONFLIST_FILE = "10-aks-ipvlan.conflist";
 export const IPAM_DATA_DIR = "/run/aks-ipvlan/ipam";
 export const REQUIRED_PLUGINS = ["ipvlan", "host-local", "portmap"] as const;
 
-export interface HostLocalRange {
-  subnet: string;
-  rangeStart: string;
-  rangeEnd: string;
-  gateway: string;
-}
-
-export interface Conflist {
-  cniVersion: string;
-  name: string;
-  plugins: Record<string, unknown>[];
-}
+export type { Conflist } from "./schema.ts";
 
 /** `ipamDataDir` overrides IPAM_DATA_DIR, e.g. for emulated nodes sharing one file system. */
 export function renderConflist(

@@ -1,9 +1,20 @@
 // Checks a CNI network configuration (.conf or .conflist) for the failures the seed ran into and
 // those measured in DATAPATH.md. Pure: text in, findings out, each with a JSON path and a fix.
-import type { Finding } from "../errors/user-error.ts";
+import type { z } from "zod";
+import { type Finding, formatPath, valueAt } from "../errors/user-error.ts";
 import type { Plan } from "../ipam/planner.ts";
 import { type Cidr, containsIp, formatCidr, formatIp, lastAddress, parseCidr, parseIp } from "../net/cidr.ts";
 import { IPAM_DATA_DIR } from "./conflist.ts";
+import {
+  CNI_VERSIONS,
+  type HostLocalRange,
+  type IpamConf,
+  NETWORK_NAME_PATTERN,
+  NetConfListSchema,
+  NetConfSchema,
+  type PluginConf,
+  asConflist,
+} from "./schema.ts";
 
 export interface LintFinding extends Finding {
   severity: "error" | "warning";
@@ -12,8 +23,6 @@ export interface LintFinding extends Finding {
 /** Directories on tmpfs: host-local reservations there vanish with the reboot that took their pods. */
 const TMPFS_DIRS = ["/run/", "/var/run/", "/dev/shm/"];
 const HOST_LOCAL_DEFAULT_DATA_DIR = "/var/lib/cni/networks";
-
-type Json = Record<string, unknown>;
 
 export function lintCniConfig(text: string, fileName: string, plan?: Plan): LintFinding[] {
   let config: unknown;
@@ -26,21 +35,45 @@ export function lintCniConfig(text: string, fileName: string, plan?: Plan): Lint
     return [error("", "the file is not a JSON object", `write a CNI ${kindOf(fileName)} object`)];
   }
   const isList = fileName.endsWith(".conflist");
-  const plugins = pluginsOf(config, isList);
-  if (!Array.isArray(plugins)) return [plugins];
-  const findings: LintFinding[] = [];
-  for (const field of ["cniVersion", "name"]) {
-    if (typeof config[field] !== "string") {
-      findings.push(
-        error(
-          field,
-          `missing ${field}`,
-          `add "${field}" (e.g. ${field === "name" ? '"aks-ipvlan"' : '"1.0.0"'})`,
-        ),
-      );
-    }
+  if (!isList && "plugins" in config) {
+    return [
+      error(
+        "plugins",
+        "a .conf file holds one plugin, but this one has a plugins list",
+        "rename the file to .conflist",
+      ),
+    ];
   }
-
+  const parsed = isList
+    ? NetConfListSchema.safeParse(config)
+    : NetConfSchema.transform(asConflist).safeParse(config);
+  if (!parsed.success) return parsed.error.issues.map((issue) => shapeFinding(issue, config));
+  const conflist = parsed.data;
+  const findings: LintFinding[] = [];
+  if (!(CNI_VERSIONS as readonly string[]).includes(conflist.cniVersion)) {
+    findings.push(
+      error(
+        "cniVersion",
+        `unsupported cniVersion: the plugins refuse it ("incompatible CNI versions"); the spec has ${CNI_VERSIONS.join(", ")}`,
+        'use "1.0.0"',
+        conflist.cniVersion,
+      ),
+    );
+  }
+  if (!NETWORK_NAME_PATTERN.test(conflist.name)) {
+    findings.push(
+      error(
+        "name",
+        "not a valid network name: libcni refuses it (it becomes part of file names)",
+        'use letters, digits, "_", "." and "-", starting with a letter or digit, e.g. "aks-ipvlan"',
+        conflist.name,
+      ),
+    );
+  }
+  const plugins = conflist.plugins.map((plugin, index) => ({
+    plugin,
+    path: isList ? `plugins[${index}]` : "",
+  }));
   const ipvlans = plugins.filter(({ plugin }) => plugin.type === "ipvlan");
   if (ipvlans.length === 0) {
     findings.push(
@@ -66,31 +99,74 @@ export function lintCniConfig(text: string, fileName: string, plan?: Plan): Lint
   return findings;
 }
 
-/** The plugins with their JSON paths, or the finding that says the file has the wrong shape. */
-function pluginsOf(config: Json, isList: boolean): { plugin: Json; path: string }[] | LintFinding {
-  if (!isList) {
-    if (!("plugins" in config)) return [{ plugin: config, path: "" }];
-    return error(
-      "plugins",
-      "a .conf file holds one plugin, but this one has a plugins list",
-      "rename the file to .conflist",
-    );
+/** Whether a config chains the ipvlan plugin: such a file in a conf dir is meant to be the one in use. */
+export function usesIpvlan(text: string): boolean {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (!isObject(value)) return false;
+    const plugins = Array.isArray(value.plugins) ? (value.plugins as unknown[]) : [value];
+    return plugins.some((plugin) => isObject(plugin) && plugin.type === "ipvlan");
+  } catch {
+    return false;
   }
-  if (!Array.isArray(config.plugins)) {
-    return error(
-      "plugins",
-      "a .conflist needs a plugins array",
-      'put the plugin objects into "plugins": [...]',
-      config.plugins,
-    );
-  }
-  return config.plugins.map((plugin, index) => ({
-    plugin: isObject(plugin) ? plugin : {},
-    path: `plugins[${index}]`,
-  }));
 }
 
-function lintIpvlan(plugin: Json, base: string, plan: Plan | undefined): LintFinding[] {
+/** The finding for an ipvlan config that another file, first by name, hides from the runtime. */
+export function shadowedFinding(first: string): LintFinding {
+  return error(
+    "",
+    `shadowed by ${first}: the runtime uses the first network config by name, so pods never get this network`,
+    `remove ${first}, or rename this file so it sorts first (e.g. 05-...)`,
+  );
+}
+
+/** What a missing or mistyped field means to the runtime and the plugins, by its name. */
+const FIELD_MEANING: Record<string, { message: string; fix: string }> = {
+  cniVersion: { message: "missing cniVersion", fix: 'add "cniVersion" (e.g. "1.0.0")' },
+  name: { message: "missing name", fix: 'add "name" (e.g. "aks-ipvlan")' },
+  plugins: {
+    message: "a .conflist needs a plugins array",
+    fix: 'put the plugin objects into "plugins": [...]',
+  },
+  type: {
+    message: "no plugin type: the runtime cannot tell which binary to run",
+    fix: 'add "type" (e.g. "ipvlan")',
+  },
+  subnet: {
+    message: "range without subnet: host-local refuses it",
+    fix: 'add "subnet" (the node subnet, with rangeStart/rangeEnd narrowing it to the node block)',
+  },
+  ranges: {
+    message: "ranges must be a list of range sets (lists of ranges)",
+    fix: 'write "ranges": [[{"subnet": "...", "rangeStart": "...", "rangeEnd": "..."}]]',
+  },
+};
+
+function shapeFinding(issue: z.core.$ZodIssue, config: unknown): LintFinding {
+  const path = formatPath(issue.path);
+  const value = valueAt(config, issue.path);
+  const field = String(issue.path.findLast((key) => typeof key === "string") ?? "");
+  if (issue.code === "too_small" && field === "plugins") {
+    return error(
+      path,
+      issue.message,
+      'list the plugins, e.g. [{"type": "ipvlan", "mode": "l3s", ...}]',
+      value,
+    );
+  }
+  const known = FIELD_MEANING[field];
+  if (known && (issue.code === "invalid_type" || value === undefined)) {
+    return error(path, known.message, known.fix, value);
+  }
+  return error(
+    path,
+    issue.message,
+    "see the CNI specification (github.com/containernetworking/cni, SPEC.md)",
+    value,
+  );
+}
+
+function lintIpvlan(plugin: PluginConf, base: string, plan: Plan | undefined): LintFinding[] {
   const findings: LintFinding[] = [];
   const at = (field: string) => (base ? `${base}.${field}` : field);
   if (plugin.mode !== "l3s") {
@@ -106,7 +182,7 @@ function lintIpvlan(plugin: Json, base: string, plan: Plan | undefined): LintFin
     );
   }
   const ipam = plugin.ipam;
-  if (!isObject(ipam)) {
+  if (!ipam) {
     findings.push(
       error(at("ipam"), "no ipam section: pods get no address", 'add "ipam": {"type": "host-local", ...}'),
     );
@@ -125,7 +201,7 @@ function lintIpvlan(plugin: Json, base: string, plan: Plan | undefined): LintFin
     return findings;
   }
 
-  const dataDir = typeof ipam.dataDir === "string" ? ipam.dataDir : undefined;
+  const dataDir = ipam.dataDir;
   if (!TMPFS_DIRS.some((dir) => `${dataDir ?? HOST_LOCAL_DEFAULT_DATA_DIR}/`.startsWith(dir))) {
     findings.push(
       error(
@@ -137,8 +213,7 @@ function lintIpvlan(plugin: Json, base: string, plan: Plan | undefined): LintFin
     );
   }
 
-  const routes = Array.isArray(ipam.routes) ? ipam.routes : [];
-  if (!routes.some((route) => isObject(route) && (route.dst === "0.0.0.0/0" || route.dst === "default"))) {
+  if (!(ipam.routes ?? []).some((route) => route.dst === "0.0.0.0/0" || route.dst === "default")) {
     findings.push(
       error(
         `${ipamPath}.routes`,
@@ -154,50 +229,71 @@ function lintIpvlan(plugin: Json, base: string, plan: Plan | undefined): LintFin
     findings.push(
       error(
         `${ipamPath}.ranges`,
-        "no address ranges",
+        'no address ranges: host-local refuses it ("no IP ranges specified")',
         'add "ranges": [[{"subnet": "...", "rangeStart": "...", "rangeEnd": "..."}]]',
       ),
     );
   }
-  for (const { range, path } of ranges) findings.push(...lintRange(range, path, plan));
+  const checked = ranges.map(({ range, path }) => ({ path, ...lintRange(range, path, plan) }));
+  for (const { findings: rangeFindings } of checked) findings.push(...rangeFindings);
+  findings.push(...overlapFindings(checked));
   return findings;
 }
 
-/** host-local's ranges, or its older single-range fields directly in ipam. */
-function rangesOf(ipam: Json, ipamPath: string): { range: Json; path: string }[] {
-  if (Array.isArray(ipam.ranges)) {
+/** host-local's ranges, or its older single-range fields directly in ipam; `set` numbers the range set. */
+function rangesOf(ipam: IpamConf, ipamPath: string): { range: HostLocalRange; path: string; set: number }[] {
+  if (ipam.ranges) {
     return ipam.ranges.flatMap((set, i) =>
-      (Array.isArray(set) ? set : []).map((range, j) => ({
-        range: isObject(range) ? range : {},
-        path: `${ipamPath}.ranges[${i}][${j}]`,
-      })),
+      set.map((range, j) => ({ range, path: `${ipamPath}.ranges[${i}][${j}]`, set: i })),
     );
   }
-  return "subnet" in ipam ? [{ range: ipam, path: ipamPath }] : [];
+  return ipam.subnet === undefined
+    ? []
+    : [{ range: { ...ipam, subnet: ipam.subnet }, path: ipamPath, set: 0 }];
 }
 
-function lintRange(range: Json, path: string, plan: Plan | undefined): LintFinding[] {
+interface CheckedRange {
+  path: string;
+  findings: LintFinding[];
+  /** The addresses host-local hands out from this range, when the range itself is valid. */
+  span?: { from: number; to: number };
+}
+
+function lintRange(range: HostLocalRange, path: string, plan: Plan | undefined): Omit<CheckedRange, "path"> {
   const findings: LintFinding[] = [];
-  if (typeof range.subnet !== "string") {
+  let subnet: Cidr;
+  try {
+    subnet = parseCidr(range.subnet);
+  } catch (failure) {
+    const message = (failure as Error).message;
     findings.push(
       error(
         `${path}.subnet`,
-        "range without subnet: host-local refuses it",
-        'add "subnet" (the node subnet, with rangeStart/rangeEnd narrowing it to the node block)',
+        /host bits/.test(message)
+          ? `${message.replace(/^"[^"]*" /, "")}: host-local refuses a subnet with host bits`
+          : "not an IPv4 CIDR",
+        /host bits/.test(message) ? "write the network address" : "write it as a.b.c.d/n",
+        range.subnet,
       ),
     );
-    return findings;
+    return { findings };
   }
-  const subnet = lenientCidr(range.subnet);
-  if (!subnet) {
-    findings.push(error(`${path}.subnet`, "not an IPv4 CIDR", "write it as a.b.c.d/n", range.subnet));
-    return findings;
+  if (subnet.prefix > 30) {
+    findings.push(
+      error(
+        `${path}.subnet`,
+        `a /${subnet.prefix} has no address to hand out: host-local refuses it ("too small to allocate from")`,
+        "use the node subnet, with rangeStart/rangeEnd narrowing it to the node block",
+        range.subnet,
+      ),
+    );
+    return { findings };
   }
   const addresses: Record<string, number | undefined> = {};
-  for (const field of ["rangeStart", "rangeEnd", "gateway"]) {
+  for (const field of ["rangeStart", "rangeEnd", "gateway"] as const) {
     const value = range[field];
     if (value === undefined) continue;
-    const address = typeof value === "string" ? tryParseIp(value) : undefined;
+    const address = tryParseIp(value);
     if (address === undefined) {
       findings.push(error(`${path}.${field}`, "not an IPv4 address", "write it as a.b.c.d", value));
     } else if (!containsIp(subnet, address)) {
@@ -206,7 +302,7 @@ function lintRange(range: Json, path: string, plan: Plan | undefined): LintFindi
           `${path}.${field}`,
           field === "gateway"
             ? `gateway outside the range's subnet ${formatCidr(subnet)}: ADD fails with 'network is unreachable'`
-            : `outside the range's subnet ${formatCidr(subnet)}`,
+            : `outside the range's subnet ${formatCidr(subnet)}: host-local refuses it`,
           field === "gateway"
             ? `remove "gateway" (host-local then uses ${formatIp(subnet.base + 1)}), or make "subnet" the node subnet that contains it`
             : `pick an address inside ${formatCidr(subnet)}`,
@@ -217,11 +313,43 @@ function lintRange(range: Json, path: string, plan: Plan | undefined): LintFindi
       addresses[field] = address;
     }
   }
-  if (plan) {
-    const from = addresses.rangeStart ?? subnet.base + 1;
-    const to = addresses.rangeEnd ?? lastAddress(subnet) - 1;
-    findings.push(...lintAgainstPlan(from, to, path, plan));
+  const from = addresses.rangeStart ?? subnet.base + 1;
+  const to = addresses.rangeEnd ?? lastAddress(subnet) - 1;
+  if (from > to) {
+    findings.push(
+      error(
+        `${path}.rangeStart`,
+        `rangeStart ${formatIp(from)} is after rangeEnd ${formatIp(to)}: host-local refuses the range`,
+        "swap rangeStart and rangeEnd",
+        range.rangeStart,
+      ),
+    );
+    return { findings };
   }
+  if (findings.length > 0) return { findings };
+  if (plan) findings.push(...lintAgainstPlan(from, to, path, plan));
+  return { findings, span: { from, to } };
+}
+
+/** host-local refuses ranges that overlap, within a range set and across sets. */
+function overlapFindings(ranges: CheckedRange[]): LintFinding[] {
+  const findings: LintFinding[] = [];
+  ranges.forEach((range, index) => {
+    const earlier = ranges
+      .slice(0, index)
+      .find(
+        (other) =>
+          range.span && other.span && range.span.from <= other.span.to && other.span.from <= range.span.to,
+      );
+    if (!earlier) return;
+    findings.push(
+      error(
+        range.path,
+        `overlaps ${earlier.path}: host-local refuses overlapping ranges`,
+        "give each range its own addresses",
+      ),
+    );
+  });
   return findings;
 }
 
@@ -283,15 +411,6 @@ function invalidJson(text: string, failure: SyntaxError): LintFinding {
   );
 }
 
-function lenientCidr(text: string): Cidr | undefined {
-  const [address, prefix] = text.split("/");
-  const ip = address === undefined ? undefined : tryParseIp(address);
-  if (ip === undefined || prefix === undefined || !/^\d{1,2}$/.test(prefix) || Number(prefix) > 32)
-    return undefined;
-  const size = 2 ** (32 - Number(prefix));
-  return parseCidr(`${formatIp(ip - (ip % size))}/${prefix}`);
-}
-
 function tryParseIp(text: string): number | undefined {
   try {
     return parseIp(text);
@@ -304,7 +423,7 @@ function kindOf(fileName: string): string {
   return fileName.endsWith(".conflist") ? "network configuration list" : "network configuration";
 }
 
-function isObject(value: unknown): value is Json {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

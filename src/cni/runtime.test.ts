@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { CniError, CniRuntime, loadConflist, type Attachment } from "./runtime.ts";
-import type { Conflist } from "./conflist.ts";
+import type { Conflist, PluginConf } from "./schema.ts";
 import { UserError } from "../errors/user-error.ts";
 
 const FAKE = resolve(import.meta.dirname, "../../test/fixtures/fake-cni-plugin.ts");
@@ -30,7 +30,7 @@ const attachment: Attachment = {
   capabilityArgs: { portMappings: [{ hostPort: 8080, containerPort: 80, protocol: "tcp" }], bandwidth: {} },
 };
 
-function conflist(...plugins: Record<string, unknown>[]): Conflist {
+function conflist(...plugins: PluginConf[]): Conflist {
   return { cniVersion: "1.0.0", name: "testnet", plugins };
 }
 

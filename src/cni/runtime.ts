@@ -6,8 +6,8 @@ import { access, constants, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { CommandError, run as defaultRun, type Runner } from "../sys/exec.ts";
 import { writeFileAtomic } from "../sys/atomic-write.ts";
-import { UserError } from "../errors/user-error.ts";
-import type { Conflist } from "./conflist.ts";
+import { UserError, formatPath } from "../errors/user-error.ts";
+import { type Conflist, NetConfListSchema, NetConfSchema, type PluginConf, asConflist } from "./schema.ts";
 
 export type CniCommand = "ADD" | "DEL" | "CHECK";
 
@@ -137,7 +137,7 @@ export class CniRuntime {
   async #exec(
     command: CniCommand,
     conflist: Conflist,
-    plugin: Record<string, unknown>,
+    plugin: PluginConf,
     attachment: Attachment,
     prevResult: CniResult | undefined,
   ): Promise<CniResult | undefined> {
@@ -197,12 +197,12 @@ export class CniRuntime {
 /** The config one plugin sees: its own object plus the network's name and version, prevResult and runtimeConfig. */
 export function pluginConfig(
   conflist: Conflist,
-  plugin: Record<string, unknown>,
+  plugin: PluginConf,
   attachment: Attachment,
   prevResult: CniResult | undefined,
 ): Record<string, unknown> {
   const config: Record<string, unknown> = { ...plugin, name: conflist.name, cniVersion: conflist.cniVersion };
-  const capabilities = (plugin.capabilities ?? {}) as Record<string, boolean>;
+  const capabilities = plugin.capabilities ?? {};
   const runtimeConfig = Object.fromEntries(
     Object.entries(attachment.capabilityArgs ?? {}).filter(([name]) => capabilities[name] === true),
   );
@@ -254,25 +254,19 @@ export async function loadConflist(path: string): Promise<Conflist> {
       { path, message: `not JSON: ${(error as Error).message}`, fix: "write the conflist as JSON" },
     ]);
   }
-  const single = value as Record<string, unknown> | null;
-  if (single && typeof single.type === "string" && !("plugins" in single)) {
-    const { name, cniVersion, ...plugin } = single;
-    value = { name, cniVersion, plugins: [{ ...plugin }] };
-  }
-  const conflist = value as Partial<Conflist>;
-  if (
-    typeof conflist.name !== "string" ||
-    typeof conflist.cniVersion !== "string" ||
-    !Array.isArray(conflist.plugins) ||
-    conflist.plugins.some((plugin) => typeof plugin?.type !== "string")
-  ) {
+  const isList = typeof value === "object" && value !== null && "plugins" in value;
+  const parsed = isList
+    ? NetConfListSchema.safeParse(value)
+    : NetConfSchema.transform(asConflist).safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
     throw new UserError([
       {
-        path,
-        message: "not a CNI network configuration (list)",
+        path: `${path}: ${formatPath(issue.path)}`,
+        message: `not a CNI network configuration${isList ? " list" : ""}: ${issue.message}`,
         fix: 'give "name", "cniVersion" and "plugins" (each with a "type"), or one plugin\'s "type"',
       },
     ]);
   }
-  return conflist as Conflist;
+  return parsed.data;
 }

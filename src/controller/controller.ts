@@ -13,6 +13,8 @@ import { assignBlocks, type NodeView } from "../ipam/assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
+import { internalIp, providerId } from "../kube/nodes.ts";
+import type { IPod } from "kubernetes-models/v1/Pod";
 import { type Backoff, Coalescer } from "./coalesce.ts";
 import { mapBounded } from "../sys/bounded.ts";
 import { desiredRoutes, type NodeBlocks } from "../routes/routes.ts";
@@ -124,9 +126,9 @@ export class BlockController {
         const pods = await this.api.list("v1", "Pod");
         this.podCounts.clear();
         for (const pod of pods.items) {
-          const spec = (pod.spec ?? {}) as { nodeName?: string; hostNetwork?: boolean };
-          const phase = (pod.status as { phase?: string } | undefined)?.phase;
-          if (!spec.nodeName || spec.hostNetwork || phase === "Succeeded" || phase === "Failed") continue;
+          const { spec, status } = pod as unknown as IPod;
+          const phase = status?.phase;
+          if (!spec?.nodeName || spec.hostNetwork || phase === "Succeeded" || phase === "Failed") continue;
           this.podCounts.set(spec.nodeName, (this.podCounts.get(spec.nodeName) ?? 0) + 1);
         }
         this.passes.kick();
@@ -359,7 +361,7 @@ export class BlockController {
   private async checkNics(nics: NicChecker): Promise<void> {
     const unchecked = [...this.nodes.objects.values()].flatMap((node) => {
       const ip = internalIp(node);
-      const providerID = (node.spec as { providerID?: string } | undefined)?.providerID;
+      const providerID = providerId(node);
       if (!ip || this.nicChecked.has(node.metadata.name)) return [];
       return [{ name: node.metadata.name, ip, ...(providerID ? { providerID } : {}) }];
     });
@@ -384,10 +386,4 @@ export class BlockController {
     this.log.warn({ node, reason }, message);
     if (node) this.options.record(node, "Warning", reason, message);
   }
-}
-
-export function internalIp(node: KubeObject): string | undefined {
-  const addresses = (node.status as { addresses?: Array<{ type?: string; address?: string }> } | undefined)
-    ?.addresses;
-  return addresses?.find((address) => address.type === "InternalIP")?.address;
 }

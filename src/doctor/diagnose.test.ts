@@ -1,13 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { diagnose } from "./diagnose.ts";
-import type { AgentStatus, ClusterFacts, NodeFacts } from "./facts.ts";
+import type { ClusterFacts, NodeFacts } from "./facts.ts";
+import type { AgentStatus } from "../agent/status.ts";
 
 const status: AgentStatus = {
+  node: "node1",
+  ready: true,
   blocks: ["10.224.0.16/28"],
   conflist: { path: "/etc/cni/net.d/10-aks-ipvlan.conflist", hash: "h" },
   chains: { nat: ["AKS-IPVLAN-MASQ"], filter: [] },
   hostDevice: "ipvl-host",
-  ipForward: 1,
+  ipForward: "1",
   addresses: { inUse: 1, capacity: 16 },
   lastError: null,
 };

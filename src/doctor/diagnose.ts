@@ -1,6 +1,7 @@
 // The seed's Troubleshooting section as rules: each turns gathered facts into findings with a fix.
 // Pure: every rule sees the same facts, so the report is the same however they were gathered.
-import type { AgentStatus, ClusterFacts, NodeFacts } from "./facts.ts";
+import type { ClusterFacts, NodeFacts } from "./facts.ts";
+import type { AgentStatus } from "../agent/status.ts";
 
 export type Severity = "ok" | "warning" | "error" | "not checked";
 

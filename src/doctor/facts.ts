@@ -1,20 +1,6 @@
 // What the doctor knows about a cluster: gathered once (gather.ts), judged by pure rules (diagnose.ts).
 import type { RouteChanges } from "../routes/diff.ts";
-
-/** The agent's GET /status answer, as far as the doctor reads it (src/agent/serve.ts writes it). */
-export interface AgentStatus {
-  node?: string;
-  ready?: boolean;
-  waiting?: string;
-  nodeIp?: string;
-  blocks?: string[];
-  conflist?: { path: string; hash: string } | null;
-  chains?: { nat: string[]; filter: string[] } | null;
-  hostDevice?: string | null;
-  ipForward?: string | number | null;
-  addresses?: { inUse: number; capacity: number } | null;
-  lastError?: string | null;
-}
+import type { AgentStatus } from "../agent/status.ts";
 
 export type Fetched<T> = { ok: true; value: T } | { ok: false; reason: string };
 

@@ -3,6 +3,7 @@
 // server's node proxy cannot reach; so the doctor execs into the agent's own container, which has
 // node (its entry point) and shares the node's network namespace, and fetches the page there. The URL
 // travels as an argument, never spliced into the script.
+import { z } from "zod";
 import type { ClusterSpec } from "../spec/schema.ts";
 import { labelSelector, type KubeApi, type KubeObject } from "../kube/client.ts";
 import type { PodExec } from "../kube/exec.ts";
@@ -21,7 +22,8 @@ import { parseLedger } from "../controller/ledger.ts";
 import { desiredRoutes } from "../routes/routes.ts";
 import { routeChanges, type TableRoute } from "../routes/diff.ts";
 import type { RouteTableRef } from "../azure/arm-client.ts";
-import type { AgentStatus, ClusterFacts, Fetched, NodeFacts } from "./facts.ts";
+import type { ClusterFacts, Fetched, NodeFacts } from "./facts.ts";
+import { agentStatusSchema, type AgentStatus } from "../agent/status.ts";
 
 const DEFAULT_LISTEN = "127.0.0.1:9464";
 const STATUS_TIMEOUT_MS = 15_000;
@@ -106,7 +108,10 @@ async function agentStatus(exec: PodExec, pod: KubeObject, listen: string): Prom
     });
     if (result.code !== 0)
       return { ok: false, reason: (result.stderr || result.stdout).trim() || `exit ${result.code}` };
-    return { ok: true, value: JSON.parse(result.stdout) as AgentStatus };
+    const parsed = agentStatusSchema.safeParse(JSON.parse(result.stdout));
+    if (!parsed.success)
+      return { ok: false, reason: `not an agent status: ${z.prettifyError(parsed.error)}` };
+    return { ok: true, value: parsed.data };
   } catch (error) {
     return { ok: false, reason: (error as Error).message };
   }

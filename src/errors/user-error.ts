@@ -30,3 +30,12 @@ export function formatPath(path: readonly PropertyKey[]): string {
     return out ? `${out}.${String(key)}` : String(key);
   }, "");
 }
+
+/** The value at a zod issue's path in the input, to show it in the finding. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  return path.reduce<unknown>(
+    (node, key) =>
+      node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined,
+    root,
+  );
+}

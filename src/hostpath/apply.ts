@@ -1,6 +1,6 @@
 // Making the node's host device and block routes match desiredHostPath(): read them with
 // `ip -json`, plan the difference (pure), fix it with one `ip -batch -`.
-import type { Runner } from "../sys/exec.ts";
+import { CommandError, type Runner } from "../sys/exec.ts";
 import type { HostPath } from "./desired.ts";
 
 export interface Link {
@@ -110,7 +110,19 @@ async function readState(runner: Runner): Promise<{ links: Link[]; routes: Route
 export async function applyHostPath(runner: Runner, desired: HostPath): Promise<HostRepair[]> {
   const { links, routes } = await readState(runner);
   const plan = planHostPath(desired, links, routes);
-  if (plan.batch.length > 0) await runner("ip", ["-batch", "-"], { input: `${plan.batch.join("\n")}\n` });
+  if (plan.batch.length === 0) return plan.repairs;
+  try {
+    await runner("ip", ["-batch", "-"], { input: `${plan.batch.join("\n")}\n` });
+  } catch (error) {
+    // The batch starts with `link add`, so a kernel without ipvlan fails before anything changed.
+    if (error instanceof CommandError && /Unknown device type/i.test(error.result.stderr)) {
+      throw new Error(
+        `the kernel has no ipvlan support (kernel module \`ipvlan\`, CONFIG_IPVLAN): load it with \`modprobe ipvlan\`, or use a node image whose kernel has it`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
   return plan.repairs;
 }
 

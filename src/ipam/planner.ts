@@ -4,6 +4,7 @@
 // free block in node-name order, whatever order the spec lists them in.
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError, type Finding } from "../errors/user-error.ts";
+import { routeTableWarnings } from "../spec/limits.ts";
 import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, parseCidr } from "../net/cidr.ts";
 import { type BlockPool, checkedPool } from "./pool.ts";
 import { assignBlocks } from "./assign.ts";
@@ -79,11 +80,12 @@ export function plan(
   if (errors.length > 0) throw new UserError(errors);
 
   const planned = nodes.map((node) => nodePlan(node, assignment.blocksOf.get(node.name) ?? [], pool));
+  const routes = planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip)));
   return {
     nodes: planned,
-    routes: planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip))),
+    routes,
     freeBlocks: assignment.freeBlocks,
-    warnings: planWarnings(spec, pool.capacity()),
+    warnings: [...planWarnings(spec, pool.capacity()), ...routeTableWarnings(routes.length)],
   };
 }
 

@@ -1,6 +1,8 @@
 // Every Kubernetes object of an installation, in the order they can be applied, and their YAML text.
 import { stringify } from "yaml";
 import type { ClusterSpec } from "../spec/schema.ts";
+import { configMapFindings } from "../spec/limits.ts";
+import { UserError } from "../errors/user-error.ts";
 import { agentDaemonSet } from "./agent.ts";
 import { controllerDeployment, controllerServiceAccountAnnotations } from "./controller.ts";
 import { agentRbac, controllerRbac } from "./rbac.ts";
@@ -20,6 +22,9 @@ export interface Manifest {
 }
 
 export function renderManifests(spec: ClusterSpec): Manifest[] {
+  const configData = { [CONFIG_KEY]: specText(spec) };
+  const tooLarge = configMapFindings(CONFIG_MAP_NAME, configData);
+  if (tooLarge.length > 0) throw new UserError(tooLarge);
   const controllerAnnotations = controllerServiceAccountAnnotations(spec);
   return [
     { apiVersion: "v1", kind: "Namespace", metadata: metadataOf(NAMESPACE, false) },
@@ -39,7 +44,7 @@ export function renderManifests(spec: ClusterSpec): Manifest[] {
       kind: "ConfigMap",
       metadata: metadataOf(CONFIG_MAP_NAME),
       // The validated spec with every default written out: agents read exactly what was planned.
-      data: { [CONFIG_KEY]: specText(spec) },
+      data: configData,
     },
     agentDaemonSet(spec),
     controllerDeployment(spec),

@@ -7,6 +7,9 @@ import { comment } from "./comment.ts";
 import { MASQ_CHAIN, POSTROUTING_CHAIN, masqueradeRules } from "./masquerade.ts";
 import { OUTPUT_CHAIN, azureEndpointGuardRules } from "./azure-endpoints.ts";
 
+/** Our chains per table: constants, so cleanup finds them without a spec. */
+export const OWNED_CHAINS = { nat: [POSTROUTING_CHAIN, MASQ_CHAIN], filter: [OUTPUT_CHAIN] };
+
 export function renderNodeRules(spec: ClusterSpec, node: NodePlan): ChainSet {
   const nat = masqueradeRules(spec, node);
   const filter = azureEndpointGuardRules(spec, node);
@@ -38,6 +41,6 @@ export function renderNodeRules(spec: ClusterSpec, node: NodePlan): ChainSet {
         position: "first",
       },
     ],
-    owned: { nat: [POSTROUTING_CHAIN, MASQ_CHAIN], filter: [OUTPUT_CHAIN] },
+    owned: OWNED_CHAINS,
   };
 }

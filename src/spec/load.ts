@@ -1,11 +1,13 @@
 // Reading a cluster spec from YAML text or a file, turning every problem into a Finding.
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
-import { UserError, formatPath, type Finding } from "../errors/user-error.ts";
+import { UserError, formatPath, valueAt, type Finding } from "../errors/user-error.ts";
+import { CONFIG_MAP_MAX_BYTES, MAX_YAML_ALIASES } from "./limits.ts";
 
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
+  if (Buffer.byteLength(text) > CONFIG_MAP_MAX_BYTES) throw tooLarge(source, Buffer.byteLength(text));
   const document = parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new UserError(
@@ -16,7 +18,30 @@ export function parseSpec(text: string, source = "spec"): ClusterSpec {
       })),
     );
   }
-  return validateSpec(document.toJS() ?? {});
+  let value: unknown;
+  try {
+    value = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+  } catch (error) {
+    throw new UserError([
+      {
+        path: source,
+        message: `YAML aliases expand too far: ${(error as Error).message}`,
+        fix: `write the values out instead of using more than ${MAX_YAML_ALIASES} aliases (*name)`,
+      },
+    ]);
+  }
+  return validateSpec(value ?? {});
+}
+
+function tooLarge(source: string, bytes?: number): UserError {
+  return new UserError([
+    {
+      path: source,
+      ...(bytes === undefined ? {} : { value: `${bytes} bytes` }),
+      message: `the spec is larger than ${CONFIG_MAP_MAX_BYTES} bytes, the most the ConfigMap that carries it holds`,
+      fix: "remove what the spec does not need (nodes are listed by name and IP only)",
+    },
+  ]);
 }
 
 export function validateSpec(value: unknown): ClusterSpec {
@@ -28,8 +53,9 @@ export function validateSpec(value: unknown): ClusterSpec {
 export async function loadSpec(file: string): Promise<ClusterSpec> {
   let text: string;
   try {
-    text = await readFile(file, "utf8");
+    text = await readBounded(file, file);
   } catch (error) {
+    if (error instanceof UserError) throw error;
     throw new UserError([
       {
         path: "--config",
@@ -42,13 +68,28 @@ export async function loadSpec(file: string): Promise<ClusterSpec> {
   return parseSpec(text, file);
 }
 
+/** Reads at most CONFIG_MAP_MAX_BYTES + 1 bytes, so a huge or endless file (/dev/zero) is refused cheaply. */
+async function readBounded(file: string, name: string): Promise<string> {
+  const handle = await open(file, "r");
+  try {
+    if ((await handle.stat()).isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
+    const buffer = Buffer.alloc(CONFIG_MAP_MAX_BYTES + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
+      if (bytesRead === 0) break;
+      length += bytesRead;
+    }
+    if (length > CONFIG_MAP_MAX_BYTES) throw tooLarge(name);
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    await handle.close();
+  }
+}
+
 function toFinding(issue: z.core.$ZodIssue, root: unknown): Finding {
   const path = formatPath(issue.path);
-  const value = issue.path.reduce<unknown>(
-    (node, key) =>
-      node && typeof node === "object" ? (node as Record<PropertyKey, unknown>)[key] : undefined,
-    root,
-  );
+  const value = valueAt(root, issue.path);
   const params = (issue as { params?: { fix?: string } }).params;
   const shown = issue.code === "unrecognized_keys" ? issue.keys : value;
   return { path, value: shown, message: issue.message, fix: params?.fix ?? genericFix(issue) };

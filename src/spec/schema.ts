@@ -2,43 +2,35 @@
 // The zod schema is the single source of truth; types are inferred from it and the JSON Schema for
 // editors is generated from it (npm run schema).
 import { z } from "zod";
-import { type Cidr, containsIp, isIPv4, parseCidr, parseCidrOrIp, parseIp } from "../net/cidr.ts";
+import { type Cidr, containsIp, isIPv4, parseCidr, parseIp } from "../net/cidr.ts";
+import type { Finding } from "../errors/user-error.ts";
+import {
+  azureName,
+  cidr,
+  cidrOrIp,
+  image,
+  interfaceName,
+  ip,
+  listenAddress,
+  matching,
+  resourceGroup,
+  uuid,
+} from "./canonical.ts";
+import { nodeIpFindings, nodeSubnetFindings, rangeFindings } from "./address-policy.ts";
 
 function fix(text: string) {
   return { params: { fix: text } };
 }
 
-function parsedBy(parse: (text: string) => unknown, fixText: string) {
-  return z.string().superRefine((text, ctx) => {
-    try {
-      parse(text);
-    } catch (error) {
-      ctx.addIssue({
-        code: "custom",
-        message: (error as Error).message,
-        input: text,
-        params: { fix: fixText },
-      });
-    }
-  });
+/** "nodes[1].block" → ["nodes", 1, "block"], so policy findings carry the same path as zod's own. */
+function parsePath(path: string): (string | number)[] {
+  return path
+    .split(/[.[\]]+/)
+    .filter(Boolean)
+    .map((key) => (/^\d+$/.test(key) ? Number(key) : key));
 }
 
-const cidr = parsedBy(parseCidr, "write it as a.b.c.d/n with the host part zero, e.g. 10.224.0.0/16");
-
-const ip = z
-  .string()
-  .refine(isIPv4, { message: "not an IPv4 address", ...fix("write it as a.b.c.d, e.g. 10.224.0.4") });
-
-const cidrOrIp = parsedBy(parseCidrOrIp, "write a.b.c.d or a.b.c.d/n");
-
-/** A string matching `pattern`; a refinement (not .regex) so the issue carries its fix, with the
- * pattern kept in the generated JSON Schema for editors. */
-function matching(pattern: RegExp, message: string, fixText: string) {
-  return z
-    .string()
-    .refine((text) => pattern.test(text), { message, ...fix(fixText) })
-    .meta({ pattern: pattern.source });
-}
+const DEFAULT_IMAGE = "ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0";
 
 const dnsLabel = matching(
   /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
@@ -85,11 +77,7 @@ export const ClusterSpecSchema = z
       .describe("Blocks a node may hold; the controller adds one when the node's pods fill its blocks."),
     nodes: z.array(NodeSchema).default([]),
     reserved: z.array(cidrOrIp).default([]).describe("Addresses or CIDRs never handed out to pods."),
-    masterInterface: matching(
-      /^[a-zA-Z0-9_.-]{1,15}$/,
-      "not a Linux interface name",
-      "use the node NIC's name, e.g. eth0",
-    ).default("eth0"),
+    masterInterface: interfaceName.default("eth0"),
     mode: z
       .string()
       .refine((mode) => mode === "l3s", {
@@ -125,58 +113,81 @@ export const ClusterSpecSchema = z
     maxPodsPerNode: z.number().int().min(1).max(1000).optional().describe("The kubelet's --max-pods."),
     agent: z
       .strictObject({
-        image: z.string().default("ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0"),
+        image: image.default(DEFAULT_IMAGE),
         resyncSeconds: z.number().int().min(1).max(3600).default(10),
-        listenAddress: matching(
-          /^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/,
-          "not an IPv4 address and port",
-          "write it as a.b.c.d:port, e.g. 127.0.0.1:9464 (kubelet probes reach it on the host network)",
-        )
+        listenAddress: listenAddress
           .describe("Where the agent serves /healthz, /readyz and /metrics.")
           .default("127.0.0.1:9464"),
         leakGraceSeconds: z.number().int().min(0).default(300),
       })
       .default({
-        image: "ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0",
+        image: DEFAULT_IMAGE,
         resyncSeconds: 10,
         listenAddress: "127.0.0.1:9464",
         leakGraceSeconds: 300,
       }),
     controller: z
       .strictObject({
-        image: z.string().default("ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0"),
+        image: image.default(DEFAULT_IMAGE),
         releaseGraceSeconds: z.number().int().min(0).default(600),
         routeTable: z
           .strictObject({
-            subscriptionId: z.string().min(1),
-            resourceGroup: z.string().min(1),
-            name: z.string().min(1),
+            subscriptionId: uuid,
+            resourceGroup,
+            name: azureName,
           })
           .optional(),
         enableIpForwarding: z.boolean().default(false),
-        azureClientId: z
-          .string()
-          .min(1)
+        azureClientId: uuid
           .optional()
           .describe(
             "Client ID of the managed identity the controller uses through Azure workload identity; it needs Network Contributor on the route table. Unset: no workload identity wiring.",
           ),
       })
       .default({
-        image: "ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0",
+        image: DEFAULT_IMAGE,
         releaseGraceSeconds: 600,
         enableIpForwarding: false,
       }),
   })
   .superRefine((spec, ctx) => {
-    let subnet: Cidr;
-    try {
-      subnet = parseCidr(spec.nodeSubnet);
-    } catch {
-      return; // already reported by the field's own check
-    }
+    const report = (findings: Finding[]) => {
+      for (const finding of findings) {
+        ctx.addIssue({
+          code: "custom",
+          path: parsePath(finding.path),
+          message: finding.message,
+          input: finding.value,
+          params: { fix: finding.fix },
+        });
+      }
+    };
+    // Fields that failed their own check are already reported; the policy looks at the rest.
+    const parsed = (text: unknown): Cidr | undefined => {
+      try {
+        return typeof text === "string" ? parseCidr(text) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const subnet = parsed(spec.nodeSubnet);
+    if (subnet) report(nodeSubnetFindings(subnet));
+    (spec.podPool ?? []).forEach((text, index) => {
+      const pool = parsed(text);
+      if (pool) report(rangeFindings(`podPool[${index}]`, pool, "pod pool"));
+    });
+    (spec.masquerade.nonMasqueradeCIDRs ?? []).forEach((text, index) => {
+      const range = parsed(text);
+      if (range) report(rangeFindings(`masquerade.nonMasqueradeCIDRs[${index}]`, range, "destination range"));
+    });
     spec.nodes.forEach((node, index) => {
-      if (isIPv4(node.ip) && !containsIp(subnet, parseIp(node.ip))) {
+      const block = parsed(node.block);
+      if (block) report(rangeFindings(`nodes[${index}].block`, block, "node block"));
+    });
+    if (!subnet) return;
+    spec.nodes.forEach((node, index) => {
+      if (!isIPv4(node.ip)) return;
+      if (!containsIp(subnet, parseIp(node.ip))) {
         ctx.addIssue({
           code: "custom",
           path: ["nodes", index, "ip"],
@@ -184,6 +195,8 @@ export const ClusterSpecSchema = z
           input: node.ip,
           params: { fix: "use the node's primary NIC address from the node subnet" },
         });
+      } else {
+        report(nodeIpFindings(`nodes[${index}].ip`, subnet, parseIp(node.ip)));
       }
     });
     for (const key of ["name", "ip"] as const) {

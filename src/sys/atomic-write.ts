@@ -2,6 +2,7 @@
 // A reader sees the old content or the new, never a partial file, even if the writer is killed.
 import { open, rename, readFile, mkdir, unlink } from "node:fs/promises";
 import { dirname, basename, join } from "node:path";
+import { randomBytes } from "node:crypto";
 
 /** Writes `content` to `path` unless it already holds exactly that; returns whether it wrote. */
 export async function writeFileAtomic(path: string, content: string, mode = 0o644): Promise<boolean> {
@@ -9,7 +10,8 @@ export async function writeFileAtomic(path: string, content: string, mode = 0o64
   if (current === content) return false;
   const directory = dirname(path);
   await mkdir(directory, { recursive: true });
-  const temp = join(directory, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  // Unique per call, not just per process: concurrent writers (two agents, or two writes of one) never share a temp.
+  const temp = join(directory, `.${basename(path)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
   const handle = await open(temp, "w", mode);
   try {
     await handle.writeFile(content, "utf8");

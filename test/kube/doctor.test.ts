@@ -5,7 +5,7 @@ import { connect, type KubeApi } from "../../src/kube/client.ts";
 import type { PodExec, PodTarget } from "../../src/kube/exec.ts";
 import { gatherFacts } from "../../src/doctor/gather.ts";
 import { diagnose, hasErrors, type DoctorFinding } from "../../src/doctor/diagnose.ts";
-import type { AgentStatus } from "../../src/doctor/facts.ts";
+import type { AgentStatus } from "../../src/agent/status.ts";
 import { parseSpec } from "../../src/spec/load.ts";
 import { AGENT_NAME, LEDGER_NAME, NAMESPACE, labelsOf } from "../../src/manifests/names.ts";
 import { plan } from "../../src/ipam/planner.ts";

@@ -6,7 +6,7 @@ import { DEFAULT_PATHS } from "../../agent/desired.ts";
 import type { AgentOptions } from "../../agent/context.ts";
 
 interface Flags {
-  config: string;
+  config?: string;
   node?: string;
   once?: boolean;
   cleanup?: boolean;
@@ -23,7 +23,7 @@ export function register(program: Command): void {
   program
     .command("agent")
     .description("keep this node's CNI config, iptables rules, sysctls and host device right")
-    .requiredOption("--config <file>", "cluster spec (the mounted ConfigMap file)")
+    .option("--config <file>", "cluster spec (the mounted ConfigMap file); not needed with --cleanup")
     .option("--node <name>", "this node's name (default: env NODE_NAME)")
     .option("--once", "reconcile once, print a JSON summary and exit")
     .option("--cleanup", "remove the conflist, our chains and jumps, the host device and its routes")
@@ -41,17 +41,17 @@ export function register(program: Command): void {
       "without --kube: file of this node's live pod IPs, one per line (enables leak GC)",
     )
     .action(async (flags: Flags) => {
-      const options = agentOptions(flags);
       if (flags.cleanup) {
-        const [{ cleanup }, { readSpec }, { run }] = await Promise.all([
+        const [{ cleanup }, { run }] = await Promise.all([
           import("../../agent/cleanup.ts"),
-          import("../../agent/context.ts"),
           import("../../sys/exec.ts"),
         ]);
-        const removed = await cleanup(await readSpec(options), options.node, options.paths.cniConfDir, run);
-        process.stdout.write(`${JSON.stringify({ node: options.node, removed }, null, 2)}\n`);
+        const removed = await cleanup(flags.cniConfDir, run);
+        const node = flags.node ?? process.env.NODE_NAME;
+        process.stdout.write(`${JSON.stringify({ ...(node ? { node } : {}), removed }, null, 2)}\n`);
         return;
       }
+      const options = agentOptions(flags);
       if (flags.once) {
         const { reconcileOnce } = await import("../../agent/once.ts");
         const { summary, ok } = await reconcileOnce(options);
@@ -65,6 +65,15 @@ export function register(program: Command): void {
 }
 
 function agentOptions(flags: Flags): AgentOptions {
+  if (!flags.config) {
+    throw new UserError([
+      {
+        path: "--config",
+        message: "no cluster spec",
+        fix: "pass --config FILE (the DaemonSet mounts the spec ConfigMap); only --cleanup works without one",
+      },
+    ]);
+  }
   const node = flags.node ?? process.env.NODE_NAME;
   if (!node) {
     throw new UserError([

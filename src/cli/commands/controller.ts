@@ -47,8 +47,8 @@ export function register(program: Command): void {
       ]);
       const metrics = new ControllerMetrics();
       const server = await serveMetrics(metrics, flags.listen);
-      const stop = new AbortController();
-      for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => stop.abort());
+      const { stopSignal } = await import("../../sys/signals.ts");
+      const stop = stopSignal();
       const identity = process.env.POD_NAME ?? `${hostname()}_${randomBytes(4).toString("hex")}`;
       await run.runController(
         {
@@ -60,7 +60,7 @@ export function register(program: Command): void {
           ...(process.env.POD_NAMESPACE ? { namespace: process.env.POD_NAMESPACE } : {}),
           ...(flags.enableIpForwarding ? { enableIpForwarding: true } : {}),
         },
-        stop.signal,
+        stop,
       );
       server.close();
     });

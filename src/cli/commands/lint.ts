@@ -5,10 +5,9 @@ import { join } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
 import { loadSpec } from "../../spec/load.ts";
 import { type Plan, plan } from "../../ipam/planner.ts";
-import { lintCniConfig } from "../../cni/lint.ts";
+import { type LintFinding, lintCniConfig, shadowedFinding, usesIpvlan } from "../../cni/lint.ts";
+import { configNamesIn, networkConfigs } from "../../cni/conf-dir.ts";
 import { formatSeverityFinding, useColour } from "../output.ts";
-
-const CNI_FILE = /\.(conf|conflist|json)$/;
 
 export function register(program: Command): void {
   program
@@ -18,23 +17,64 @@ export function register(program: Command): void {
     .option("--config <file>", "cluster spec: also check ranges against node IPs and other nodes' blocks")
     .action(async (paths: string[], flags: { config?: string }) => {
       const planned: Plan | undefined = flags.config ? plan(await loadSpec(flags.config)) : undefined;
-      const files = (await Promise.all(paths.map(expand))).flat();
-      const texts = await Promise.all(files.map((file) => readFile(file, "utf8")));
+      const targets = (await Promise.all(paths.map(expand))).flat();
       const colour = useColour();
       let errors = 0;
-      files.forEach((file, index) => {
-        const findings = lintCniConfig(texts[index]!, file, planned);
+      for (const target of targets) {
+        const findings = await lintTarget(target, planned);
         errors += findings.filter((finding) => finding.severity === "error").length;
         const body = findings
           .map((finding) => formatSeverityFinding(finding.severity, finding, colour))
           .join("");
-        process.stdout.write(findings.length === 0 ? `${file}: ok\n` : `${file}:\n${body}`);
-      });
+        process.stdout.write(findings.length === 0 ? `${target.file}: ok\n` : `${target.file}:\n${body}`);
+      }
       if (errors > 0) process.exitCode = 1;
     });
 }
 
-async function expand(path: string): Promise<string[]> {
+interface Target {
+  file: string;
+  /** In a directory: the file the runtime uses instead of this one, when it is not the first. */
+  firstInDir?: string;
+  /** A directory named like a config file: libcni skips it. */
+  folder?: boolean;
+}
+
+/** A file that cannot be read is a finding about that file, like a syntax error in it. */
+async function lintTarget(target: Target, planned: Plan | undefined): Promise<LintFinding[]> {
+  if (target.folder) {
+    return [
+      {
+        severity: "warning",
+        path: "",
+        message: "a directory named like a network config: the runtime skips it",
+        fix: "rename or remove the directory",
+      },
+    ];
+  }
+  let text: string;
+  try {
+    text = await readFile(target.file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    return [
+      {
+        severity: "error",
+        path: "",
+        message: `cannot read: ${code}${code === "EISDIR" ? " (a directory named like a config file)" : ""}: the runtime cannot load it either`,
+        fix:
+          code === "EISDIR"
+            ? "rename or remove the directory"
+            : "make the file readable (chmod 644) or remove it",
+      },
+    ];
+  }
+  const findings = lintCniConfig(text, target.file, planned);
+  if (target.firstInDir && usesIpvlan(text)) findings.unshift(shadowedFinding(target.firstInDir));
+  return findings;
+}
+
+async function expand(path: string): Promise<Target[]> {
   const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
     throw new UserError([
       {
@@ -45,9 +85,21 @@ async function expand(path: string): Promise<string[]> {
       },
     ]);
   });
-  if (!info.isDirectory()) return [path];
-  const names = (await readdir(path)).filter((name) => CNI_FILE.test(name)).sort();
-  if (names.length === 0) {
+  if (!info.isDirectory()) return [{ file: path }];
+  const names = networkConfigs(
+    await configNamesIn(path).catch((error: NodeJS.ErrnoException) => {
+      throw new UserError([
+        {
+          path: "PATH",
+          value: path,
+          message: `cannot list the directory: ${error.code ?? String(error)}`,
+          fix: "run as a user allowed to read it (root on a node)",
+        },
+      ]);
+    }),
+  );
+  const folders = networkConfigs(await readdir(path)).filter((name) => !names.includes(name));
+  if (names.length === 0 && folders.length === 0) {
     throw new UserError([
       {
         path: "PATH",
@@ -57,5 +109,11 @@ async function expand(path: string): Promise<string[]> {
       },
     ]);
   }
-  return names.map((name) => join(path, name));
+  return [
+    ...names.map((name, index) => ({
+      file: join(path, name),
+      ...(index > 0 ? { firstInDir: names[0]! } : {}),
+    })),
+    ...folders.map((name) => ({ file: join(path, name), folder: true })),
+  ];
 }

@@ -1,0 +1,103 @@
+// Zod types for the spec's values that reach rules, files and manifests. Each parses the text and
+// outputs its one canonical spelling ("10.0.0.0/8", never " 10.0.0.0/8\n"), so renderers only ever
+// see what was validated; a value that cannot be read unambiguously is refused with its fix.
+import { z } from "zod";
+import { formatCidr, formatIp, parseCidr, parseCidrOrIp, parseIp } from "../net/cidr.ts";
+
+function fix(text: string) {
+  return { params: { fix: text } };
+}
+
+/** Text parsed by `parse`, output as `format(parse(text))`; the parser's message names the problem. */
+function canonicalBy<T>(parse: (text: string) => T, format: (value: T) => string, fixText: string) {
+  return z.string().transform((text, ctx) => {
+    try {
+      return format(parse(text));
+    } catch (error) {
+      ctx.addIssue({
+        code: "custom",
+        message: (error as Error).message,
+        input: text,
+        params: { fix: fixText },
+      });
+      return z.NEVER;
+    }
+  });
+}
+
+/** Surrounding whitespace (a YAML block scalar's newline) is dropped; inside a value it is an error. */
+export const cidr = canonicalBy(
+  parseCidr,
+  formatCidr,
+  "write it as a.b.c.d/n with the host part zero, e.g. 10.224.0.0/16",
+).meta({ format: "ipv4-cidr" });
+
+export const ip = canonicalBy(
+  (text) => parseIp(text.trim()),
+  formatIp,
+  "write it as a.b.c.d, e.g. 10.224.0.4",
+).meta({ format: "ipv4" });
+
+export const cidrOrIp = canonicalBy(
+  (text) => parseCidrOrIp(text.trim()),
+  formatCidr,
+  "write a.b.c.d or a.b.c.d/n",
+);
+
+/** A string matching `pattern`; a refinement (not .regex) so the issue carries its fix, with the
+ * pattern kept in the generated JSON Schema for editors. */
+export function matching(pattern: RegExp, message: string, fixText: string) {
+  return z
+    .string()
+    .refine((text) => pattern.test(text), { message, ...fix(fixText) })
+    .meta({ pattern: pattern.source });
+}
+
+/** Linux's rule (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace, not "." or "..". */
+export const interfaceName = matching(
+  /^(?!\.{1,2}$)[a-zA-Z0-9_.-]{1,15}$/,
+  "not a Linux interface name",
+  "use the node NIC's name, e.g. eth0",
+);
+
+/**
+ * An OCI image reference (registry/path[:tag][@digest]) as the distribution grammar spells it; no
+ * whitespace or control characters can reach the manifests.
+ */
+export const image = matching(
+  /^(?=.{1,255}$)(?:[a-zA-Z0-9.-]+(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+  "not an image reference",
+  "write REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0",
+);
+
+/** IPv4:port, canonical ("127.0.0.1:9464"); port 0 (any free port) would leave the probes nowhere. */
+export const listenAddress = canonicalBy(
+  (text) => {
+    const match = /^([0-9.]+):(\d{1,5})$/.exec(text.trim());
+    const port = Number(match?.[2]);
+    if (!match || port < 1 || port > 65535) throw new Error("not an IPv4 address and port from 1 to 65535");
+    return { ip: parseIp(match[1]!), port };
+  },
+  ({ ip: address, port }) => `${formatIp(address)}:${port}`,
+  "write it as a.b.c.d:port, e.g. 127.0.0.1:9464 (kubelet probes reach it on the host network)",
+);
+
+export const uuid = matching(
+  /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+  "not a GUID",
+  "copy it from the Azure portal or `az account show`, e.g. 00000000-0000-0000-0000-000000000000",
+);
+
+/** Azure's rules for resource group names (1-90 of letters, digits, _-.(), not ending in '.'). */
+export const resourceGroup = matching(
+  /^[-\w.()]{0,89}[-\w()]$/,
+  "not an Azure resource group name",
+  "use the resource group's name as `az group list` shows it",
+);
+
+/** Azure's rules for route table names (1-80, letters, digits, _-., starting alphanumeric, not ending in '.' or '-'). */
+export const azureName = matching(
+  /^[a-zA-Z0-9](?:[\w.-]{0,78}\w)?$/,
+  "not an Azure resource name",
+  "use the route table's name as `az network route-table list` shows it",
+);

@@ -1,0 +1,251 @@
+// Faults that need a real process: its exit code and stderr as the shell sees them, a reader that
+// closes the pipe early, a port already taken, a kernel without ipvlan, a full or read-only file
+// system (a private mount namespace, `unshare -m`; the machine runs the tests as root).
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { tempDirSync } from "../fakes/temp-dir.ts";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const MAIN = join(ROOT, "src/cli/main.ts");
+const SEED = join(ROOT, "examples/seed.yaml");
+const scratch = tempDirSync("aks-ipvlan-process-");
+const STACK_FRAME = /^\s+at .+(:\d+:\d+\)?|\(native\))$/m;
+
+function cli(args: string[], options: { env?: NodeJS.ProcessEnv; prefix?: string[] } = {}) {
+  const [file, ...rest] = [...(options.prefix ?? []), process.execPath, MAIN, ...args];
+  const result = spawnSync(file!, rest, {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+function specFile(name: string, text: string): string {
+  const path = join(scratch, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function expectOneError(result: ReturnType<typeof cli>, code: number, pattern: RegExp) {
+  expect(result.code, result.stderr).toBe(code);
+  expect(result.stderr).toMatch(/^error: /);
+  expect(result.stderr).toMatch(pattern);
+  expect(result.stderr).toContain("fix:");
+  expect(result.stderr).not.toMatch(STACK_FRAME);
+}
+
+describe("exit codes and stderr of real processes", () => {
+  it("an unsafe spec: exit 2, one error naming the field", () => {
+    const spec = specFile("unsafe.yaml", "nodeSubnet: 0.0.0.0/0\n");
+    expectOneError(cli(["plan", "--config", spec]), 2, /^error: nodeSubnet: /);
+  });
+
+  it("a YAML alias bomb: exit 2, no expansion", () => {
+    const levels = ["b", "c", "d", "e", "f", "g", "h", "i"].map(
+      (name, index, all) =>
+        `${name}: &${name} [${Array(9)
+          .fill(`*${index === 0 ? "a" : all[index - 1]}`)
+          .join(",")}]`,
+    );
+    const spec = specFile("bomb.yaml", `a: &a [x,x,x,x,x,x,x,x,x]\n${levels.join("\n")}\n`);
+    expectOneError(cli(["plan", "--config", spec]), 2, /aliases/);
+  });
+
+  it("lint findings: exit 1 with the findings on stdout, nothing on stderr", () => {
+    const file = specFile("bad.conflist", JSON.stringify({ cniVersion: "1.0.0", name: "n", plugins: [] }));
+    const result = cli(["lint", file]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain("error plugins: no plugins in the list");
+    expect(result.stderr).toBe("");
+  });
+
+  it("a reader that closes the pipe early (| head) ends the output quietly", async () => {
+    const nodes = Array.from(
+      { length: 3000 },
+      (_, i) => `  - {name: n${i}, ip: 10.224.${(i >> 8) + 1}.${i & 255}}`,
+    );
+    const spec = specFile(
+      "big.yaml",
+      `nodeSubnet: 10.224.0.0/16\npodPool: [10.241.0.0/16]\nnodes:\n${nodes.join("\n")}\n`,
+    );
+    const child = spawn(process.execPath, [MAIN, "plan", "--config", spec, "-o", "json"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    // Like `head -c`: read the first chunk, then close the read end.
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+  });
+
+  it("a listen port already in use: exit 1, the cause and the fix, nothing set up", async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const port = (holder.address() as AddressInfo).port;
+    // masterInterface names no device: had the agent got past listen, its first step would refuse.
+    const spec = specFile("busy.yaml", `${readFileSync(SEED, "utf8")}masterInterface: nope0\n`);
+    const dirs = join(scratch, "busy");
+    try {
+      const result = await new Promise<ReturnType<typeof cli>>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            MAIN,
+            "agent",
+            "--config",
+            spec,
+            "--node",
+            "node1",
+            "--listen",
+            `127.0.0.1:${port}`,
+            "--cni-conf-dir",
+            join(dirs, "net.d"),
+            "--ipam-data-dir",
+            join(dirs, "run/ipam"),
+          ],
+          { env: { ...process.env, AKS_IPVLAN_IPTABLES: "legacy" }, stdio: ["ignore", "pipe", "pipe"] },
+        );
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.once("close", (code) => resolve({ code, stdout, stderr }));
+      });
+      expectOneError(result, 1, /EADDRINUSE/);
+      expect(result.stderr).toContain("--listen");
+      expect(existsSync(dirs)).toBe(false);
+    } finally {
+      holder.close();
+    }
+  });
+});
+
+describe("a kernel without ipvlan (this host's: `ip link add ... type ipvlan` says Unknown device type)", () => {
+  const probe = spawnSync("unshare", ["-n", "ip", "link", "add", "probe0", "link", "lo", "type", "ipvlan"], {
+    encoding: "utf8",
+  });
+  const noIpvlan = /Unknown device type/.test(probe.stderr);
+
+  it.runIf(noIpvlan)(
+    "agent --once names the module `ipvlan` and leaves ip_forward and the conf dir alone",
+    () => {
+      const netns = `aks-ipvlan-faults-${process.pid}`;
+      spawnSync("ip", ["netns", "add", netns]);
+      try {
+        const spec = specFile("lo.yaml", `${readFileSync(SEED, "utf8")}masterInterface: lo\n`);
+        const dirs = join(scratch, "no-ipvlan");
+        const result = cli(
+          [
+            "agent",
+            "--once",
+            "--config",
+            spec,
+            "--node",
+            "node1",
+            "--cni-conf-dir",
+            join(dirs, "net.d"),
+            "--cni-bin-dir",
+            "/usr/lib/cni",
+            "--ipam-data-dir",
+            join(dirs, "run/ipam"),
+          ],
+          { prefix: ["ip", "netns", "exec", netns], env: { AKS_IPVLAN_IPTABLES: "legacy" } },
+        );
+        expect(result.code).toBe(1);
+        expect(result.stdout).toMatch(/kernel module `ipvlan`/);
+        expect(result.stdout).not.toMatch(/Unknown device type/);
+        const forward = spawnSync("ip", ["netns", "exec", netns, "cat", "/proc/sys/net/ipv4/ip_forward"], {
+          encoding: "utf8",
+        });
+        expect(forward.stdout.trim()).toBe("0");
+        expect(existsSync(join(dirs, "net.d", "10-aks-ipvlan.conflist"))).toBe(false);
+      } finally {
+        spawnSync("ip", ["netns", "del", netns]);
+      }
+    },
+  );
+});
+
+/** Runs a module script in a new mount namespace (its mounts vanish with it); returns its JSON output. */
+function inPrivateMounts(script: string): unknown {
+  const result = spawnSync(
+    "unshare",
+    ["-m", "--propagation", "private", process.execPath, "--input-type=module", "-e", script],
+    { encoding: "utf8" },
+  );
+  expect(result.status, result.stderr).toBe(0);
+  return JSON.parse(result.stdout);
+}
+
+describe("full and read-only file systems (a private mount namespace)", () => {
+  /** Runs `node MAIN args` in a new mount namespace after mounting `mount` (argv of mount(8)) on `dir`. */
+  function inMountNamespace(mountArgs: string[], args: string[]) {
+    const script = [
+      `const { spawnSync } = await import("node:child_process");`,
+      `const mounted = spawnSync("mount", ${JSON.stringify(mountArgs)}, { stdio: "inherit" });`,
+      `if (mounted.status !== 0) process.exit(99);`,
+      `const run = spawnSync(process.execPath, ${JSON.stringify([MAIN, ...args])}, { encoding: "utf8" });`,
+      `process.stdout.write(JSON.stringify({ code: run.status, stdout: run.stdout, stderr: run.stderr }));`,
+    ].join("\n");
+    return inPrivateMounts(script) as { code: number; stdout: string; stderr: string };
+  }
+
+  it("render --out into a read-only directory: exit 2, the earlier render intact", () => {
+    const parent = join(scratch, "ro");
+    mkdirSync(parent);
+    const out = join(parent, "rendered");
+    expect(cli(["render", "--config", join(ROOT, "examples/five-nodes.yaml"), "--out", out]).code).toBe(0);
+    const before = readdirSync(join(out, "nodes")).sort();
+    const result = inMountNamespace(
+      ["--bind", "-o", "ro", parent, parent],
+      ["render", "--config", SEED, "--out", out],
+    );
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^error: --out: cannot write there: EROFS/);
+    expect(result.stderr).not.toMatch(STACK_FRAME);
+    expect(readdirSync(join(out, "nodes")).sort()).toEqual(before);
+  });
+
+  it("render --out onto a full file system: exit 2, the earlier render intact, no temp left", () => {
+    const parent = join(scratch, "full");
+    mkdirSync(parent);
+    const script = [
+      `const { spawnSync } = await import("node:child_process");`,
+      `const { writeFileSync } = await import("node:fs");`,
+      `spawnSync("mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", ${JSON.stringify(parent)}]);`,
+      `const render = (config) => spawnSync(process.execPath, [${JSON.stringify(MAIN)}, "render", "--config", config, "--out", ${JSON.stringify(join(parent, "out"))}], { encoding: "utf8" });`,
+      `const first = render(${JSON.stringify(SEED)});`,
+      // Fill what is left, then render a larger tree.
+      `try { writeFileSync(${JSON.stringify(join(parent, "filler"))}, Buffer.alloc(1 << 20)); } catch {}`,
+      `const second = render(${JSON.stringify(join(ROOT, "examples/large.yaml"))});`,
+      `const { readdirSync, readFileSync } = await import("node:fs");`,
+      `process.stdout.write(JSON.stringify({ first: first.status, second: second.status, stderr: second.stderr,`,
+      `  entries: readdirSync(${JSON.stringify(parent)}).sort(),`,
+      `  nodes: readdirSync(${JSON.stringify(join(parent, "out/nodes"))}).sort(),`,
+      `  conflist: readFileSync(${JSON.stringify(join(parent, "out/nodes/node1/10-aks-ipvlan.conflist"))}, "utf8") }));`,
+    ].join("\n");
+    const report = inPrivateMounts(script) as {
+      first: number;
+      second: number;
+      stderr: string;
+      entries: string[];
+      nodes: string[];
+      conflist: string;
+    };
+    expect(report.first).toBe(0);
+    expect(report.second).toBe(2);
+    expect(report.stderr).toMatch(/ENOSPC/);
+    expect(report.stderr).not.toMatch(STACK_FRAME);
+    expect(report.entries).toEqual(["filler", "out"]);
+    expect(report.nodes).toEqual(["node1", "node2", "node3"]);
+    expect(() => JSON.parse(report.conflist)).not.toThrow();
+  });
+});
