@@ -26,7 +26,12 @@ import { backend } from "../src/iptables/backend.ts";
 import { cleanupRules, syncRules } from "../src/iptables/apply.ts";
 import { parseSave } from "../src/iptables/save.ts";
 import { writeFileAtomic } from "../src/sys/atomic-write.ts";
-import { footprint, type FootprintJob, type FootprintResult } from "./agent/footprint.ts";
+import {
+  footprint,
+  FootprintResultSchema,
+  type FootprintJob,
+  type FootprintResult,
+} from "./agent/footprint.ts";
 import { importCosts } from "./agent/imports.ts";
 
 const REPO = resolve(import.meta.dirname, "..");
@@ -92,6 +97,7 @@ const GuestResultSchema = z.strictObject({
       seedSteadySpawns: count,
     }),
   ),
+  footprint: FootprintResultSchema.optional(),
   error: z.string().optional(),
 }) satisfies z.ZodType<GuestResult>;
 
@@ -247,7 +253,9 @@ async function guest(jobFile: string): Promise<void> {
     await writeFileAtomic(`${footprintDir}/job.json`, JSON.stringify(footprintJob));
     // prettier-ignore
     await run("unshare", ["-n", "--", process.execPath, "--expose-gc", import.meta.filename, "--footprint", `${footprintDir}/job.json`], { timeoutMs: 600_000 });
-    result.footprint = JSON.parse(await readFile(`${footprintDir}/result.json`, "utf8")) as FootprintResult;
+    result.footprint = FootprintResultSchema.parse(
+      JSON.parse(await readFile(`${footprintDir}/result.json`, "utf8")),
+    );
     if (job.sync) result.sync = await withNetns("bench", syncBench);
   } catch (error) {
     result.error = (error as Error).stack ?? String(error);
@@ -329,7 +337,7 @@ async function hostFootprint(dist: string): Promise<FootprintResult> {
         timeoutMs: 600_000,
       },
     );
-    return JSON.parse(await readFile(join(dir, "result.json"), "utf8")) as FootprintResult;
+    return FootprintResultSchema.parse(JSON.parse(await readFile(join(dir, "result.json"), "utf8")));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

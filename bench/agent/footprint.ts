@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { z } from "zod";
 import { startApiServer, type ApiServer } from "../../test/apiserver/server.ts";
 import { selfSignedCertificate } from "../../test/arm/tls.ts";
 import { run } from "../../src/sys/exec.ts";
@@ -15,24 +16,30 @@ import { AGENT_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import { BLOCKS_ANNOTATION } from "../../src/ipam/annotation.ts";
 import { AGENT_NODE_OPTIONS } from "../../src/manifests/agent.ts";
 
-export interface Sample {
-  label: string;
-  rssMb: number;
-  heapMb: number;
-}
+const sampleSchema = z.strictObject({ label: z.string(), rssMb: z.number(), heapMb: z.number() });
+export type Sample = z.infer<typeof sampleSchema>;
 
-export interface FootprintResult {
-  listeningMs: number;
-  firstReconcileMs: number;
-  /** undefined when no reconcile succeeded (this host's kernel has no ipvlan for the host device). */
-  readyMs?: number;
-  firstProblems: string[];
-  samples: Sample[];
-  curve: Sample[];
-  reconcileMs: number[];
-  idle: { seconds: number; agentCpuSeconds: number; withChildrenCpuSeconds: number; resyncSeconds: number };
-  informerCost: Array<{ label: string; rssMb: number; heapMb: number; ms: number }>;
-}
+/** What the footprint run writes to result.json (read back by bench/agent.ts, maybe from the guest). */
+export const FootprintResultSchema = z.strictObject({
+  listeningMs: z.number(),
+  firstReconcileMs: z.number(),
+  /** Absent when no reconcile succeeded (this host's kernel has no ipvlan for the host device). */
+  readyMs: z.number().optional(),
+  firstProblems: z.array(z.string()),
+  samples: z.array(sampleSchema),
+  curve: z.array(sampleSchema),
+  reconcileMs: z.array(z.number()),
+  idle: z.strictObject({
+    seconds: z.number(),
+    agentCpuSeconds: z.number(),
+    withChildrenCpuSeconds: z.number(),
+    resyncSeconds: z.number(),
+  }),
+  informerCost: z.array(
+    z.strictObject({ label: z.string(), rssMb: z.number(), heapMb: z.number(), ms: z.number() }),
+  ),
+});
+export type FootprintResult = z.infer<typeof FootprintResultSchema>;
 
 export interface FootprintJob {
   /** The built CLI (tsc's output, as in the image). */
