@@ -14,7 +14,7 @@ const LINK_LOCAL = "169.254.0.0/16";
 
 export interface JumpRule {
   table: "nat" | "filter";
-  chain: "POSTROUTING" | "OUTPUT";
+  chain: "POSTROUTING" | "OUTPUT" | "INPUT";
   /** The rule after `-A CHAIN`, as iptables-save prints it. */
   spec: string[];
   /** Security rules go first in their chain; NAT rules append. */

@@ -36,6 +36,7 @@ export const KINDS: KindInfo[] = [
   kind("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
   kind("coordination.k8s.io/v1", "Lease", "leases", true),
   kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", true),
+  kind("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", true),
   kind("events.k8s.io/v1", "Event", "events", true),
 ];
 

@@ -22,7 +22,13 @@ export interface PolicyLoop {
 
 export function startPolicyLoop(
   api: KubeApi,
-  options: EnforcerOptions & { registry: Registry; log: Logger; resyncMs?: number },
+  options: EnforcerOptions & {
+    registry: Registry;
+    log: Logger;
+    resyncMs?: number;
+    /** After each sync, with its report and the time since the oldest change it took in. */
+    onSync?: (report: SyncReport, latencyMs: number) => void;
+  },
 ): PolicyLoop {
   const enforcer = new PolicyEnforcer(options);
   const metrics = policyMetrics(options.registry);
@@ -65,7 +71,9 @@ export function startPolicyLoop(
       });
       if (rejected.length > 0) options.log.warn({ rejected }, "policies left out");
       last = await enforcer.sync(world);
-      metrics.record(last, performance.now() - since);
+      const latencyMs = performance.now() - since;
+      metrics.record(last, latencyMs);
+      options.onSync?.(last, latencyMs);
       const level = last.applied.length > 0 || last.failed.length > 0 ? "info" : "debug";
       options.log[level](
         {
