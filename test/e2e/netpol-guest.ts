@@ -66,7 +66,7 @@ export interface CaseRun {
 export interface Facts {
   /** Pod → pod, with a DROP in the node's filter INPUT, OUTPUT and FORWARD: still reaches (ipvlan). */
   nodeChainsBypassed: { sameNode: boolean; crossNode: boolean };
-  /** A REJECT in the server pod's INPUT (source = client) stops it, same node and across nodes. */
+  /** A REJECT in the server pod's INPUT (source = client) stops it: same node, and across nodes? */
   podInputStops: { sameNode: boolean; crossNode: boolean };
   /** A REJECT in the client pod's OUTPUT (destination = server) stops it, same node and across. */
   podOutputStops: { sameNode: boolean; crossNode: boolean };
@@ -89,6 +89,8 @@ export interface NetpolE2eResult {
   window?: { addToEnforcedMs: number; reachableBefore: boolean; reachableAfter: boolean; syncMs: number };
   setupMs: number;
   casesMs: number;
+  /** Syncs repeated because something failed in the one before. */
+  syncRetries: number;
   error?: string;
 }
 
@@ -166,6 +168,7 @@ async function main(jobFile: string): Promise<void> {
     uncovered: { sameNode: [], crossNode: [] },
     setupMs: 0,
     casesMs: 0,
+    syncRetries: 0,
   };
   const prober = new Prober(job.prober);
   try {
@@ -210,14 +213,22 @@ async function main(jobFile: string): Promise<void> {
           stateDir: join(ROOT, node.name, "policy"),
         }),
     );
+    // As the agent does: what failed is retried by the next sync (the guest's CPU is shared and slow,
+    // so a node's iptables-save can hit its timeout); counted, and fatal after three tries.
     const enforce = async (world: PolicyWorld): Promise<SyncReport[]> => {
-      const reports = await Promise.all(enforcers.map((enforcer) => enforcer.sync(world)));
-      const failed = reports.flatMap((report) => [
-        ...report.failed.map((f) => `${f.pod}: ${f.error}`),
-        ...report.unlocated,
-      ]);
-      if (failed.length > 0) throw new Error(`enforcement failed: ${failed.join("; ")}`);
-      return reports;
+      const all: SyncReport[] = [];
+      for (let attempt = 1; ; attempt++) {
+        const reports = await Promise.all(enforcers.map((enforcer) => enforcer.sync(world)));
+        all.push(...reports);
+        const failed = reports.flatMap((report) => [
+          ...report.failed.map((f) => `${f.pod}: ${f.error}`),
+          ...report.unlocated,
+          ...(report.nodeRulesError ? [`node rules: ${report.nodeRulesError}`] : []),
+        ]);
+        if (failed.length === 0) return all;
+        result.syncRetries++;
+        if (attempt === 3) throw new Error(`enforcement failed: ${failed.join("; ")}`);
+      }
     };
     const first = replicas.filter((replica) => !replica.name.endsWith("-2"));
     const env: CaseEnv = {
@@ -436,6 +447,11 @@ async function measureFacts(
       rule: `OUTPUT -m conntrack --ctstate DNAT -s ${client.pod.ip}/32 -d ${cross.pod.ip}/32`,
     },
     { label: "node FORWARD src client", ns: node, rule: `FORWARD -s ${client.pod.ip}/32` },
+    {
+      label: "other-node backend's node INPUT src client dst backend",
+      ns: cross.pod.node,
+      rule: `INPUT -s ${client.pod.ip}/32 -d ${cross.pod.ip}/32`,
+    },
   ];
   const byNs = new Map<string, string[]>();
   counters.forEach(({ ns, rule }, i) =>

@@ -45,14 +45,28 @@ describe("NetworkPolicy in the testbed", () => {
       );
       expect(result.error).toBeUndefined();
 
-      // The facts: node chains never see same-node pod traffic; the pod's own namespace sees all of it.
+      // The facts enforcement is built on. The node's chains never see same-node pod traffic; the
+      // client pod's OUTPUT sees all of its traffic; the server pod's INPUT sees only same-node
+      // traffic: from another node, L3S delivers through the node's INPUT.
       const facts = result.facts!;
       expect(facts.nodeChainsBypassed).toEqual({ sameNode: true, crossNode: false });
-      expect(facts.podInputStops).toEqual({ sameNode: true, crossNode: true });
       expect(facts.podOutputStops).toEqual({ sameNode: true, crossNode: true });
-      // Services: the client's namespace sees the ClusterIP (before DNAT), never the backend.
-      expect(facts.service["client OUTPUT dst ClusterIP"]).toBeGreaterThan(0);
-      expect(facts.service["client OUTPUT dst backend"]).toBe(0);
+      expect(facts.podInputStops).toEqual({ sameNode: true, crossNode: false });
+      const seen = facts.service;
+      expect(seen["other-node backend INPUT src client"]).toBe(0);
+      expect(seen["other-node backend's node INPUT src client dst backend"]).toBeGreaterThan(0);
+      // Services: the client's namespace sees the ClusterIP (before DNAT), never the backend; a
+      // same-node backend sees the node IP (hairpin SNAT); the node's OUTPUT sees pod → backend after
+      // DNAT for both backends, and a REJECT there stops both.
+      expect(seen["client OUTPUT dst ClusterIP"]).toBeGreaterThan(0);
+      expect(seen["client OUTPUT dst backend"]).toBe(0);
+      expect(seen["same-node backend INPUT src client"]).toBe(0);
+      expect(seen["same-node backend INPUT src node IP"]).toBeGreaterThan(0);
+      expect(seen["node OUTPUT ctstate DNAT src client dst same-node backend"]).toBeGreaterThan(0);
+      expect(seen["node OUTPUT ctstate DNAT src client dst other-node backend"]).toBeGreaterThan(0);
+      expect(facts.serviceNodeRejectStops).toEqual({ sameNode: true, crossNode: true });
+      // nf_tables cannot create a table in this kernel: enforcement uses iptables-legacy.
+      expect(facts.nft.addTable).toMatch(/Operation not supported|No such file/);
 
       // Every upstream case passes, cell by cell, and every pair was probed on one node and across.
       expect(result.cases.length).toBeGreaterThanOrEqual(60);

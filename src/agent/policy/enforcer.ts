@@ -52,8 +52,10 @@ export interface SyncReport {
   /** Local pods isolated in at least one direction, and the rules in force on this node. */
   enforcedPods: number;
   rulesProgrammed: number;
-  /** Whether the node's Service rules changed and were applied. */
+  /** Whether the node's rules changed and were applied. */
   nodeRulesApplied: boolean;
+  /** Why the node's rules could not be applied (retried at the next sync). */
+  nodeRulesError?: string;
   durationMs: number;
   /** Of durationMs: compiling every local pod's rules, and applying (pods and node at once). */
   compileMs: number;
@@ -107,9 +109,12 @@ export class PolicyEnforcer {
         : [],
     );
     const applying = performance.now();
-    const [outcomes, nodeRulesApplied] = await Promise.all([
+    const [outcomes, nodeRules] = await Promise.all([
       this.#applyPods(pending),
-      this.#applyNodeRules(world, local),
+      this.#applyNodeRules(world, local).then(
+        (applied) => ({ applied, error: undefined }),
+        (error: unknown) => ({ applied: false, error: (error as Error).message }),
+      ),
     ]);
 
     let enforcedPods = 0;
@@ -124,7 +129,8 @@ export class PolicyEnforcer {
       failed: outcomes.filter((outcome) => outcome.error),
       enforcedPods,
       rulesProgrammed,
-      nodeRulesApplied,
+      nodeRulesApplied: nodeRules.applied,
+      ...(nodeRules.error ? { nodeRulesError: nodeRules.error } : {}),
       durationMs: Math.round(performance.now() - started),
       compileMs: Math.round(compiled - started),
       applyMs: Math.round(performance.now() - applying),

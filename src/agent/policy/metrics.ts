@@ -42,7 +42,8 @@ export function policyMetrics(registry: Registry): PolicyMetrics {
       pods.set(report.enforcedPods);
       latency.observe(latencyMs / 1000);
       applied.inc(report.applied.length);
-      if (report.failed.length > 0) failures.inc(report.failed.length);
+      const failed = report.failed.length + (report.nodeRulesError ? 1 : 0);
+      if (failed > 0) failures.inc(failed);
     },
     recordError: () => failures.inc(),
   };

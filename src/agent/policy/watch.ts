@@ -74,12 +74,14 @@ export function startPolicyLoop(
       const latencyMs = performance.now() - since;
       metrics.record(last, latencyMs);
       options.onSync?.(last, latencyMs);
-      const level = last.applied.length > 0 || last.failed.length > 0 ? "info" : "debug";
+      const level =
+        last.failed.length > 0 || last.nodeRulesError ? "warn" : last.applied.length > 0 ? "info" : "debug";
       options.log[level](
         {
           applied: last.applied.length,
           failed: last.failed.map((outcome) => `${outcome.pod}: ${outcome.error}`),
           unlocated: last.unlocated,
+          nodeRulesError: last.nodeRulesError,
           ms: last.durationMs,
           sinceChangeMs: Math.round(performance.now() - since),
         },
