@@ -5,6 +5,8 @@ export default defineConfig({
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 600_000,
+    // expect.poll waits on a condition; its 1 s default turns a loaded machine into a failure.
+    expect: { poll: { timeout: 20_000 } },
     reporters: ["default", "./test/summary-reporter.ts"],
   },
 });

@@ -12,7 +12,7 @@ import { parse } from "yaml";
 import { parseSpec, validateSpec } from "../src/spec/load.ts";
 import type { ClusterSpec, ClusterSpecInput } from "../src/spec/schema.ts";
 import { plan } from "../src/ipam/planner.ts";
-import { renderNodeRules } from "../src/masq/rules.ts";
+import { renderNodeRules } from "../src/noderules/rules.ts";
 import { CommandError, run, type Runner } from "../src/sys/exec.ts";
 import { backend } from "../src/iptables/backend.ts";
 import { cleanupRules, syncRules } from "../src/iptables/apply.ts";

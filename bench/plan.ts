@@ -4,9 +4,10 @@
 // Run: node --expose-gc bench/plan.ts [nodes]
 import { performance } from "node:perf_hooks";
 import { validateSpec } from "../src/spec/load.ts";
-import { checkedPool, plan } from "../src/ipam/planner.ts";
+import { plan } from "../src/ipam/planner.ts";
+import { checkedPool } from "../src/ipam/pool.ts";
 import { BlockAllocator } from "../src/ipam/allocator.ts";
-import { formatCidr, formatIp, parseIp } from "../src/ipam/cidr.ts";
+import { formatCidr, formatIp, parseIp } from "../src/net/cidr.ts";
 
 const count = Number(process.argv[2] ?? 5000);
 const firstNodeIp = parseIp("10.240.0.4");

@@ -4,7 +4,7 @@
 // (the data dir is on tmpfs, so a reboot clears it). Sysctls stay: kube-proxy needs ip_forward too.
 import type { Runner } from "../sys/exec.ts";
 import type { ClusterSpec } from "../spec/schema.ts";
-import { renderNodeRules } from "../masq/rules.ts";
+import { renderNodeRules } from "../noderules/rules.ts";
 import { HOST_DEVICE } from "../hostpath/desired.ts";
 import { cleanupHostPath } from "../hostpath/apply.ts";
 import { backend, type BackendName } from "../iptables/backend.ts";

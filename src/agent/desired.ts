@@ -2,7 +2,8 @@
 import type { ClusterSpec } from "../spec/schema.ts";
 import type { NodePlan } from "../ipam/planner.ts";
 import { IPAM_DATA_DIR, conflistText, renderConflist } from "../cni/conflist.ts";
-import { renderNodeRules, type NodeRules } from "../masq/rules.ts";
+import { renderNodeRules } from "../noderules/rules.ts";
+import type { ChainSet } from "../iptables/chain-set.ts";
 import { desiredHostPath, type HostPath } from "../hostpath/desired.ts";
 
 export interface AgentPaths {
@@ -20,7 +21,7 @@ export const DEFAULT_PATHS: AgentPaths = {
 export interface DesiredNode {
   node: NodePlan;
   conflist: string;
-  rules: NodeRules;
+  rules: ChainSet;
   hostPath: HostPath;
 }
 

@@ -3,7 +3,7 @@
 // its file behind forever. Releasing an address is deleting that file, exactly what DEL does.
 import { readdir, readFile, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { containsIp, isIPv4, parseCidr, parseIp } from "../ipam/cidr.ts";
+import { containsIp, isIPv4, parseCidr, parseIp } from "../net/cidr.ts";
 
 export interface Reservation {
   ip: string;

@@ -2,8 +2,9 @@
 // cluster, what the Node object says (its InternalIP and the controller's blocks annotation).
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError } from "../errors/user-error.ts";
-import { checkedPool, nodePlan, plan, type NodePlan } from "../ipam/planner.ts";
-import { parseCidr } from "../ipam/cidr.ts";
+import { nodePlan, plan, type NodePlan } from "../ipam/planner.ts";
+import { checkedPool } from "../ipam/pool.ts";
+import { parseCidr } from "../net/cidr.ts";
 
 /** What the cluster says about the node; absent when running without Kubernetes. */
 export interface NodeFacts {

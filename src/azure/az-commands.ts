@@ -1,7 +1,7 @@
 // The Azure CLI commands equivalent to a set of route changes: what `controller --dry-run` prints, so
 // an operator can review them or apply them by hand. Pure.
 import type { RouteTableRef } from "./arm-client.ts";
-import type { RouteChanges } from "./route-diff.ts";
+import type { RouteChanges } from "../routes/diff.ts";
 
 export function azCommands(table: RouteTableRef, changes: RouteChanges): string[][] {
   const where = [

@@ -1,21 +1,16 @@
 // The route table in Azure: list its routes, create or update one, delete one. Each change is a
 // long-running ARM operation, awaited to its end.
 import type { NetworkManagementClient } from "@azure/arm-network";
-import type { RouteEntry } from "../ipam/planner.ts";
+import type { RouteEntry } from "../routes/routes.ts";
+import type { RouteTable } from "../routes/sync.ts";
 import { type ArmCallObserver, observed, type RouteTableRef } from "./arm-client.ts";
-import type { TableRoute } from "./route-diff.ts";
+import type { TableRoute } from "../routes/diff.ts";
 
 /**
  * Azure allows 400 routes in one route table (the limit that also caps kubenet clusters at 400
  * nodes): with one route per block, a larger cluster needs larger or fewer blocks per node.
  */
 export const ROUTES_PER_TABLE_LIMIT = 400;
-
-export interface RouteTable {
-  list(): Promise<TableRoute[]>;
-  put(route: RouteEntry): Promise<void>;
-  remove(name: string): Promise<void>;
-}
 
 export class ArmRouteTable implements RouteTable {
   private readonly client: NetworkManagementClient;

@@ -2,15 +2,7 @@
 // those measured in DATAPATH.md. Pure: text in, findings out, each with a JSON path and a fix.
 import type { Finding } from "../errors/user-error.ts";
 import type { Plan } from "../ipam/planner.ts";
-import {
-  type Cidr,
-  containsIp,
-  formatCidr,
-  formatIp,
-  lastAddress,
-  parseCidr,
-  parseIp,
-} from "../ipam/cidr.ts";
+import { type Cidr, containsIp, formatCidr, formatIp, lastAddress, parseCidr, parseIp } from "../net/cidr.ts";
 import { IPAM_DATA_DIR } from "./conflist.ts";
 
 export interface LintFinding extends Finding {

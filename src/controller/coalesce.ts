@@ -1,51 +1,70 @@
 // Runs a task one at a time; kicks that arrive while it runs fold into one more run. A burst of
 // watch events thus becomes a few passes over everything, not one pass per event.
+// A run that fails is run again after a capped exponential backoff (as client-go's rate-limited
+// work queue does); kicks that arrive meanwhile wait for that retry, so a failing API server is not
+// hammered by every watch event. A run that succeeds resets the backoff.
+
+export interface Backoff {
+  firstMs: number;
+  maxMs: number;
+}
+
 export class Coalescer {
   private readonly task: () => Promise<void>;
   private readonly onError: (error: unknown) => void;
+  private readonly backoff: Backoff;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  private delayMs = 0;
+  private retry: NodeJS.Timeout | undefined;
 
-  constructor(task: () => Promise<void>, onError: (error: unknown) => void) {
+  constructor(task: () => Promise<void>, onError: (error: unknown) => void, backoff: Backoff) {
     this.task = task;
     this.onError = onError;
+    this.backoff = backoff;
   }
 
+  /** A run soon: now, after the current one, or (after a failure) when the backoff ends. */
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.retry) return;
     if (this.running) this.again = true;
     else this.running = this.loop();
+  }
+
+  /** A run now even while backing off (resync: the periodic catch-up does not wait for the backoff). */
+  kickNow(): void {
+    clearTimeout(this.retry);
+    this.retry = undefined;
+    this.kick();
   }
 
   /** No more runs start; resolves when the current one ends. */
   stop(): Promise<void> {
     this.stopped = true;
+    clearTimeout(this.retry);
     return this.running ?? Promise.resolve();
   }
 
   private async loop(): Promise<void> {
+    let failed: boolean;
     do {
       this.again = false;
-      await this.task().catch(this.onError);
-    } while (this.again && !this.stopped);
+      failed = await this.task().then(
+        () => false,
+        (error: unknown) => (this.onError(error), true),
+      );
+    } while (this.again && !failed && !this.stopped);
     this.running = undefined;
-  }
-}
-
-/** Runs `work` over `items`, at most `limit` at a time; the first failure is thrown once the running ones end. */
-export async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async () => {
-    while (next < items.length && errors.length === 0) {
-      await work(items[next++]!).catch((error: unknown) => errors.push(error));
+    if (!failed) {
+      this.delayMs = 0;
+      return;
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (errors.length > 0) throw errors[0];
+    if (this.stopped) return;
+    this.delayMs = Math.min(this.delayMs === 0 ? this.backoff.firstMs : this.delayMs * 2, this.backoff.maxMs);
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.kick();
+    }, this.delayMs);
+  }
 }

@@ -5,16 +5,18 @@ import type { Logger } from "pino";
 import type { ClusterSpec } from "../spec/schema.ts";
 import { KubeApiError, type KubeApi, type KubeObject, type ObjectRef } from "../kube/client.ts";
 import { BLOCKS_ANNOTATION, formatBlocksAnnotation, parseBlocksAnnotation } from "../ipam/annotation.ts";
-import { routeName } from "../ipam/planner.ts";
-import { ROUTES_PER_TABLE_LIMIT, type RouteTable } from "../azure/route-table.ts";
+import { routeName } from "../routes/routes.ts";
+import { ROUTES_PER_TABLE_LIMIT } from "../azure/route-table.ts";
+import type { RouteTable } from "../routes/sync.ts";
 import type { NicChecker } from "../azure/nics.ts";
-import { assignBlocks, type NodeView } from "./assign.ts";
+import { assignBlocks, type NodeView } from "../ipam/assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
-import { Coalescer, eachLimited } from "./coalesce.ts";
-import { desiredRoutes, type NodeBlocks } from "./routes.ts";
-import { syncRoutes } from "./route-sync.ts";
+import { type Backoff, Coalescer } from "./coalesce.ts";
+import { mapBounded } from "../sys/bounded.ts";
+import { desiredRoutes, type NodeBlocks } from "../routes/routes.ts";
+import { syncRoutes } from "../routes/sync.ts";
 import { pause } from "./leader.ts";
 import type { ControllerMetrics } from "./metrics.ts";
 import type { EventRecorder } from "./events.ts";
@@ -31,13 +33,17 @@ export interface ControllerOptions {
   enableIpForwarding?: boolean;
   /** Default: spec.controller.releaseGraceSeconds. */
   releaseGraceMs?: number;
-  /** How often the route table and NICs are compared with the blocks even without changes. */
+  /** How often the allocation pass runs and the route table and NICs are compared with the blocks, even without changes. */
   resyncMs?: number;
   /** How often pods are counted (only when maxBlocksPerNode > 1). */
   podResyncMs?: number;
   /** Node annotation writes in flight at once. */
   writeConcurrency?: number;
+  /** How soon a failed allocation pass or route sync runs again, doubling up to the cap. */
+  retryBackoff?: Backoff;
 }
+
+const RETRY_BACKOFF: Backoff = { firstMs: 500, maxMs: 30_000 };
 
 export class BlockController {
   readonly nodes: Informer;
@@ -74,8 +80,9 @@ export class BlockController {
       namespace: options.namespace ?? NAMESPACE,
     };
     const onError = (what: string) => (error: unknown) => this.log.error({ err: error }, what);
-    this.passes = new Coalescer(() => this.pass(), onError("allocation pass failed"));
-    this.routes = new Coalescer(() => this.syncAzure(), onError("route table sync failed"));
+    const backoff = options.retryBackoff ?? RETRY_BACKOFF;
+    this.passes = new Coalescer(() => this.pass(), onError("allocation pass failed"), backoff);
+    this.routes = new Coalescer(() => this.syncAzure(), onError("route table sync failed"), backoff);
     this.nodes = new Informer(options.api, "v1", "Node", {
       onEvent: (type, node) => {
         const ip = internalIp(node);
@@ -105,7 +112,9 @@ export class BlockController {
     while (!signal.aborted) {
       await pause(this.options.resyncMs ?? 60_000, signal);
       for (const [node, state] of this.nicChecked) if (state === "reported") this.nicChecked.delete(node);
-      this.routes.kick();
+      // The allocation pass too: it is what a missed or failed pass is caught up by at the latest.
+      this.passes.kickNow();
+      this.routes.kickNow();
     }
   }
 
@@ -149,7 +158,7 @@ export class BlockController {
       this.options.metrics.releases.inc(assignment.releases.length);
       for (const block of assignment.releases) this.log.info({ block }, "block returned to the pod pool");
     }
-    await eachLimited(assignment.annotations, this.options.writeConcurrency ?? 16, (change) =>
+    await mapBounded(assignment.annotations, this.options.writeConcurrency ?? 16, (change) =>
       this.annotate(change.node, change.blocks),
     );
 

@@ -5,6 +5,7 @@
 // otherwise ignored (as is one beyond a full queue): it must never hold allocation up.
 import { randomBytes } from "node:crypto";
 import type { KubeApi } from "../kube/client.ts";
+import { Limiter } from "../sys/bounded.ts";
 
 export const EVENT_SOURCE = "aks-ipvlan-controller";
 
@@ -21,43 +22,31 @@ export function nodeEventRecorder(
   onError: (error: unknown) => void,
   limits: { concurrency: number; queue: number } = { concurrency: 4, queue: 20_000 },
 ): EventRecorder {
-  const queue: Array<() => Promise<unknown>> = [];
-  let active = 0;
-  const pump = () => {
-    while (active < limits.concurrency && queue.length > 0) {
-      const write = queue.shift()!;
-      active++;
-      void write()
-        .catch(onError)
-        .finally(() => {
-          active--;
-          pump();
-        });
-    }
-  };
+  const writes = new Limiter(limits.concurrency);
   return (node, type, reason, message) => {
-    if (queue.length >= limits.queue) {
+    if (writes.queued >= limits.queue) {
       onError(new Error(`event queue full: dropped ${reason} for node ${node}`));
       return;
     }
     const now = new Date().toISOString();
-    queue.push(() =>
-      api.create({
-        apiVersion: "v1",
-        kind: "Event",
-        metadata: { name: `${node}.${randomBytes(8).toString("hex")}`, namespace: "default" },
-        involvedObject: { apiVersion: "v1", kind: "Node", name: node },
-        type,
-        reason,
-        message,
-        source: { component: EVENT_SOURCE },
-        reportingComponent: EVENT_SOURCE,
-        reportingInstance: instance,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      }),
-    );
-    pump();
+    void writes
+      .run(() =>
+        api.create({
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { name: `${node}.${randomBytes(8).toString("hex")}`, namespace: "default" },
+          involvedObject: { apiVersion: "v1", kind: "Node", name: node },
+          type,
+          reason,
+          message,
+          source: { component: EVENT_SOURCE },
+          reportingComponent: EVENT_SOURCE,
+          reportingInstance: instance,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        }),
+      )
+      .catch(onError);
   };
 }

@@ -4,7 +4,7 @@
 // between two. Every claim and release is therefore first written to this one object with its
 // resourceVersion as precondition, so of two racing writers one gets 409 Conflict and re-plans; only
 // then is the block written to the node's annotation for the agent. Many claims share one write.
-import { formatCidr, parseCidr } from "../ipam/cidr.ts";
+import { formatCidr, parseCidr } from "../net/cidr.ts";
 
 /** ConfigMap keys allow [-._a-zA-Z0-9]: "10.241.0.16/28" is stored as "10.241.0.16_28". */
 export function ledgerKey(block: string): string {

@@ -6,7 +6,7 @@ import type { KubeApi } from "../kube/client.ts";
 import { type ArmOptions, networkClient } from "../azure/arm-client.ts";
 import { ArmRouteTable } from "../azure/route-table.ts";
 import { NicChecker } from "../azure/nics.ts";
-import { routeChanges } from "../azure/route-diff.ts";
+import { routeChanges } from "../routes/diff.ts";
 import { azCommands, formatCommands } from "../azure/az-commands.ts";
 import { UserError } from "../errors/user-error.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
@@ -15,9 +15,9 @@ import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { LeaderElector, type LeaseTimings } from "./leader.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { nodeEventRecorder } from "./events.ts";
-import { assignBlocks } from "./assign.ts";
+import { assignBlocks } from "../ipam/assign.ts";
 import { parseLedger } from "./ledger.ts";
-import { desiredRoutes } from "./routes.ts";
+import { desiredRoutes } from "../routes/routes.ts";
 
 export interface RunOptions {
   spec: ClusterSpec;

@@ -1,5 +1,5 @@
 // What the doctor knows about a cluster: gathered once (gather.ts), judged by pure rules (diagnose.ts).
-import type { RouteChanges } from "../azure/route-diff.ts";
+import type { RouteChanges } from "../routes/diff.ts";
 
 /** The agent's GET /status answer, as far as the doctor reads it (src/agent/serve.ts writes it). */
 export interface AgentStatus {

@@ -13,12 +13,13 @@ import { COREDNS } from "../kube/install.ts";
 import { mapBounded } from "../sys/bounded.ts";
 import { AGENT_NAME, LEDGER_NAME, NAMESPACE, labelsOf } from "../manifests/names.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
-import { checkedPool, nodePlan } from "../ipam/planner.ts";
+import { nodePlan } from "../ipam/planner.ts";
+import { checkedPool } from "../ipam/pool.ts";
 import { DEFAULT_PATHS, desiredNode } from "../agent/desired.ts";
 import { contentHash } from "../agent/cni-files.ts";
 import { parseLedger } from "../controller/ledger.ts";
-import { desiredRoutes } from "../controller/routes.ts";
-import { routeChanges, type TableRoute } from "../azure/route-diff.ts";
+import { desiredRoutes } from "../routes/routes.ts";
+import { routeChanges, type TableRoute } from "../routes/diff.ts";
 import type { RouteTableRef } from "../azure/arm-client.ts";
 import type { AgentStatus, ClusterFacts, Fetched, NodeFacts } from "./facts.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { validateSpec } from "../spec/load.ts";
-import { formatCidr } from "./cidr.ts";
+import { formatCidr } from "../net/cidr.ts";
 import { BlockPool } from "./pool.ts";
 import { BlockAllocator } from "./allocator.ts";
 

@@ -1,5 +1,5 @@
 // Hands out the lowest free block of the pool; the planner and the controller both allocate through it.
-import { type Cidr, formatCidr, parseCidr } from "./cidr.ts";
+import { type Cidr, formatCidr, parseCidr } from "../net/cidr.ts";
 import type { BlockPool } from "./pool.ts";
 
 export class BlockAllocator {

@@ -1,5 +1,5 @@
 // The node annotation that carries a node's blocks: written by the controller, read by the agent.
-import { parseCidr, formatCidr } from "./cidr.ts";
+import { parseCidr, formatCidr } from "../net/cidr.ts";
 
 export const BLOCKS_ANNOTATION = "aks-ipvlan.io/blocks";
 

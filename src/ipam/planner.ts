@@ -1,10 +1,13 @@
 // The planner: from a validated spec (and the blocks nodes already hold) to each node's blocks and the
-// VNet routes they need. Pure and deterministic: nodes without a block take the lowest free block in
-// the order they are listed, so appending a node never moves another node's block.
+// VNet routes they need. Pure and deterministic; the blocks come from the controller's allocation pass
+// (assign.ts), so `plan` shows what the controller will write: nodes without a block take the lowest
+// free block in node-name order, whatever order the spec lists them in.
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError, type Finding } from "../errors/user-error.ts";
-import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, overlaps, parseCidr } from "./cidr.ts";
-import { BlockPool } from "./pool.ts";
+import { type Cidr, containsCidr, formatCidr, formatIp, lastAddress, parseCidr } from "../net/cidr.ts";
+import { type BlockPool, checkedPool } from "./pool.ts";
+import { assignBlocks } from "./assign.ts";
+import { routeFor, type RouteEntry } from "../routes/routes.ts";
 import { BlockAllocator } from "./allocator.ts";
 
 export interface BlockPlan {
@@ -25,14 +28,6 @@ export interface NodePlan {
   capacity: number;
 }
 
-/** A user-defined route the VNet's route table needs: the block, via the node that holds it. */
-export interface RouteEntry {
-  name: string;
-  addressPrefix: string;
-  nextHopType: "VirtualAppliance";
-  nextHopIpAddress: string;
-}
-
 export interface Plan {
   nodes: NodePlan[];
   routes: RouteEntry[];
@@ -45,17 +40,13 @@ export interface NodeInput {
   ip: string;
 }
 
-export const ROUTE_NAME_PREFIX = "aks-ipvlan-";
-
-export function routeName(clusterName: string, block: string): string {
-  return `${ROUTE_NAME_PREFIX}${clusterName}-${block.replace(/[./]/g, "-")}`;
-}
-
 /**
  * Plans every node of the spec plus `extraNodes` (nodes the cluster has that the spec does not list; a
  * name the spec already lists is ignored). `held` maps node names to blocks they already hold (e.g. node
  * annotations): those blocks are kept, and a held block of a node that is not planned stays taken, so a
  * block is never handed to a second node while the first may still use it.
+ * The blocks come from the controller's own allocation pass (assign.ts), fed the held blocks as both
+ * ledger and annotations, so the plan is what the controller writes for the same nodes.
  * Every problem is reported at once in one UserError.
  */
 export function plan(
@@ -66,18 +57,54 @@ export function plan(
   const extraNodes = uniqueByName(options.extraNodes ?? []).filter((node) => !listed.has(node.name));
   const nodes: NodeInput[] = [...spec.nodes, ...extraNodes];
   const pool = checkedPool(spec, extraNodes);
-  const allocator = new BlockAllocator(pool);
-  const errors: Finding[] = capacityErrors(spec, pool.capacity());
-  const blocksOf = new Map<string, string[]>(nodes.map((node) => [node.name, []]));
+  const held = options.held ?? new Map<string, readonly string[]>();
+  const errors: Finding[] = [...capacityErrors(spec, pool.capacity()), ...claimErrors(spec, pool, held)];
+  if (errors.length > 0) throw new UserError(errors);
 
+  const assignment = assignBlocks(spec, {
+    ledger: new Map([...held].flatMap(([node, blocks]) => blocks.map((block) => [block, node] as const))),
+    nodes: nodes.map((node) => ({ name: node.name, ip: node.ip, blocks: held.get(node.name) ?? [] })),
+    due: new Set(),
+  });
+  const exhausted = new Set(assignment.exhausted);
+  nodes.forEach((node, index) => {
+    if (!exhausted.has(node.name)) return;
+    errors.push({
+      path: index < spec.nodes.length ? `nodes[${index}]` : `node ${node.name}`,
+      value: node.name,
+      message: `the pod pool is exhausted: no free /${spec.blockSize} block for this node`,
+      fix: "add a CIDR to podPool, or use a longer blockSize",
+    });
+  });
+  if (errors.length > 0) throw new UserError(errors);
+
+  const planned = nodes.map((node) => nodePlan(node, assignment.blocksOf.get(node.name) ?? [], pool));
+  return {
+    nodes: planned,
+    routes: planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip))),
+    freeBlocks: assignment.freeBlocks,
+    warnings: planWarnings(spec, pool.capacity()),
+  };
+}
+
+/**
+ * What the controller would only warn about, the plan refuses: a held block that is no longer the
+ * node's to keep, and a pin that is outside the pool, forbidden or held by another node.
+ */
+function claimErrors(
+  spec: ClusterSpec,
+  pool: BlockPool,
+  held: ReadonlyMap<string, readonly string[]>,
+): Finding[] {
+  const allocator = new BlockAllocator(pool);
+  const errors: Finding[] = [];
   const claim = (block: string, owner: string, path: string, fix: string) => {
     if (allocator.ownerOf(block) === owner) return;
     const problem = allocator.claim(block, owner);
     if (problem) errors.push({ path, value: block, message: problem, fix });
-    else blocksOf.get(owner)?.push(block);
   };
   // Held blocks first: a pin can never take a block away from the node using it.
-  for (const [name, blocks] of options.held ?? []) {
+  for (const [name, blocks] of held) {
     for (const block of blocks) {
       claim(
         block,
@@ -97,44 +124,12 @@ export function plan(
       );
     }
   });
-  nodes.forEach((node, index) => {
-    const blocks = blocksOf.get(node.name)!;
-    if (blocks.length > 0) return;
-    const block = allocator.allocate(node.name);
-    if (!block) {
-      errors.push({
-        path: index < spec.nodes.length ? `nodes[${index}]` : `node ${node.name}`,
-        value: node.name,
-        message: `the pod pool is exhausted: no free /${spec.blockSize} block for this node`,
-        fix: "add a CIDR to podPool, or use a longer blockSize",
-      });
-      return;
-    }
-    blocks.push(formatCidr(block));
-  });
-  if (errors.length > 0) throw new UserError(errors);
-
-  const planned = nodes.map((node) => nodePlan(node, blocksOf.get(node.name)!, pool));
-  return {
-    nodes: planned,
-    routes: planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip))),
-    freeBlocks: allocator.freeCount(),
-    warnings: planWarnings(spec, pool.capacity()),
-  };
+  return errors;
 }
 
 function uniqueByName(nodes: readonly NodeInput[]): NodeInput[] {
   const seen = new Set<string>();
   return nodes.filter((node) => !seen.has(node.name) && Boolean(seen.add(node.name)));
-}
-
-export function routeFor(spec: ClusterSpec, block: string, nodeIp: string): RouteEntry {
-  return {
-    name: routeName(spec.name, block),
-    addressPrefix: block,
-    nextHopType: "VirtualAppliance",
-    nextHopIpAddress: nodeIp,
-  };
 }
 
 export function nodePlan(node: NodeInput, blocks: readonly string[], pool: BlockPool): NodePlan {
@@ -157,48 +152,6 @@ function blockPlan(block: Cidr, pool: BlockPool): BlockPlan {
     rangeSubnet: formatCidr(segment.rangeSubnet),
     gateway: formatIp(segment.gateway),
   };
-}
-
-/**
- * Validates the pool against the node subnet and builds it; every problem is reported at once.
- * `extraNodes`: nodes the spec does not list, whose IPs must not be handed out either.
- */
-export function checkedPool(spec: ClusterSpec, extraNodes: readonly NodeInput[] = []): BlockPool {
-  const nodeSubnet = parseCidr(spec.nodeSubnet);
-  const pools = spec.podPool.map(parseCidr);
-  const errors: Finding[] = [];
-  pools.forEach((pool, index) => {
-    const path = `podPool[${index}]`;
-    const value = spec.podPool[index];
-    if (pool.prefix > spec.blockSize) {
-      errors.push({
-        path,
-        value,
-        message: `smaller than one /${spec.blockSize} block`,
-        fix: `use a pool of at least /${spec.blockSize}, or a longer blockSize`,
-      });
-    }
-    if (overlaps(pool, nodeSubnet) && !containsCidr(nodeSubnet, pool)) {
-      errors.push({
-        path,
-        value,
-        message: `overlaps nodeSubnet ${spec.nodeSubnet} without being inside it`,
-        fix: "use a pool wholly inside the node subnet, or wholly outside it",
-      });
-    }
-    pools.slice(0, index).forEach((other, otherIndex) => {
-      if (overlaps(pool, other)) {
-        errors.push({
-          path,
-          value,
-          message: `overlaps podPool[${otherIndex}] ${spec.podPool[otherIndex]}`,
-          fix: "list each address range once",
-        });
-      }
-    });
-  });
-  if (errors.length > 0) throw new UserError(errors);
-  return new BlockPool(spec, extraNodes);
 }
 
 function capacityErrors(spec: ClusterSpec, blockCapacity: number): Finding[] {

@@ -3,6 +3,7 @@
 // blocks that contain an address pods must never get (Azure-reserved, a node IP, `reserved`) are
 // forbidden as a whole, which keeps every block a single host-local range.
 import type { ClusterSpec } from "../spec/schema.ts";
+import { UserError, type Finding } from "../errors/user-error.ts";
 import {
   type Cidr,
   containsCidr,
@@ -13,7 +14,7 @@ import {
   parseCidrOrIp,
   parseIp,
   size,
-} from "./cidr.ts";
+} from "../net/cidr.ts";
 
 export interface PoolSegment {
   cidr: Cidr;
@@ -127,4 +128,49 @@ export class BlockPool {
   capacity(): number {
     return size({ base: 0, prefix: this.blockPrefix });
   }
+}
+
+/**
+ * Validates the pool against the node subnet and builds it; every problem is reported at once.
+ * `extraNodes`: nodes the spec does not list, whose IPs must not be handed out either.
+ */
+export function checkedPool(
+  spec: ClusterSpec,
+  extraNodes: readonly { name: string; ip: string }[] = [],
+): BlockPool {
+  const nodeSubnet = parseCidr(spec.nodeSubnet);
+  const pools = spec.podPool.map(parseCidr);
+  const errors: Finding[] = [];
+  pools.forEach((pool, index) => {
+    const path = `podPool[${index}]`;
+    const value = spec.podPool[index];
+    if (pool.prefix > spec.blockSize) {
+      errors.push({
+        path,
+        value,
+        message: `smaller than one /${spec.blockSize} block`,
+        fix: `use a pool of at least /${spec.blockSize}, or a longer blockSize`,
+      });
+    }
+    if (overlaps(pool, nodeSubnet) && !containsCidr(nodeSubnet, pool)) {
+      errors.push({
+        path,
+        value,
+        message: `overlaps nodeSubnet ${spec.nodeSubnet} without being inside it`,
+        fix: "use a pool wholly inside the node subnet, or wholly outside it",
+      });
+    }
+    pools.slice(0, index).forEach((other, otherIndex) => {
+      if (overlaps(pool, other)) {
+        errors.push({
+          path,
+          value,
+          message: `overlaps podPool[${otherIndex}] ${spec.podPool[otherIndex]}`,
+          fix: "list each address range once",
+        });
+      }
+    });
+  });
+  if (errors.length > 0) throw new UserError(errors);
+  return new BlockPool(spec, extraNodes);
 }

@@ -1,7 +1,7 @@
 // The imperative shell around the iptables planner: one iptables-save to read every table, at most
 // one iptables-restore --noflush to fix our chains and jumps in a single transaction.
 import type { Runner } from "../sys/exec.ts";
-import type { NodeRules } from "../masq/rules.ts";
+import type { ChainSet } from "./chain-set.ts";
 import type { Backend } from "./backend.ts";
 import { parseSave, type Tables } from "./save.ts";
 import { planCleanup, planRules, type RuleRepair } from "./sync.ts";
@@ -13,7 +13,7 @@ export async function readTables(runner: Runner, backend: Backend): Promise<Tabl
   return parseSave((await runner(backend.save, [], { timeoutMs: 10_000 })).stdout);
 }
 
-export async function syncRules(runner: Runner, backend: Backend, desired: NodeRules): Promise<RuleRepair[]> {
+export async function syncRules(runner: Runner, backend: Backend, desired: ChainSet): Promise<RuleRepair[]> {
   const plan = planRules(desired, await readTables(runner, backend));
   if (plan.payload !== undefined) {
     await runner(backend.restore, RESTORE_ARGS, { input: plan.payload, timeoutMs: 30_000 });
@@ -25,7 +25,7 @@ export async function syncRules(runner: Runner, backend: Backend, desired: NodeR
 export async function cleanupRules(
   runner: Runner,
   backend: Backend,
-  owned: NodeRules["owned"],
+  owned: ChainSet["owned"],
 ): Promise<boolean> {
   const tables = await readTables(runner, backend).catch(() => undefined);
   const payload = tables && planCleanup(owned, tables);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { parseSpec } from "../spec/load.ts";
 import { plan } from "../ipam/planner.ts";
-import { renderNodeRules } from "../masq/rules.ts";
+import { renderNodeRules } from "../noderules/rules.ts";
 import { parseSave } from "./save.ts";
 import { planCleanup, planRules } from "./sync.ts";
 

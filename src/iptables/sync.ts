@@ -1,7 +1,7 @@
 // Pure planning of one iptables transaction: from the rules we want and what `iptables-save` shows,
 // the `iptables-restore --noflush` payload that makes our chains and jumps right (and nothing else),
 // with the drift it repairs. The same for the cleanup.
-import type { JumpRule, NodeRules } from "../masq/rules.ts";
+import type { ChainSet, JumpRule } from "./chain-set.ts";
 import { chainRules, parseSave, ruleTarget, type Tables } from "./save.ts";
 
 export type RuleRepairKind =
@@ -19,7 +19,7 @@ export interface RulePlan {
   repairs: RuleRepair[];
 }
 
-export function planRules(desired: NodeRules, current: Tables): RulePlan {
+export function planRules(desired: ChainSet, current: Tables): RulePlan {
   const wanted = parseSave(desired.chains);
   const repairs: RuleRepair[] = [];
   const sections = new Map<string, string[]>();
@@ -78,7 +78,7 @@ function planJump(jump: JumpRule, rules: string[]): { kind: RuleRepairKind; line
 }
 
 /** Removes every rule that jumps into one of our chains, then our chains; undefined when none is left. */
-export function planCleanup(owned: NodeRules["owned"], current: Tables): string | undefined {
+export function planCleanup(owned: ChainSet["owned"], current: Tables): string | undefined {
   const sections = new Map<string, string[]>();
   for (const [table, names] of Object.entries(owned)) {
     const chains = current.get(table)?.chains;

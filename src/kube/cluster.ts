@@ -3,7 +3,12 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { loadKubeConfig } from "./config.ts";
 import { connect, type KubeApi } from "./client.ts";
 import { apiPodExec, type PodExec } from "./exec.ts";
-import type { ClusterFlags } from "./command.ts";
+
+/** --kubeconfig/--context as the commands take them. */
+export interface ClusterFlags {
+  kubeconfig?: string;
+  context?: string;
+}
 
 export interface Cluster {
   config: KubeConfig;

@@ -4,7 +4,7 @@ import type { KubeApi, KubeObject, ObjectRef } from "./client.ts";
 import { applyObjects, refOf, type Applied } from "./apply.ts";
 import { daemonSetRollout, deploymentRollout, restartRollout } from "./rollout.ts";
 import { waitFor, type Verdict } from "./wait.ts";
-import type { Progress } from "./progress.ts";
+import type { Progress } from "./wait.ts";
 
 export const COREDNS: ObjectRef = {
   apiVersion: "apps/v1",

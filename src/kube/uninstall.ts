@@ -5,7 +5,7 @@ import { labelSelector, type KubeApi, type KubeObject } from "./client.ts";
 import { applyOrder, describeRef, refOf } from "./apply.ts";
 import { agentDaemonSet } from "./install.ts";
 import { perNodeName, podState } from "./pods.ts";
-import type { Progress } from "./progress.ts";
+import type { Progress } from "./wait.ts";
 import { WaitTimeoutError, waitFor, type Selection } from "./wait.ts";
 
 export const CLEANUP_FLAG = "--cleanup";

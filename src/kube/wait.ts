@@ -5,6 +5,13 @@
 import type { KubeApi, KubeObject, ListOptions } from "./client.ts";
 import { Informer } from "./informer.ts";
 
+/** How a long wait shows its latest state to a person (the CLI draws it: src/cli/progress.ts). */
+export interface Progress {
+  update(line: string): void;
+  /** Ends the wait: clears a rewritten line, cancels a pending first print. */
+  done(): void;
+}
+
 export interface Verdict {
   done: boolean;
   /** One line saying where things stand, shown as progress and in the timeout error. */

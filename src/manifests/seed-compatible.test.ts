@@ -5,7 +5,7 @@ import { ConfigMap, Pod } from "kubernetes-models/v1";
 import { parseSpec } from "../spec/load.ts";
 import { plan } from "../ipam/planner.ts";
 import { lintCniConfig } from "../cni/lint.ts";
-import { renderNodeRules } from "../masq/rules.ts";
+import { renderNodeRules } from "../noderules/rules.ts";
 import { SEED_CONFIG_FILE, SEED_MASQUERADE_FILE, renderSeedCompatible } from "./seed-compatible.ts";
 
 const seed = parseSpec(readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8"));

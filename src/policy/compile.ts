@@ -4,8 +4,8 @@
 // The node gets a second, small rule set that checks traffic to Services after kube-proxy's DNAT,
 // which the pod's namespace cannot (it sees the ClusterIP). The reference evaluator (evaluate.ts) is
 // written independently of this file; the tests run these rules through a simulator against it.
-import type { NodeRules, JumpRule } from "../masq/rules.ts";
-import { formatCidr, parseCidr, parseIp, type Cidr } from "../ipam/cidr.ts";
+import type { ChainSet as NodeRules, JumpRule } from "../iptables/chain-set.ts";
+import { formatCidr, parseCidr, parseIp, type Cidr } from "../net/cidr.ts";
 import type { NetworkPolicy, PodKey, PolicyPod, PolicyWorld, Protocol } from "./model.ts";
 import { PROTOCOLS, podKey } from "./model.ts";
 

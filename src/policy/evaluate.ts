@@ -12,7 +12,7 @@
 // - Named ports resolve against the server pod's container ports (name and protocol must match);
 //   a named port to an address that is no pod matches nothing.
 // Replies of allowed connections are allowed (stateful): this function judges connection openings.
-import { parseIp } from "../ipam/cidr.ts";
+import { parseIp } from "../net/cidr.ts";
 import type { NetworkPolicy, PolicyPod, PolicyWorld, Protocol } from "./model.ts";
 
 export interface EvaluationContext {

@@ -4,7 +4,7 @@
 import { z } from "zod";
 import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { UserError, formatPath } from "../errors/user-error.ts";
-import { isIPv4 } from "../ipam/cidr.ts";
+import { isIPv4 } from "../net/cidr.ts";
 
 export type NetworkPolicy = INetworkPolicy;
 export type Protocol = "TCP" | "UDP" | "SCTP";

@@ -2,7 +2,7 @@
 // The zod schema is the single source of truth; types are inferred from it and the JSON Schema for
 // editors is generated from it (npm run schema).
 import { z } from "zod";
-import { type Cidr, containsIp, isIPv4, parseCidr, parseCidrOrIp, parseIp } from "../ipam/cidr.ts";
+import { type Cidr, containsIp, isIPv4, parseCidr, parseCidrOrIp, parseIp } from "../net/cidr.ts";
 
 function fix(text: string) {
   return { params: { fix: text } };

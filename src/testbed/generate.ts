@@ -2,7 +2,7 @@
 // (Azure keeps .0-.3 of every subnet), each taking the lowest free block.
 import type { ClusterSpec } from "../spec/schema.ts";
 import { UserError } from "../errors/user-error.ts";
-import { formatIp, parseCidr, size } from "../ipam/cidr.ts";
+import { formatIp, parseCidr, size } from "../net/cidr.ts";
 import { validateSpec } from "../spec/load.ts";
 
 const FIRST_HOST = 4;

@@ -1,6 +1,6 @@
 // What the host asks the guest to do and what the guest answers, exchanged as JSON files in the run
 // directory both sides see (the guest's root file system is the host's).
-import type { RouteEntry } from "../ipam/planner.ts";
+import type { RouteEntry } from "../routes/routes.ts";
 import type { CheckId, CheckResult } from "../verify/checks.ts";
 import type { ProfileName } from "./guest/node-setup.ts";
 

@@ -7,7 +7,7 @@ import type { PodExec } from "../kube/exec.ts";
 import { perNodeName, startPod } from "../kube/pods.ts";
 import { waitFor } from "../kube/wait.ts";
 import { internalIp, isNodeReady } from "../kube/nodes.ts";
-import type { Progress } from "../kube/progress.ts";
+import type { Progress } from "../kube/wait.ts";
 import type {
   ClusterDriver,
   Environment,

@@ -69,6 +69,7 @@ export class ApiServer {
   private readonly objects = new Map<string, StoredObject>();
   private readonly history: WatchEvent[] = [];
   private readonly watchers = new Set<(event: WatchEvent) => void>();
+  private readonly requestWatchers = new Set<(record: RequestRecord) => void>();
   private revision = 1;
   /** Watches that start before this revision get 410 Expired, as after etcd compaction. */
   private compactedBefore = 0;
@@ -164,6 +165,12 @@ export class ApiServer {
     return () => this.watchers.delete(listener);
   }
 
+  /** Calls `listener` after every request has been answered (or, for a watch, has started). */
+  onRequest(listener: (record: RequestRecord) => void): () => void {
+    this.requestWatchers.add(listener);
+    return () => this.requestWatchers.delete(listener);
+  }
+
   writes(filter: (record: RequestRecord) => boolean = () => true): RequestRecord[] {
     return this.requests.filter((r) => r.method !== "GET" && filter(r));
   }
@@ -202,6 +209,7 @@ export class ApiServer {
       record.status = failure.code;
       send(response, failure.code, statusBody(failure));
     }
+    for (const listener of this.requestWatchers) listener(record);
   }
 
   /** The admin token may do anything; a service account only what the stored RBAC objects allow it. */

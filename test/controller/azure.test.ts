@@ -5,9 +5,9 @@ import { FakeArm } from "../arm/server.ts";
 import { selfSignedCertificate } from "../arm/tls.ts";
 import { networkClient } from "../../src/azure/arm-client.ts";
 import { ArmRouteTable } from "../../src/azure/route-table.ts";
-import { syncRoutes } from "../../src/controller/route-sync.ts";
+import { syncRoutes } from "../../src/routes/sync.ts";
 import { NicChecker } from "../../src/azure/nics.ts";
-import { routeFor } from "../../src/ipam/planner.ts";
+import { routeFor } from "../../src/routes/routes.ts";
 import { validateSpec } from "../../src/spec/load.ts";
 
 const credential: TokenCredential = {

@@ -6,7 +6,7 @@ import type { ArmOptions } from "../../src/azure/arm-client.ts";
 import { runController } from "../../src/controller/run.ts";
 import { microTime } from "../../src/controller/leader.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
-import { routeName } from "../../src/ipam/planner.ts";
+import { routeName } from "../../src/routes/routes.ts";
 import { parseLedger } from "../../src/controller/ledger.ts";
 import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import {
@@ -18,6 +18,7 @@ import {
   startArm,
   testSpec,
   until,
+  whenServerSees,
 } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
 
@@ -169,10 +170,15 @@ describe("controller", () => {
     ghostLease(microTime(Date.now()));
     addNode(server, "node-0", nodeIp(0));
     start("b");
-    // The ghost renews for three lease durations: b must stay a follower all along.
-    for (let renewal = 0; renewal < 15; renewal++) {
+    // The ghost renews for three lease durations (1 s each): b must stay a follower all along. Between
+    // two renewals b reads the lease twice (its retry period is 100 ms), so every renewal is seen.
+    const leaseReads = () =>
+      server.requests.filter((r) => r.method === "GET" && r.path.endsWith(`/leases/${LEASE_NAME}`)).length;
+    const renewedAt = Date.now();
+    while (Date.now() - renewedAt < 3_000) {
       ghostLease(microTime(Date.now()));
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      const seen = leaseReads();
+      await whenServerSees(server, "b reads the lease twice", () => leaseReads() >= seen + 2);
       expect(leaseHolder()).toBe("ghost");
     }
     expect(blocksByNode(server).get("node-0")).toEqual([]);

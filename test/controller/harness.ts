@@ -70,3 +70,31 @@ export async function until(what: string, condition: () => boolean, timeoutMs = 
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+/**
+ * Resolves once `condition` holds, re-checking it after every change the API server stores and every
+ * request it answers (no polling); fails after `timeoutMs` with `what`.
+ */
+export async function whenServerSees(
+  server: ApiServer,
+  what: string,
+  condition: () => boolean,
+  timeoutMs = 20_000,
+): Promise<void> {
+  if (condition()) return;
+  let stop: () => void = () => undefined;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out waiting for: ${what}`)), timeoutMs);
+      const check = () => {
+        if (condition()) resolve();
+      };
+      const stops = [server.onChange(check), server.onRequest(check)];
+      stop = () => stops.forEach((unsubscribe) => unsubscribe());
+    });
+  } finally {
+    clearTimeout(timer);
+    stop();
+  }
+}

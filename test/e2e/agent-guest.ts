@@ -20,7 +20,7 @@ import type { EmulatedNode } from "../../src/testbed/guest/topology.ts";
 import { RESULT_FILE } from "../../src/testbed/job.ts";
 import { CONFLIST_FILE, NETWORK_NAME } from "../../src/cni/conflist.ts";
 import { HOST_DEVICE } from "../../src/hostpath/desired.ts";
-import { MASQ_CHAIN, POSTROUTING_CHAIN } from "../../src/masq/rules.ts";
+import { MASQ_CHAIN, POSTROUTING_CHAIN } from "../../src/noderules/masquerade.ts";
 
 export interface AgentJob {
   specFile: string;

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import type { SuiteResult } from "../../src/testbed/job.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { plan } from "../../src/ipam/planner.ts";
-import { containsIp, parseCidr, parseIp } from "../../src/ipam/cidr.ts";
+import { containsIp, parseCidr, parseIp } from "../../src/net/cidr.ts";
 import { BOOT_TIMEOUT_MS, runTestbed, statusOf } from "./testbed.ts";
 
 let result: SuiteResult;

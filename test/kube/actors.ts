@@ -2,7 +2,7 @@
 // controllers and the kubelet, each reduced to writing the status our commands wait for.
 import type { ApiServer } from "../apiserver/server.ts";
 import type { JsonObject } from "../apiserver/patch.ts";
-import type { Progress } from "../../src/kube/progress.ts";
+import type { Progress } from "../../src/kube/wait.ts";
 import { POD_LABEL } from "../../src/verify/kube-driver.ts";
 
 type Meta = { name: string; namespace?: string; generation?: number; labels?: Record<string, string> };

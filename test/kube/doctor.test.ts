@@ -11,7 +11,7 @@ import { AGENT_NAME, LEDGER_NAME, NAMESPACE, labelsOf } from "../../src/manifest
 import { plan } from "../../src/ipam/planner.ts";
 import { DEFAULT_PATHS, desiredNode } from "../../src/agent/desired.ts";
 import { contentHash } from "../../src/agent/cni-files.ts";
-import type { TableRoute } from "../../src/azure/route-diff.ts";
+import type { TableRoute } from "../../src/routes/diff.ts";
 import { coreDns, node } from "./actors.ts";
 
 const spec = parseSpec(

@@ -6,7 +6,7 @@ import { withScratchNamespace, type Signals } from "../../src/kube/scratch-names
 import { kubeDriver } from "../../src/verify/kube-driver.ts";
 import { runSuite } from "../../src/verify/suite.ts";
 import type { PodExec } from "../../src/kube/exec.ts";
-import { junitXml } from "../../src/kube/junit.ts";
+import { junitXml } from "../../src/verify/junit.ts";
 import { clusterForVerify, podsReach } from "./actors.ts";
 import { fakeExec } from "./fake-exec.ts";
 

@@ -2,7 +2,7 @@
 // writes): it applies `--noflush` transactions to a table state the way iptables-restore does, and
 // judges a packet by walking the chains. Tests use it to run compiled rules against the reference
 // evaluator without a kernel. Anything it does not understand is an error, never a silent match.
-import { parseIp } from "../../src/ipam/cidr.ts";
+import { parseIp } from "../../src/net/cidr.ts";
 
 export interface SimRule {
   text: string;

@@ -17,7 +17,7 @@ import {
   compilePodFirewalls,
   type PodFirewall,
 } from "../../policy/compile.ts";
-import type { JumpRule } from "../../masq/rules.ts";
+import type { JumpRule } from "../../iptables/chain-set.ts";
 import { podKey, type PodKey, type PolicyPod, type PolicyWorld } from "../../policy/model.ts";
 import type { NetnsLocator } from "./netns.ts";
 

@@ -12,6 +12,8 @@ import { buildWorld } from "./world.ts";
 import { policyMetrics } from "./metrics.ts";
 
 const BACKOFF_MS = 2_000;
+/** A sync that threw runs again after this backoff (pod failures are retried by the next sync). */
+const SYNC_BACKOFF = { firstMs: 500, maxMs: 30_000 };
 
 export interface PolicyLoop {
   /** Resolves after the first sync that followed the first full list of all three kinds. */
@@ -93,9 +95,10 @@ export function startPolicyLoop(
       metrics.recordError();
       options.log.error({ err: error }, "policy sync failed");
     },
+    SYNC_BACKOFF,
   );
   // Failed pods and pods whose namespace was not there yet are retried by the resync.
-  const timer = setInterval(() => synced.size === 3 && coalescer.kick(), options.resyncMs ?? 10_000);
+  const timer = setInterval(() => synced.size === 3 && coalescer.kickNow(), options.resyncMs ?? 10_000);
   for (const each of Object.values(informers)) void each.run(abort.signal);
   return {
     firstSync,

@@ -12,7 +12,7 @@ import {
   type Protocol,
 } from "../../policy/model.ts";
 import { podIps } from "../kube.ts";
-import { isIPv4 } from "../../ipam/cidr.ts";
+import { isIPv4 } from "../../net/cidr.ts";
 
 export interface WorldObjects {
   pods: Iterable<KubeObject>;

@@ -53,24 +53,10 @@ export function register(program: Command): void {
         return;
       }
       if (flags.once) {
-        const { createContext, readSpec, reconcileNode } = await import("../../agent/context.ts");
-        const spec = await readSpec(options);
-        const context = await createContext(options);
-        try {
-          const outcome = await reconcileNode(context, spec);
-          const summary =
-            "report" in outcome ? outcome.report : { node: options.node, waiting: outcome.waiting };
-          process.stdout.write(
-            `${JSON.stringify({ ...summary, backendReason: context.detection.reason }, null, 2)}\n`,
-          );
-          process.exitCode = "report" in outcome && outcome.report.problems.length === 0 ? 0 : 1;
-        } catch (error) {
-          if (error instanceof UserError) throw error;
-          process.stdout.write(
-            `${JSON.stringify({ node: options.node, error: (error as Error).message }, null, 2)}\n`,
-          );
-          process.exitCode = 1;
-        }
+        const { reconcileOnce } = await import("../../agent/once.ts");
+        const { summary, ok } = await reconcileOnce(options);
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        process.exitCode = ok ? 0 : 1;
         return;
       }
       const { serve } = await import("../../agent/serve.ts");

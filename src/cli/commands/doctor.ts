@@ -1,13 +1,8 @@
 // `aks-ipvlan doctor`: the seed's Troubleshooting as findings with fixes, read from the cluster, each
 // agent's /status and (with a spec naming a route table) Azure. Exit 1 when any finding is an error.
 import type { Command } from "commander";
-import {
-  EXIT_FAILED,
-  EXIT_OK,
-  runCommand,
-  withClusterOptions,
-  type ClusterFlags,
-} from "../../kube/command.ts";
+import { EXIT_FAILED, EXIT_OK, runCommand, withClusterOptions } from "../command.ts";
+import type { ClusterFlags } from "../../kube/cluster.ts";
 import { formatTable, printJson, useColour } from "../output.ts";
 import type { DoctorFinding } from "../../doctor/diagnose.ts";
 import type { RouteTableRef } from "../../azure/arm-client.ts";

@@ -2,8 +2,9 @@
 // restart CoreDNS if it is not Ready; prints what changed. `--dry-run` asks the server what would change.
 import type { Command } from "commander";
 import type { KubeApi, KubeObject } from "../../kube/client.ts";
-import type { Progress } from "../../kube/progress.ts";
-import { parseSeconds, runCommand, withClusterOptions, type ClusterFlags } from "../../kube/command.ts";
+import type { Progress } from "../../kube/wait.ts";
+import { parseSeconds, runCommand, withClusterOptions } from "../command.ts";
+import type { ClusterFlags } from "../../kube/cluster.ts";
 
 interface Flags extends ClusterFlags {
   config: string;
@@ -25,7 +26,7 @@ export function register(program: Command): void {
 async function installCommand(flags: Flags): Promise<number> {
   const [{ install }, { installText }] = await Promise.all([
     import("../../kube/install.ts"),
-    import("../../kube/report.ts"),
+    import("../report.ts"),
   ]);
   const { api, objects, options } = await installation(flags);
   const dryRun = Boolean(flags.dryRun);
@@ -44,7 +45,7 @@ export async function installation(flags: ClusterFlags & { config: string; timeo
     import("../../spec/load.ts"),
     import("../../manifests/render.ts"),
     import("../../kube/cluster.ts"),
-    import("../../kube/progress.ts"),
+    import("../progress.ts"),
   ]);
   const spec = await loadSpec(flags.config);
   return {

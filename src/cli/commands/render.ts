@@ -8,7 +8,7 @@ import { loadSpec } from "../../spec/load.ts";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import { type NodePlan, plan } from "../../ipam/planner.ts";
 import { CONFLIST_FILE, conflistText, renderConflist } from "../../cni/conflist.ts";
-import { renderNodeRules } from "../../masq/rules.ts";
+import { renderNodeRules } from "../../noderules/rules.ts";
 import { manifestsText, renderManifests } from "../../manifests/render.ts";
 import { renderSeedCompatible } from "../../manifests/seed-compatible.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";

@@ -1,13 +1,8 @@
 // `aks-ipvlan uninstall`: stops the agent, runs its cleanup once on every node, deletes our objects and
 // says what it removed. Exit 1 when a node could not be cleaned (rerun once it is Ready).
 import type { Command } from "commander";
-import {
-  EXIT_FAILED,
-  EXIT_OK,
-  runCommand,
-  withClusterOptions,
-  type ClusterFlags,
-} from "../../kube/command.ts";
+import { EXIT_FAILED, EXIT_OK, runCommand, withClusterOptions } from "../command.ts";
+import type { ClusterFlags } from "../../kube/cluster.ts";
 import { installation } from "./install.ts";
 
 interface Flags extends ClusterFlags {
@@ -28,7 +23,7 @@ export function register(program: Command): void {
 async function uninstallCommand(flags: Flags): Promise<number> {
   const [{ uninstall }, { uninstallText }] = await Promise.all([
     import("../../kube/uninstall.ts"),
-    import("../../kube/report.ts"),
+    import("../report.ts"),
   ]);
   const { api, objects, options } = await installation(flags);
   const report = await uninstall(api, objects, options);

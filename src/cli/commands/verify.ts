@@ -11,8 +11,8 @@ import {
   parseSeconds,
   runCommand,
   withClusterOptions,
-  type ClusterFlags,
-} from "../../kube/command.ts";
+} from "../command.ts";
+import type { ClusterFlags } from "../../kube/cluster.ts";
 import { printJson } from "../output.ts";
 import { allPassed, failureLines, formatTable } from "../../verify/report.ts";
 import { CHECK_IDS } from "../../verify/checks.ts";
@@ -74,8 +74,8 @@ async function verifyCommand(flags: Flags): Promise<number> {
     import("../../kube/scratch-namespace.ts"),
     import("../../verify/kube-driver.ts"),
     import("../../verify/suite.ts"),
-    import("../../kube/progress.ts"),
-    import("../../kube/junit.ts"),
+    import("../progress.ts"),
+    import("../../verify/junit.ts"),
   ]);
   const spec = flags.config ? await (await import("../../spec/load.ts")).loadSpec(flags.config) : undefined;
   // A spec that lets pods reach IMDS makes "IMDS closed" a check of something nobody wants.

@@ -7,7 +7,8 @@
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
-import { plan as planCluster, type NodePlan, type Plan, type RouteEntry } from "../../ipam/planner.ts";
+import { plan as planCluster, type NodePlan, type Plan } from "../../ipam/planner.ts";
+import type { RouteEntry } from "../../routes/routes.ts";
 import { run } from "../../sys/exec.ts";
 import { CniRuntime, loadConflist, type Attachment, type CniResult } from "../../cni/runtime.ts";
 import type {
@@ -44,7 +45,7 @@ import {
 import { KUBE_PROXY_JUMPS, renderServiceRules } from "./kube-proxy.ts";
 import { CLUSTER_DNS_IP, ServiceRegistry } from "./services.ts";
 import { CNI_BIN_DIR, nodeDirs, type NodeDirs, type Profile } from "./node-setup.ts";
-import { WIRESERVER } from "../../masq/rules.ts";
+import { WIRESERVER } from "../../noderules/azure-endpoints.ts";
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { run } from "../../sys/exec.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { CONFLIST_FILE, type Conflist } from "../../cni/conflist.ts";
-import { MASQ_CHAIN } from "../../masq/rules.ts";
+import { MASQ_CHAIN } from "../../noderules/masquerade.ts";
 import { HOST_DEVICE } from "../../hostpath/desired.ts";
 import type { CheckId } from "../../verify/checks.ts";
 import { runSuite } from "../../verify/suite.ts";

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { run } from "../../sys/exec.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
-import { IMDS, WIRESERVER, WIRESERVER_TCP_PORTS } from "../../masq/rules.ts";
+import { IMDS, WIRESERVER, WIRESERVER_TCP_PORTS } from "../../noderules/azure-endpoints.ts";
 import { AZURE, INTERNET, INTERNET_IP } from "./topology.ts";
 
 export const DNS_NAME = "example.test";

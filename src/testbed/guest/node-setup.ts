@@ -5,7 +5,8 @@
 // rule, ip_forward=1, no VNet routes, no host device, no portmap, no metadata protection.
 import { join, resolve } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
-import type { NodePlan, Plan, RouteEntry } from "../../ipam/planner.ts";
+import type { NodePlan, Plan } from "../../ipam/planner.ts";
+import type { RouteEntry } from "../../routes/routes.ts";
 import { run } from "../../sys/exec.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { CONFLIST_FILE, conflistText, type Conflist } from "../../cni/conflist.ts";

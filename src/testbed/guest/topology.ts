@@ -6,9 +6,10 @@
 // wireserver and IMDS addresses to an `azure` namespace. Leaves out: Azure's SNAT of node addresses to
 // public IPs (the internet host sees node IPs), load balancers, NSGs, accelerated networking, MTU.
 import type { ClusterSpec } from "../../spec/schema.ts";
-import type { Plan, RouteEntry } from "../../ipam/planner.ts";
-import { formatIp, parseCidr } from "../../ipam/cidr.ts";
-import { IMDS, WIRESERVER } from "../../masq/rules.ts";
+import type { Plan } from "../../ipam/planner.ts";
+import type { RouteEntry } from "../../routes/routes.ts";
+import { formatIp, parseCidr } from "../../net/cidr.ts";
+import { IMDS, WIRESERVER } from "../../noderules/azure-endpoints.ts";
 
 export const VNET = "vnet";
 export const AZURE = "azure";

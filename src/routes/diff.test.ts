@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ownsRoute, routeChanges } from "./route-diff.ts";
-import { azCommands, formatCommands } from "./az-commands.ts";
+import { ownsRoute, routeChanges } from "./diff.ts";
+import { azCommands, formatCommands } from "../azure/az-commands.ts";
 
 const route = (block: string, ip: string, cluster = "aks") => ({
   name: `aks-ipvlan-${cluster}-${block.replace(/[./]/g, "-")}`,

@@ -1,10 +1,16 @@
 // Brings the route table's owned routes to the desired ones. Each route is its own ARM operation of
 // several seconds, so a few run at once (5,000 one after another would take hours); more would only
 // meet ARM's throttling.
-import type { RouteEntry } from "../ipam/planner.ts";
-import type { RouteTable } from "../azure/route-table.ts";
-import { routeChanges, type RouteChanges } from "../azure/route-diff.ts";
-import { eachLimited } from "./coalesce.ts";
+import type { RouteEntry } from "./routes.ts";
+import { routeChanges, type RouteChanges, type TableRoute } from "./diff.ts";
+import { mapBounded } from "../sys/bounded.ts";
+
+/** A route table: Azure's (azure/route-table.ts), or a test double. */
+export interface RouteTable {
+  list(): Promise<TableRoute[]>;
+  put(route: RouteEntry): Promise<void>;
+  remove(name: string): Promise<void>;
+}
 
 export async function syncRoutes(
   table: RouteTable,
@@ -17,6 +23,6 @@ export async function syncRoutes(
     ...changes.put.map((route) => () => table.put(route)),
     ...changes.remove.map((name) => () => table.remove(name)),
   ];
-  await eachLimited(tasks, concurrency, (task) => task());
+  await mapBounded(tasks, concurrency, (task) => task());
   return changes;
 }

@@ -1,4 +1,4 @@
-// One allocation pass: from the ledger and the nodes the API server shows, which blocks to claim,
+// One allocation pass, the only one: from the ledger and the nodes the API server shows, which blocks to claim,
 // which to release and which node annotations to write. Pure; the controller runs it whenever
 // something changed and applies the result (ledger first, then annotations).
 //
@@ -7,15 +7,18 @@
 // 2. the ledger: a block recorded for a node is that node's;
 // 3. a node keeps the blocks of its annotation that nobody else holds (adopted into the ledger);
 // 4. a node with no block gets back the blocks the ledger still records for it (a node object that
-//    was deleted and re-registered within the grace period), otherwise the lowest free block;
+//    was deleted and re-registered within the grace period), otherwise the lowest free block; nodes
+//    are served in node-name order (UTF-16 code units, not the locale's collation), so the result
+//    depends on the set of nodes, never on the order the watch or the spec lists them, and `plan`
+//    (which runs this same pass) can predict it;
 // 5. a node whose pods fill its blocks gets one more, up to maxBlocksPerNode. Blocks are never taken
 //    from a live node: their addresses may be in use.
 // A ledger block no node uses is released only once it has stayed unused for the grace period
 // (`due`): a node that comes back finds it, and a racing writer's claim is never pulled from under it.
 import type { ClusterSpec } from "../spec/schema.ts";
-import { BlockAllocator } from "../ipam/allocator.ts";
-import { checkedPool } from "../ipam/planner.ts";
-import { formatCidr } from "../ipam/cidr.ts";
+import { BlockAllocator } from "./allocator.ts";
+import { checkedPool } from "./pool.ts";
+import { formatCidr } from "../net/cidr.ts";
 
 export interface NodeView {
   name: string;
@@ -101,7 +104,7 @@ export function assignBlocks(spec: ClusterSpec, input: AssignInput): Assignment 
     ledgerOwner.set(block, node);
     recordedFor.set(node, [...(recordedFor.get(node) ?? []), block]);
   };
-  const nodes = [...input.nodes].sort((a, b) => a.name.localeCompare(b.name));
+  const nodes = [...input.nodes].sort(byName);
   for (const node of nodes) {
     const blocks: string[] = [];
     const pin = pinned.get(node.name);
@@ -170,4 +173,9 @@ export function assignBlocks(spec: ClusterSpec, input: AssignInput): Assignment 
   }
   result.freeBlocks = allocator.freeCount();
   return result;
+}
+
+/** Node-name order by code units: the same on every machine, unlike localeCompare. */
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -1,6 +1,6 @@
 // The verification results as JUnit XML, the format CI systems show as test reports: one testcase
 // per check, a failure for a failed check, skipped for one that does not apply. Pure.
-import type { CheckResult } from "../verify/checks.ts";
+import type { CheckResult } from "./checks.ts";
 
 export function junitXml(suite: string, results: readonly CheckResult[]): string {
   const failures = results.filter((result) => result.status === "fail").length;

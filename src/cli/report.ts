@@ -1,8 +1,8 @@
 // What install and uninstall print: one line per object in kubectl's words ("created", "configured",
 // "unchanged"), then the state of the nodes. Pure.
-import { describeRef } from "./apply.ts";
-import type { InstallReport } from "./install.ts";
-import type { UninstallReport } from "./uninstall.ts";
+import { describeRef } from "../kube/apply.ts";
+import type { InstallReport } from "../kube/install.ts";
+import type { UninstallReport } from "../kube/uninstall.ts";
 
 export function installText(report: InstallReport, dryRun: boolean): string {
   const suffix = dryRun ? " (server dry run)" : "";

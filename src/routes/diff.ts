@@ -2,7 +2,7 @@
 // Only routes this cluster owns are ever changed: their name is ROUTE_NAME_PREFIX + cluster name +
 // a block written with dashes, so a route of another cluster (or added by hand) is never touched,
 // even when one cluster's name is a prefix of another's ("aks" and "aks-2").
-import { ROUTE_NAME_PREFIX, type RouteEntry } from "../ipam/planner.ts";
+import { ROUTE_NAME_PREFIX, type RouteEntry } from "./routes.ts";
 
 /** A route as the route table holds it (any route, ours or not). */
 export interface TableRoute {

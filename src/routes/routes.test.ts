@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { desiredRoutes } from "./routes.ts";
-import { ledgerPatchData, parseLedger } from "./ledger.ts";
+import { ledgerPatchData, parseLedger } from "../controller/ledger.ts";
 import { plan } from "../ipam/planner.ts";
 import { validateSpec } from "../spec/load.ts";
 

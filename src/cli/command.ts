@@ -4,17 +4,12 @@
 // conflicts, refused requests); 2 bad input (UserError, left to main); 3 cluster unreachable.
 // Loads nothing heavy: the commands import the Kubernetes client only when they run.
 import type { Command } from "commander";
-import { ClusterUnreachableError, KubeApiError } from "./errors.ts";
+import { ClusterUnreachableError, KubeApiError } from "../kube/errors.ts";
 import { UserError } from "../errors/user-error.ts";
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_UNREACHABLE = 3;
-
-export interface ClusterFlags {
-  kubeconfig?: string;
-  context?: string;
-}
 
 export function withClusterOptions(command: Command): Command {
   return command

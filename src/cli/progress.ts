@@ -1,16 +1,11 @@
 // Progress for waits: silent for the first second (most waits end sooner), then the latest state.
 // On a terminal one line is rewritten in place; elsewhere (CI logs, pipes) each change is a new line.
 // No colour either way.
+import type { Progress } from "../kube/wait.ts";
 
 export interface ProgressStream {
   write(text: string): unknown;
   isTTY?: boolean;
-}
-
-export interface Progress {
-  update(line: string): void;
-  /** Ends the wait: clears a rewritten line, cancels a pending first print. */
-  done(): void;
 }
 
 export const PROGRESS_QUIET_MS = 1000;

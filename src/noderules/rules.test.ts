@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "../spec/load.ts";
 import { plan } from "../ipam/planner.ts";
-import { MASQ_CHAIN, OUTPUT_CHAIN, POSTROUTING_CHAIN, renderNodeRules } from "./rules.ts";
+import { renderNodeRules } from "./rules.ts";
+import { MASQ_CHAIN, POSTROUTING_CHAIN } from "./masquerade.ts";
+import { OUTPUT_CHAIN } from "./azure-endpoints.ts";
 
 const seedText = readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8");
 const seed = parseSpec(seedText);
