@@ -1,9 +1,13 @@
 // NetworkPolicy → iptables rules, as a pure function of (pods, namespaces, policies).
-// Each pod gets one `iptables-restore --noflush` payload for the filter table of ITS OWN network
-// namespace: with ipvlan L3S that is the only place every packet of the pod passes, same node or not.
-// The node gets a second, small rule set that checks traffic to Services after kube-proxy's DNAT,
-// which the pod's namespace cannot (it sees the ClusterIP). The reference evaluator (evaluate.ts) is
-// written independently of this file; the tests run these rules through a simulator against it.
+// Where a pod's packets can be filtered with ipvlan L3S (measured on the UML kernel, issue 12):
+// - its own network namespace's OUTPUT sees everything the pod sends, to any node;
+// - its namespace's INPUT sees what comes from pods (and the host device) of the same node only;
+// - what comes from another node or outside crosses the node's INPUT instead;
+// - a ClusterIP is DNATed in the node's nat OUTPUT, after the pod's namespace saw only the ClusterIP.
+// So each pod gets one `iptables-restore --noflush` payload for its namespace's filter table (egress,
+// same-node ingress), and each node one rule set (compileNodeRules) for ingress from elsewhere and for
+// Service traffic after DNAT. The reference evaluator (evaluate.ts) is written independently of this
+// file; the tests run these rules through a simulator against it.
 import type { ChainSet as NodeRules, JumpRule } from "../iptables/chain-set.ts";
 import { formatCidr, parseCidr, parseIp, type Cidr } from "../net/cidr.ts";
 import type { NetworkPolicy, PodKey, PolicyPod, PolicyWorld, Protocol } from "./model.ts";
@@ -13,12 +17,15 @@ export const INGRESS_CHAIN = "AKS-IPVLAN-INGRESS";
 export const EGRESS_CHAIN = "AKS-IPVLAN-EGRESS";
 export const SERVICE_EGRESS_CHAIN = "AKS-IPVLAN-SVC-EGRESS";
 export const SERVICE_INGRESS_CHAIN = "AKS-IPVLAN-SVC-INGRESS";
+export const NODE_INGRESS_CHAIN = "AKS-IPVLAN-POD-INGRESS";
 
 export interface FirewallOptions {
   /** The IP the pod's own node uses towards it (kubelet probes): always allowed, both ways. */
   nodeIP: string;
   /** ClusterIP range: the pod's namespace lets it pass; the node checks it after DNAT. */
   serviceCIDR?: string;
+  /** Default REJECT. */
+  deny?: DenyAction;
 }
 
 export interface PodFirewall {
@@ -141,6 +148,8 @@ interface ResolvedPeer {
 interface ResolvedRule {
   /** undefined: the rule names no peers, so every address matches. */
   peers: ResolvedPeer | undefined;
+  /** The peers' addresses, resolved once for every pod the rule applies to. */
+  addrs: Cidr[] | "any";
   /** undefined: the rule names no ports, so every port and protocol matches. */
   ports: PolicyPort[] | undefined;
 }
@@ -160,9 +169,12 @@ class PolicyIndex {
   readonly namespaceLabels = new Map<string, Labels>();
 
   readonly world: PolicyWorld;
+  private readonly ips = new Map<PolicyPod, number>();
+  private readonly egressMemo = new Map<ResolvedRule, Clause[]>();
 
   constructor(world: PolicyWorld) {
     this.world = world;
+    for (const pod of world.pods) this.ips.set(pod, parseIp(pod.ip));
     for (const namespace of world.namespaces) this.namespaceLabels.set(namespace.name, namespace.labels);
     for (const policy of world.policies) {
       const resolved = this.resolvePolicy(policy);
@@ -175,12 +187,17 @@ class PolicyIndex {
   private resolvePolicy(policy: NetworkPolicy): ResolvedPolicy {
     const namespace = policy.metadata?.namespace ?? "default";
     const spec = policy.spec ?? { podSelector: {} };
-    const types = spec.policyTypes ?? ["Ingress", ...((spec.egress?.length ?? 0) > 0 ? ["Egress"] : [])];
+    // An empty or absent policyTypes gets the API server's defaults.
+    const types = spec.policyTypes?.length
+      ? spec.policyTypes
+      : ["Ingress", ...((spec.egress?.length ?? 0) > 0 ? ["Egress"] : [])];
     const rules = (list: { from?: PolicyPeer[]; to?: PolicyPeer[]; ports?: PolicyPort[] }[] | undefined) =>
       (list ?? []).map((rule) => {
         const peers = rule.from ?? rule.to ?? [];
+        const resolved = peers.length === 0 ? undefined : this.resolvePeers(namespace, peers);
         return {
-          peers: peers.length === 0 ? undefined : this.resolvePeers(namespace, peers),
+          peers: resolved,
+          addrs: resolved ? this.peerAddresses(resolved) : ("any" as const),
           ports: (rule.ports?.length ?? 0) === 0 ? undefined : rule.ports,
         };
       });
@@ -216,6 +233,11 @@ class PolicyIndex {
     return { pods: [...pods], cidrs };
   }
 
+  private peerAddresses(peers: ResolvedPeer): Cidr[] {
+    const pods = peers.pods.map((pod) => ({ base: this.ips.get(pod)!, prefix: 32 }));
+    return aggregateCidrs([...pods, ...peers.cidrs]);
+  }
+
   intent(pod: PolicyPod): PodIntent {
     const selecting = (this.byNamespace.get(pod.namespace) ?? []).filter((policy) =>
       policy.selects(pod.labels),
@@ -238,7 +260,13 @@ class PolicyIndex {
 
   /** Egress named ports resolve against each destination pod, so they become per-pod clauses. */
   private egressClauses(policy: string, rule: ResolvedRule): Clause[] {
-    const addrs = rule.peers ? peerAddresses(rule.peers) : "any";
+    let clauses = this.egressMemo.get(rule);
+    if (!clauses) this.egressMemo.set(rule, (clauses = this.resolveEgress(policy, rule)));
+    return clauses;
+  }
+
+  private resolveEgress(policy: string, rule: ResolvedRule): Clause[] {
+    const addrs = rule.addrs;
     if (!rule.ports) return [{ policy, addrs, ports: "any" }];
     const numeric = rule.ports.filter((port) => typeof port.port !== "string");
     const named = rule.ports.filter((port) => typeof port.port === "string");
@@ -252,10 +280,11 @@ class PolicyIndex {
         if (ports.length === 0) continue;
         const key = JSON.stringify(ports);
         const clause = byPorts.get(key) ?? { policy, addrs: [], ports };
-        (clause.addrs as Cidr[]).push({ base: parseIp(destination.ip), prefix: 32 });
+        (clause.addrs as Cidr[]).push({ base: this.ips.get(destination)!, prefix: 32 });
         byPorts.set(key, clause);
       }
-      clauses.push(...byPorts.values());
+      for (const clause of byPorts.values())
+        clauses.push({ ...clause, addrs: aggregateCidrs(clause.addrs as Cidr[]) });
     }
     return clauses;
   }
@@ -265,7 +294,7 @@ class PolicyIndex {
     if (!peers) return this.world.pods;
     const found = new Set(peers.pods);
     for (const pod of this.world.pods) {
-      const ip = parseIp(pod.ip);
+      const ip = this.ips.get(pod)!;
       if (peers.cidrs.some((cidr) => ip >= cidr.base && ip < cidr.base + 2 ** (32 - cidr.prefix)))
         found.add(pod);
     }
@@ -274,19 +303,36 @@ class PolicyIndex {
 }
 
 function ingressClauses(policy: string, rule: ResolvedRule, target: PolicyPod): Clause[] {
-  const addrs = rule.peers ? peerAddresses(rule.peers) : "any";
+  const addrs = rule.addrs;
   if (!rule.ports) return [{ policy, addrs, ports: "any" }];
   return [{ policy, addrs, ports: rule.ports.flatMap((port) => portRanges(port, target)) }];
 }
 
-function peerAddresses(peers: ResolvedPeer): Cidr[] {
-  const seen = new Set<string>();
+/**
+ * The fewest CIDRs covering exactly the same addresses: nested blocks dropped, sibling halves joined
+ * (pods of one node block selected together become one rule).
+ */
+export function aggregateCidrs(cidrs: Cidr[]): Cidr[] {
+  const size = (cidr: Cidr) => 2 ** (32 - cidr.prefix);
+  const sorted = [...cidrs].sort((a, b) => a.base - b.base || a.prefix - b.prefix);
   const out: Cidr[] = [];
-  for (const cidr of [...peers.pods.map((pod) => ({ base: parseIp(pod.ip), prefix: 32 })), ...peers.cidrs]) {
-    const key = formatCidr(cidr);
-    if (seen.has(key)) continue;
-    seen.add(key);
+  for (const cidr of sorted) {
+    const last = out.at(-1);
+    // Sorted by base, CIDRs are nested or disjoint: only the last kept block can contain this one.
+    if (last && cidr.base < last.base + size(last)) continue;
     out.push(cidr);
+    for (;;) {
+      const high = out.at(-1)!;
+      const low = out.at(-2);
+      const siblings =
+        low &&
+        low.prefix === high.prefix &&
+        low.prefix > 0 &&
+        (low.base / size(low)) % 2 === 0 &&
+        low.base + size(low) === high.base;
+      if (!siblings) break;
+      out.splice(-2, 2, { base: low.base, prefix: low.prefix - 1 });
+    }
   }
   return out;
 }
@@ -304,8 +350,11 @@ function portRanges(port: PolicyPort, pod: PolicyPod | undefined): PortRange[] {
 // ---------------------------------------------------------------------------------------------
 // Rendering.
 
+/** The xt_comment match takes at most 255 characters; policy names may be longer (253 + namespace). */
+const MAX_COMMENT = 255;
+
 function comment(text: string): string[] {
-  return ["-m", "comment", "--comment", `"aks-ipvlan: ${text}"`];
+  return ["-m", "comment", "--comment", `"${`aks-ipvlan: ${text}`.slice(0, MAX_COMMENT)}"`];
 }
 
 /** Port matches for one rule each, in iptables-save's canonical form; multiport holds 15 slots. */
@@ -357,16 +406,12 @@ interface RuleParts {
 
 /** One `-A` line, its parts in the order iptables-save prints them (so saved and wanted compare equal). */
 function rule(parts: RuleParts): string {
-  return [
-    "-A",
-    parts.chain,
-    ...(parts.source ? ["-s", parts.source] : []),
-    ...(parts.destination ? ["-d", parts.destination] : []),
-    ...(parts.match ?? []),
-    ...(parts.note ? comment(parts.note) : []),
-    "-j",
-    parts.target,
-  ].join(" ");
+  let line = `-A ${parts.chain}`;
+  if (parts.source) line += ` -s ${parts.source}`;
+  if (parts.destination) line += ` -d ${parts.destination}`;
+  if (parts.match && parts.match.length > 0) line += ` ${parts.match.join(" ")}`;
+  if (parts.note) line += ` ${comment(parts.note).join(" ")}`;
+  return `${line} -j ${parts.target}`;
 }
 
 /**
@@ -381,10 +426,11 @@ function clauseRules(
   fixed: Partial<Pick<RuleParts, "source" | "destination">> = {},
 ): string[] {
   const addrs = clause.addrs === "any" ? [undefined] : clause.addrs.map(formatCidr);
+  const matches = portMatches(clause.ports);
+  const note = `policy ${clause.policy}`;
   const lines: string[] = [];
   for (const addr of addrs)
-    for (const match of portMatches(clause.ports))
-      lines.push(rule({ chain, ...fixed, [peerSide]: addr, match, note: `policy ${clause.policy}`, target }));
+    for (const match of matches) lines.push(rule({ chain, ...fixed, [peerSide]: addr, match, note, target }));
   return lines;
 }
 
@@ -394,49 +440,47 @@ function hostCidr(ip: string): string {
   return formatCidr({ base: parseIp(ip), prefix: 32 });
 }
 
-function ingressChain(intent: DirectionIntent | "isolate", nodeIP: string): string[] {
-  const chain = INGRESS_CHAIN;
+/** How a chain ends for traffic no policy allows. REJECT fails clients fast (TCP reset, ICMP). */
+export type DenyAction = "REJECT" | "DROP";
+
+function denyRules(parts: Omit<RuleParts, "target">, deny: DenyAction): string[] {
+  if (deny === "DROP") return [rule({ ...parts, target: "DROP" })];
   return [
-    rule({ chain, match: ESTABLISHED, target: "ACCEPT" }),
-    rule({ chain, match: ["-i", "lo"], target: "ACCEPT" }),
-    rule({ chain, source: hostCidr(nodeIP), note: "own node (kubelet probes)", target: "ACCEPT" }),
-    ...(intent === "isolate"
-      ? []
-      : intent.clauses.flatMap((clause) => clauseRules(clause, chain, "source", "ACCEPT"))),
-    rule({
-      chain,
-      note: intent === "isolate" ? "isolated until policy is computed" : "ingress not allowed by policy",
-      target: "DROP",
-    }),
+    rule({ ...parts, match: ["-p", "tcp"], target: "REJECT --reject-with tcp-reset" }),
+    rule({ ...parts, target: "REJECT --reject-with icmp-port-unreachable" }),
   ];
 }
 
-function egressChain(intent: DirectionIntent | "isolate", options: FirewallOptions): string[] {
-  const chain = EGRESS_CHAIN;
-  const service =
-    options.serviceCIDR && intent !== "isolate"
-      ? [
-          rule({
-            chain,
-            destination: formatCidr(parseCidr(options.serviceCIDR)),
-            note: "service: checked on the node after DNAT",
-            target: "ACCEPT",
-          }),
-        ]
-      : [];
-  return [
+/** A pod's own chain for one direction; "isolate" allows only what is always allowed. */
+function podChain(
+  direction: "ingress" | "egress",
+  intent: DirectionIntent | "isolate",
+  options: FirewallOptions,
+): string[] {
+  const ingress = direction === "ingress";
+  const chain = ingress ? INGRESS_CHAIN : EGRESS_CHAIN;
+  const peerSide = ingress ? "source" : "destination";
+  const lines = [
     rule({ chain, match: ESTABLISHED, target: "ACCEPT" }),
-    rule({ chain, match: ["-o", "lo"], target: "ACCEPT" }),
-    rule({ chain, destination: hostCidr(options.nodeIP), note: "own node", target: "ACCEPT" }),
-    ...service,
-    ...(intent === "isolate"
-      ? []
-      : intent.clauses.flatMap((clause) => clauseRules(clause, chain, "destination", "ACCEPT"))),
-    rule({
-      chain,
-      note: intent === "isolate" ? "isolated until policy is computed" : "egress not allowed by policy",
-      target: "DROP",
-    }),
+    rule({ chain, match: [ingress ? "-i" : "-o", "lo"], target: "ACCEPT" }),
+    rule({ chain, [peerSide]: hostCidr(options.nodeIP), note: "own node", target: "ACCEPT" }),
+  ];
+  if (intent === "isolate") {
+    return [
+      ...lines,
+      ...denyRules({ chain, note: "isolated until policy is computed" }, options.deny ?? "REJECT"),
+    ];
+  }
+  if (!ingress && options.serviceCIDR) {
+    const destination = formatCidr(parseCidr(options.serviceCIDR));
+    lines.push(
+      rule({ chain, destination, note: "service: checked on the node after DNAT", target: "ACCEPT" }),
+    );
+  }
+  for (const clause of intent.clauses) lines.push(...clauseRules(clause, chain, peerSide, "ACCEPT"));
+  return [
+    ...lines,
+    ...denyRules({ chain, note: `${direction} not allowed by policy` }, options.deny ?? "REJECT"),
   ];
 }
 
@@ -444,13 +488,17 @@ function egressChain(intent: DirectionIntent | "isolate", options: FirewallOptio
 // payload flushes them and adds back exactly one jump each. Declaring our chains (`:NAME - [0:0]`)
 // creates or flushes them; with the jumps in the same COMMIT the replacement is atomic and a re-apply
 // never duplicates a jump. No other chain of ours exists in the pod's namespace, so none goes stale.
+const POD_PAYLOAD_HEAD = [
+  "*filter",
+  `:${INGRESS_CHAIN} - [0:0]`,
+  `:${EGRESS_CHAIN} - [0:0]`,
+  "-F INPUT",
+  "-F OUTPUT",
+];
+
 function podPayload(ingress: string[], egress: string[]): { restore: string; ruleCount: number } {
   const lines = [
-    "*filter",
-    `:${INGRESS_CHAIN} - [0:0]`,
-    `:${EGRESS_CHAIN} - [0:0]`,
-    "-F INPUT",
-    "-F OUTPUT",
+    ...POD_PAYLOAD_HEAD,
     `-A INPUT -j ${INGRESS_CHAIN}`,
     `-A OUTPUT -j ${EGRESS_CHAIN}`,
     ...ingress,
@@ -463,17 +511,7 @@ function podPayload(ingress: string[], egress: string[]): { restore: string; rul
 
 /** Removes our jumps and chains from a pod's namespace (the pod is selected by no policy). */
 export function noPolicyFirewall(): PodFirewall {
-  const restore = [
-    "*filter",
-    `:${INGRESS_CHAIN} - [0:0]`,
-    `:${EGRESS_CHAIN} - [0:0]`,
-    "-F INPUT",
-    "-F OUTPUT",
-    `-X ${INGRESS_CHAIN}`,
-    `-X ${EGRESS_CHAIN}`,
-    "COMMIT",
-    "",
-  ].join("\n");
+  const restore = [...POD_PAYLOAD_HEAD, `-X ${INGRESS_CHAIN}`, `-X ${EGRESS_CHAIN}`, "COMMIT", ""].join("\n");
   return { ingressIsolated: false, egressIsolated: false, ruleCount: 0, restore };
 }
 
@@ -482,15 +520,15 @@ export function isolatedFirewall(options: FirewallOptions): PodFirewall {
   return {
     ingressIsolated: true,
     egressIsolated: true,
-    ...podPayload(ingressChain("isolate", options.nodeIP), egressChain("isolate", options)),
+    ...podPayload(podChain("ingress", "isolate", options), podChain("egress", "isolate", options)),
   };
 }
 
 function firewallFromIntent(intent: PodIntent, options: FirewallOptions): PodFirewall {
   if (!intent.ingress.isolated && !intent.egress.isolated) return noPolicyFirewall();
   const payload = podPayload(
-    intent.ingress.isolated ? ingressChain(intent.ingress, options.nodeIP) : [],
-    intent.egress.isolated ? egressChain(intent.egress, options) : [],
+    intent.ingress.isolated ? podChain("ingress", intent.ingress, options) : [],
+    intent.egress.isolated ? podChain("egress", intent.egress, options) : [],
   );
   return { ingressIsolated: intent.ingress.isolated, egressIsolated: intent.egress.isolated, ...payload };
 }
@@ -508,16 +546,13 @@ export function compilePodFirewall(
 export function compilePodFirewalls(
   world: PolicyWorld,
   pods: PolicyPod[],
-  options: { nodeIPOf: (pod: PolicyPod) => string; serviceCIDR?: string },
+  options: Omit<FirewallOptions, "nodeIP"> & { nodeIPOf: (pod: PolicyPod) => string },
 ): Map<PodKey, PodFirewall> {
   const index = new PolicyIndex(world);
   return new Map(
     pods.map((pod) => [
       podKey(pod),
-      firewallFromIntent(index.intent(pod), {
-        nodeIP: options.nodeIPOf(pod),
-        serviceCIDR: options.serviceCIDR,
-      }),
+      firewallFromIntent(index.intent(pod), { ...options, nodeIP: options.nodeIPOf(pod) }),
     ]),
   );
 }
@@ -545,87 +580,91 @@ export function podsAffected(before: PolicyWorld, after: PolicyWorld): Set<PodKe
 }
 
 // ---------------------------------------------------------------------------------------------
-// The node side: Services.
+// The node side: ingress from other nodes, and Services.
 
-export interface NodeServiceRules extends NodeRules {
+/** A jump into a node chain; planRules takes it once JumpRule's chain union includes INPUT. */
+export type NodeJump = Omit<JumpRule, "chain"> & { chain: "INPUT" | "OUTPUT" };
+
+/** Same shape as the node's other rules (masq/rules.ts NodeRules), for planRules and planCleanup. */
+export interface NodePolicyRules extends Omit<NodeRules, "jumps"> {
+  jumps: NodeJump[];
   ruleCount: number;
 }
 
 /**
- * Policy for Service traffic of this node's pods, checked in the node's filter OUTPUT after
- * kube-proxy's DNAT (nat OUTPUT) and before the same-node hairpin SNAT (POSTROUTING):
- * SVC-EGRESS holds each egress-isolated local pod's allowed destinations, SVC-INGRESS each
- * ingress-isolated local pod's allowed sources. Allowed packets RETURN (so both checks run),
- * anything else from or to such a pod is dropped. Only new DNATed connections enter the chains.
- * A backend on another node checks its ingress in its own namespace, where the source is kept.
+ * What the node's own filter table must check for its pods, because the pods' namespaces do not see it
+ * (measured on the UML kernel, ipvlan L3S):
+ * - POD-INGRESS, from INPUT: a packet from another node (or outside) reaches a pod through the node's
+ *   INPUT and never crosses the pod namespace's INPUT; each ingress-isolated local pod's allowed
+ *   sources are checked here.
+ * - SVC-EGRESS and SVC-INGRESS, from OUTPUT for new DNATed connections: after kube-proxy's DNAT
+ *   (nat OUTPUT) and before the same-node hairpin SNAT (POSTROUTING), the client pod's egress and a
+ *   same-node backend's ingress are checked against the backend's address (the client's namespace saw
+ *   only the ClusterIP, the backend's will see the node IP).
+ * Allowed packets RETURN (so every check runs and later rules of the built-in chain still apply);
+ * anything else to or from such a pod is denied.
  */
-export function compileNodeServiceRules(
+export function compileNodeRules(
   world: PolicyWorld,
   nodePods: PolicyPod[],
-  options: { nodeIP: string },
-): NodeServiceRules {
+  options: { nodeIP: string; deny?: DenyAction },
+): NodePolicyRules {
   const index = new PolicyIndex(world);
+  const deny = options.deny ?? "REJECT";
   const node = hostCidr(options.nodeIP);
-  const egress: string[] = [];
-  const ingress: string[] = [];
+  // Only this node's pods (and the node) originate packets in its OUTPUT, so an ingress clause there
+  // needs no address beyond theirs: a CIDR like 0.0.0.0/0-minus-private shrinks to the pods it covers.
+  const local = nodePods.map((pod) => parseIp(pod.ip));
+  const localSources = (clause: Clause): Clause => {
+    if (clause.addrs === "any") return clause;
+    const addrs = clause.addrs;
+    const covered = local.filter((ip) =>
+      addrs.some((cidr) => ip >= cidr.base && ip < cidr.base + 2 ** (32 - cidr.prefix)),
+    );
+    return { ...clause, addrs: aggregateCidrs(covered.map((base) => ({ base, prefix: 32 }))) };
+  };
+  const chains = new Map<string, string[]>([
+    [NODE_INGRESS_CHAIN, [rule({ chain: NODE_INGRESS_CHAIN, match: ESTABLISHED, target: "RETURN" })]],
+    [SERVICE_EGRESS_CHAIN, []],
+    [SERVICE_INGRESS_CHAIN, []],
+  ]);
+  /** One pod's block in a node chain: the node, the clauses, then deny; `self` pins the pod's end. */
+  const block = (chain: string, clauses: Clause[], pod: PolicyPod, peerSide: "source" | "destination") => {
+    const self = peerSide === "source" ? { destination: hostCidr(pod.ip) } : { source: hostCidr(pod.ip) };
+    const lines = chains.get(chain)!;
+    lines.push(rule({ chain, ...self, [peerSide]: node, note: "own node", target: "RETURN" }));
+    for (const clause of clauses) lines.push(...clauseRules(clause, chain, peerSide, "RETURN", self));
+    const direction = peerSide === "source" ? "ingress" : "egress";
+    lines.push(
+      ...denyRules({ chain, ...self, note: `${direction} of ${podKey(pod)} not allowed by policy` }, deny),
+    );
+  };
   for (const pod of nodePods) {
     const intent = index.intent(pod);
-    const self = hostCidr(pod.ip);
-    if (intent.egress.isolated) {
-      const chain = SERVICE_EGRESS_CHAIN;
-      egress.push(rule({ chain, source: self, destination: node, note: "own node", target: "RETURN" }));
-      for (const clause of intent.egress.clauses)
-        egress.push(...clauseRules(clause, chain, "destination", "RETURN", { source: self }));
-      egress.push(
-        rule({ chain, source: self, note: `egress of ${podKey(pod)} not allowed by policy`, target: "DROP" }),
-      );
-    }
     if (intent.ingress.isolated) {
-      const chain = SERVICE_INGRESS_CHAIN;
-      ingress.push(rule({ chain, source: node, destination: self, note: "own node", target: "RETURN" }));
-      for (const clause of intent.ingress.clauses)
-        ingress.push(...clauseRules(clause, chain, "source", "RETURN", { destination: self }));
-      ingress.push(
-        rule({
-          chain,
-          destination: self,
-          note: `ingress of ${podKey(pod)} not allowed by policy`,
-          target: "DROP",
-        }),
-      );
+      block(NODE_INGRESS_CHAIN, intent.ingress.clauses, pod, "source");
+      block(SERVICE_INGRESS_CHAIN, intent.ingress.clauses.map(localSources), pod, "source");
     }
+    if (intent.egress.isolated) block(SERVICE_EGRESS_CHAIN, intent.egress.clauses, pod, "destination");
   }
-  const chains = [
-    "*filter",
-    `:${SERVICE_EGRESS_CHAIN} - [0:0]`,
-    `:${SERVICE_INGRESS_CHAIN} - [0:0]`,
-    ...egress,
-    ...ingress,
-    "COMMIT",
-    "",
-  ].join("\n");
-  const jump = (target: string): JumpRule => ({
+  const lines = [...chains.values()].flat();
+  const jump = (chain: "INPUT" | "OUTPUT", match: string[], note: string, target: string): NodeJump => ({
     table: "filter",
-    chain: "OUTPUT",
-    spec: [
-      "-m",
-      "conntrack",
-      "--ctstate",
-      "NEW",
-      "-m",
-      "conntrack",
-      "--ctstate",
-      "DNAT",
-      ...comment("service policy after DNAT"),
-      "-j",
-      target,
-    ],
+    chain,
+    spec: [...match, ...comment(note), "-j", target],
     position: "first",
   });
+  const dnat = ["-m", "conntrack", "--ctstate", "NEW", "-m", "conntrack", "--ctstate", "DNAT"];
   return {
-    chains,
-    jumps: [jump(SERVICE_EGRESS_CHAIN), jump(SERVICE_INGRESS_CHAIN)],
-    owned: { nat: [], filter: [SERVICE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN] },
-    ruleCount: egress.length + ingress.length,
+    chains: ["*filter", ...[...chains.keys()].map((name) => `:${name} - [0:0]`), ...lines, "COMMIT", ""].join(
+      "\n",
+    ),
+    jumps: [
+      jump("INPUT", [], "pod ingress from other nodes", NODE_INGRESS_CHAIN),
+      jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_EGRESS_CHAIN),
+      jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_INGRESS_CHAIN),
+    ],
+    owned: { nat: [], filter: [...chains.keys()] },
+    ruleCount: lines.length,
   };
 }

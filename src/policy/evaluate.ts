@@ -4,8 +4,8 @@
 //
 // Semantics, IPv4:
 // - A pod is isolated for ingress (egress) when a policy of its namespace selects it and lists
-//   Ingress (Egress) in policyTypes; omitted policyTypes mean Ingress, plus Egress when the policy has
-//   egress rules. An isolated direction allows only what some rule of such a policy allows.
+//   Ingress (Egress) in policyTypes; omitted (or empty) policyTypes mean Ingress, plus Egress when the
+//   policy has egress rules, as the API server defaults them. An isolated direction allows only what some rule of such a policy allows.
 // - A connection needs the client's egress and the server's ingress to allow it.
 // - Always allowed: a pod to itself, and traffic between a pod and its own node (kubelet probes).
 // - Pods are known by IP, as on the wire: an ipBlock matches any address in it, pod IPs included.
@@ -89,8 +89,8 @@ function portAllows(entry: Port, port: number, protocol: Protocol, server: Polic
 }
 
 function governs(policy: NetworkPolicy, direction: "Ingress" | "Egress"): boolean {
-  const types = policy.spec?.policyTypes;
-  if (types) return types.includes(direction);
+  const types = policy.spec?.policyTypes ?? [];
+  if (types.length > 0) return types.includes(direction);
   return direction === "Ingress" || (policy.spec?.egress ?? []).length > 0;
 }
 
@@ -104,6 +104,33 @@ function policiesIsolating(
       (policy.metadata?.namespace ?? "default") === pod.namespace &&
       selectorMatches(policy.spec?.podSelector ?? {}, pod.labels) &&
       governs(policy, direction),
+  );
+}
+
+/** Does `pod`'s side allow the connection with `peerIp` (the peer pod, if it is one)? */
+function allowedBy(
+  world: PolicyWorld,
+  pod: PolicyPod,
+  direction: "Ingress" | "Egress",
+  peerIp: string,
+  peer: PolicyPod | undefined,
+  port: number,
+  protocol: Protocol,
+  server: PolicyPod | undefined,
+  nodeIP: string,
+): boolean {
+  const policies = policiesIsolating(world, pod, direction);
+  if (policies.length === 0 || peerIp === nodeIP) return true;
+  return policies.some((policy) =>
+    ((direction === "Ingress" ? policy.spec?.ingress : policy.spec?.egress) ?? []).some((rule) => {
+      const peers = ("from" in rule ? rule.from : "to" in rule ? rule.to : undefined) ?? [];
+      const ports = rule.ports ?? [];
+      return (
+        (peers.length === 0 ||
+          peers.some((entry) => peerAllows(world, pod.namespace, entry, peerIp, peer))) &&
+        (ports.length === 0 || ports.some((entry) => portAllows(entry, port, protocol, server)))
+      );
+    }),
   );
 }
 
@@ -121,36 +148,12 @@ export function mayConnect(
   const server = "name" in to ? to : byIp(to.ip);
   if (client && server && client.namespace === server.namespace && client.name === server.name) return true;
 
-  let egressOk = true;
-  if (client) {
-    const policies = policiesIsolating(world, client, "Egress");
-    if (policies.length > 0 && to.ip !== ctx.nodeIPOf(client)) {
-      egressOk = policies.some((policy) =>
-        (policy.spec?.egress ?? []).some(
-          (rule) =>
-            ((rule.to ?? []).length === 0 ||
-              rule.to!.some((peer) => peerAllows(world, client.namespace, peer, to.ip, server))) &&
-            ((rule.ports ?? []).length === 0 ||
-              rule.ports!.some((entry) => portAllows(entry, port, protocol, server))),
-        ),
-      );
-    }
-  }
-
-  let ingressOk = true;
-  if (server) {
-    const policies = policiesIsolating(world, server, "Ingress");
-    if (policies.length > 0 && from.ip !== ctx.nodeIPOf(server)) {
-      ingressOk = policies.some((policy) =>
-        (policy.spec?.ingress ?? []).some(
-          (rule) =>
-            ((rule.from ?? []).length === 0 ||
-              rule.from!.some((peer) => peerAllows(world, server.namespace, peer, from.ip, client))) &&
-            ((rule.ports ?? []).length === 0 ||
-              rule.ports!.some((entry) => portAllows(entry, port, protocol, server))),
-        ),
-      );
-    }
-  }
+  // The client's egress judges the server's address; the server's ingress judges the client's.
+  const egressOk =
+    !client ||
+    allowedBy(world, client, "Egress", to.ip, server, port, protocol, server, ctx.nodeIPOf(client));
+  const ingressOk =
+    !server ||
+    allowedBy(world, server, "Ingress", from.ip, client, port, protocol, server, ctx.nodeIPOf(server));
   return egressOk && ingressOk;
 }

@@ -108,6 +108,13 @@ export function parseRule(args: string[]): SimRule {
       case "-j":
         rule.target = value();
         break;
+      case "--reject-with":
+        if (rule.target !== "REJECT") throw new Error(`--reject-with without -j REJECT: ${rule.text}`);
+        if (!["tcp-reset", "icmp-port-unreachable"].includes(value()))
+          throw new Error(`reject type in: ${rule.text}`);
+        if (args[index] === "tcp-reset" && rule.protocol !== "tcp")
+          throw new Error(`tcp-reset needs -p tcp: ${rule.text}`);
+        break;
       default:
         throw new Error(`the simulator does not know ${option} in: ${rule.text}`);
     }

@@ -107,9 +107,9 @@ describe("the policy enforcer", () => {
     ]);
     const isolated = await readFile(join(dir, "cni-aaa.rules"), "utf8");
     expect(isolated).toMatch(/^\*filter\n/);
-    expect(isolated).toMatch(/-A AKS-IPVLAN-INGRESS .*-j DROP/);
+    expect(isolated).toMatch(/-A AKS-IPVLAN-INGRESS .*not allowed by policy.* -j REJECT/);
     // b is selected by nothing: its payload only removes our chains.
-    expect(await readFile(join(dir, "cni-bbb.rules"), "utf8")).not.toMatch(/DROP/);
+    expect(await readFile(join(dir, "cni-bbb.rules"), "utf8")).not.toMatch(/REJECT|DROP/);
     expect(report).toMatchObject({ enforcedPods: 1, unlocated: [], failed: [], nodeRulesApplied: true });
     expect(report.applied.map((outcome) => outcome.pod)).toEqual(["x/a", "x/b"]);
   });

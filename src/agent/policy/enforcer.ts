@@ -1,23 +1,18 @@
 // Enforces NetworkPolicy for the pods of one node: compiles each local pod's firewall (src/policy)
-// and applies it in the pod's own network namespace, plus the node's rules for Service traffic after
-// DNAT. Each pod's rules are one `iptables-restore --noflush` (one atomic transaction per pod); a pod
-// is touched only when its compiled rules differ from what was last applied to it, so a change
-// reaches only the pods it affects. The restores of one sync run from a few `ip -batch` processes
-// (`netns exec NS iptables-restore FILE` per line) instead of one program start per pod: starting a
-// program from the agent costs far more than the restore itself on a busy node.
+// and applies it in the pod's own network namespace, plus the node's rules (ingress from other
+// nodes, Service traffic after DNAT). Each pod's rules are one `iptables-restore --noflush` (one
+// atomic transaction per pod); a pod is touched only when its compiled rules differ from what was
+// last applied to it, so a change reaches only the pods it affects. The restores of one sync run
+// from a few `ip -batch` processes (`netns exec NS iptables-restore FILE` per line) instead of one
+// program start per pod: starting a program from the agent costs far more than the restore itself
+// on a busy node.
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Runner } from "../../sys/exec.ts";
 import { mapBounded } from "../../sys/bounded.ts";
 import type { Backend } from "../../iptables/backend.ts";
 import { syncRules } from "../../iptables/apply.ts";
-import {
-  SERVICE_INGRESS_CHAIN,
-  compileNodeServiceRules,
-  compilePodFirewalls,
-  type PodFirewall,
-} from "../../policy/compile.ts";
-import type { JumpRule } from "../../iptables/chain-set.ts";
+import { compileNodeRules, compilePodFirewalls, type PodFirewall } from "../../policy/compile.ts";
 import { podKey, type PodKey, type PolicyPod, type PolicyWorld } from "../../policy/model.ts";
 import type { NetnsLocator } from "./netns.ts";
 
@@ -175,15 +170,12 @@ export class PolicyEnforcer {
   }
 
   /**
-   * The node's share, applied only when it changed: Service traffic after DNAT in filter OUTPUT
-   * (compileNodeServiceRules), and the same ingress chain for new connections that arrive from
-   * other nodes. Measured on the L3S datapath: a packet from another node reaches the pod through
-   * the node's filter INPUT and never crosses the pod's own INPUT, so that is where its ingress is
-   * checked; same-node traffic never reaches the node's chains and is checked in the pod.
+   * The node's share (compileNodeRules), applied only when it changed: ingress from other nodes in
+   * filter INPUT (L3S delivers it through the node, never through the pod's INPUT), and Service
+   * traffic after DNAT in filter OUTPUT.
    */
   async #applyNodeRules(world: PolicyWorld, local: PolicyPod[]): Promise<boolean> {
-    const service = compileNodeServiceRules(world, local, { nodeIP: this.#options.nodeIP });
-    const rules = { ...service, jumps: [...service.jumps, FROM_OTHER_NODES] };
+    const rules = compileNodeRules(world, local, { nodeIP: this.#options.nodeIP });
     const text = `${rules.chains}${JSON.stringify(rules.jumps)}`;
     if (this.#nodeRules?.text === text) return false;
     await syncRules(this.#options.runner, this.#options.backend, rules);
@@ -191,14 +183,6 @@ export class PolicyEnforcer {
     return true;
   }
 }
-
-const FROM_OTHER_NODES: JumpRule = {
-  table: "filter",
-  chain: "INPUT",
-  // prettier-ignore
-  spec: ["-m", "conntrack", "--ctstate", "NEW", "-m", "comment", "--comment", '"aks-ipvlan: pod ingress from other nodes"', "-j", SERVICE_INGRESS_CHAIN],
-  position: "first",
-};
 
 function split<T>(items: readonly T[], parts: number): T[][] {
   const size = Math.ceil(items.length / Math.max(1, parts));

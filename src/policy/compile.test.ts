@@ -1,0 +1,304 @@
+import { describe, expect, it } from "vitest";
+import {
+  EGRESS_CHAIN,
+  INGRESS_CHAIN,
+  SERVICE_EGRESS_CHAIN,
+  SERVICE_INGRESS_CHAIN,
+  NODE_INGRESS_CHAIN,
+  compileNodeRules,
+  compilePodFirewall,
+  isolatedFirewall,
+  noPolicyFirewall,
+  podsAffected,
+  subtractCidrs,
+  aggregateCidrs,
+} from "./compile.ts";
+import { parseNetworkPolicy, type NetworkPolicy, type PolicyPod, type PolicyWorld } from "./model.ts";
+import { formatCidr, parseCidr } from "../net/cidr.ts";
+import { UserError } from "../errors/user-error.ts";
+
+const options = { nodeIP: "10.224.0.4", serviceCIDR: "10.0.0.0/16" };
+const server: PolicyPod = {
+  namespace: "prod",
+  name: "server",
+  ip: "10.244.0.2",
+  node: "n1",
+  labels: { app: "server" },
+  ports: [{ name: "http", port: 8080, protocol: "TCP" }],
+};
+const client: PolicyPod = {
+  ...server,
+  name: "client",
+  ip: "10.244.0.3",
+  labels: { app: "client" },
+  ports: [],
+};
+
+function world(spec: NetworkPolicy["spec"], pods = [server, client]): PolicyWorld {
+  return {
+    pods,
+    namespaces: [{ name: "prod", labels: {} }],
+    policies: [
+      {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name: "web", namespace: "prod" },
+        spec,
+      },
+    ],
+  };
+}
+
+const chainLines = (restore: string, chain: string) =>
+  restore.split("\n").filter((line) => line.startsWith(`-A ${chain} `));
+
+describe("compilePodFirewall", () => {
+  it("renders one transaction: our chains declared, INPUT/OUTPUT flushed and jumping once each", () => {
+    const firewall = compilePodFirewall(
+      world({
+        podSelector: {},
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: "client" } } }], ports: [{ port: 8080 }] }],
+      }),
+      server,
+      options,
+    );
+    const lines = firewall.restore.trimEnd().split("\n");
+    expect(lines.slice(0, 7)).toEqual([
+      "*filter",
+      `:${INGRESS_CHAIN} - [0:0]`,
+      `:${EGRESS_CHAIN} - [0:0]`,
+      "-F INPUT",
+      "-F OUTPUT",
+      `-A INPUT -j ${INGRESS_CHAIN}`,
+      `-A OUTPUT -j ${EGRESS_CHAIN}`,
+    ]);
+    expect(lines.at(-1)).toBe("COMMIT");
+    expect(chainLines(firewall.restore, INGRESS_CHAIN)).toEqual([
+      `-A ${INGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      `-A ${INGRESS_CHAIN} -i lo -j ACCEPT`,
+      `-A ${INGRESS_CHAIN} -s 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j ACCEPT`,
+      `-A ${INGRESS_CHAIN} -s 10.244.0.3/32 -p tcp -m tcp --dport 8080 -m comment --comment "aks-ipvlan: policy prod/web" -j ACCEPT`,
+      `-A ${INGRESS_CHAIN} -p tcp -m comment --comment "aks-ipvlan: ingress not allowed by policy" -j REJECT --reject-with tcp-reset`,
+      `-A ${INGRESS_CHAIN} -m comment --comment "aks-ipvlan: ingress not allowed by policy" -j REJECT --reject-with icmp-port-unreachable`,
+    ]);
+    expect(chainLines(firewall.restore, EGRESS_CHAIN)).toEqual([]);
+    expect(firewall).toMatchObject({ ingressIsolated: true, egressIsolated: false, ruleCount: 8 });
+  });
+
+  it("removes everything for a pod no policy selects", () => {
+    const firewall = compilePodFirewall(
+      world({ podSelector: { matchLabels: { app: "none" } }, ingress: [] }),
+      server,
+      options,
+    );
+    expect(firewall).toEqual(noPolicyFirewall());
+    expect(firewall.restore).toContain(`-X ${INGRESS_CHAIN}`);
+    expect(firewall.restore).not.toContain("-A ");
+  });
+
+  it("lets Service traffic pass to the node-side check, and the node, when egress is isolated", () => {
+    const firewall = compilePodFirewall(world({ podSelector: {}, policyTypes: ["Egress"] }), server, options);
+    expect(chainLines(firewall.restore, EGRESS_CHAIN)).toEqual([
+      `-A ${EGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+      `-A ${EGRESS_CHAIN} -o lo -j ACCEPT`,
+      `-A ${EGRESS_CHAIN} -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j ACCEPT`,
+      `-A ${EGRESS_CHAIN} -d 10.0.0.0/16 -m comment --comment "aks-ipvlan: service: checked on the node after DNAT" -j ACCEPT`,
+      `-A ${EGRESS_CHAIN} -p tcp -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with tcp-reset`,
+      `-A ${EGRESS_CHAIN} -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with icmp-port-unreachable`,
+    ]);
+  });
+
+  it("turns ipBlock except into plain CIDRs and groups ports per protocol with multiport", () => {
+    const ports = Array.from({ length: 16 }, (_, index) => ({ port: 1000 + 2 * index }));
+    const firewall = compilePodFirewall(
+      world({
+        podSelector: {},
+        ingress: [
+          {
+            from: [{ ipBlock: { cidr: "10.0.0.0/8", except: ["10.1.0.0/16"] } }],
+            ports: [...ports, { port: 53, protocol: "UDP" }, { port: 80, endPort: 90, protocol: "SCTP" }],
+          },
+        ],
+      }),
+      server,
+      options,
+    );
+    const rules = chainLines(firewall.restore, INGRESS_CHAIN).filter((line) =>
+      line.includes("policy prod/web"),
+    );
+    const sources = new Set(rules.map((line) => line.split(" ")[3]));
+    expect([...sources]).toEqual([
+      "10.0.0.0/16",
+      "10.2.0.0/15",
+      "10.4.0.0/14",
+      "10.8.0.0/13",
+      "10.16.0.0/12",
+      "10.32.0.0/11",
+      "10.64.0.0/10",
+      "10.128.0.0/9",
+    ]);
+    const forOne = rules.filter((line) => line.includes("-s 10.0.0.0/16 "));
+    expect(
+      forOne.map((line) => line.replace(/^.*-s 10.0.0.0\/16 /, "").replace(/ -m comment.*$/, "")),
+    ).toEqual([
+      `-p tcp -m multiport --dports ${ports
+        .slice(0, 15)
+        .map((p) => p.port)
+        .join(",")}`,
+      "-p tcp -m tcp --dport 1030",
+      "-p udp -m udp --dport 53",
+      "-p sctp -m sctp --dport 80:90",
+    ]);
+  });
+
+  it("resolves a named port on the target pod, and matches nothing when the pod lacks it", () => {
+    const named = world({ podSelector: {}, ingress: [{ ports: [{ port: "http" }] }] });
+    expect(
+      chainLines(compilePodFirewall(named, server, options).restore, INGRESS_CHAIN).some((line) =>
+        line.includes("--dport 8080"),
+      ),
+    ).toBe(true);
+    const forClient = chainLines(compilePodFirewall(named, client, options).restore, INGRESS_CHAIN);
+    expect(forClient.filter((line) => line.includes("policy prod/web"))).toEqual([]);
+    expect(forClient.at(-1)).toContain("-j REJECT");
+  });
+
+  it("ignores the host bits of an ipBlock and IPv6 blocks", () => {
+    const firewall = compilePodFirewall(
+      world({
+        podSelector: {},
+        ingress: [{ from: [{ ipBlock: { cidr: "192.168.1.7/24" } }, { ipBlock: { cidr: "fd00::/64" } }] }],
+      }),
+      server,
+      options,
+    );
+    expect(
+      chainLines(firewall.restore, INGRESS_CHAIN).filter((line) => line.includes("policy prod/web")),
+    ).toEqual([
+      `-A ${INGRESS_CHAIN} -s 192.168.1.0/24 -m comment --comment "aks-ipvlan: policy prod/web" -j ACCEPT`,
+    ]);
+  });
+
+  it("isolates both directions in the fail-closed payload", () => {
+    const firewall = isolatedFirewall(options);
+    expect(firewall).toMatchObject({ ingressIsolated: true, egressIsolated: true });
+    expect(chainLines(firewall.restore, INGRESS_CHAIN).at(-1)).toContain("isolated until policy is computed");
+    expect(firewall.restore).not.toContain("10.0.0.0/16");
+  });
+});
+
+describe("subtractCidrs", () => {
+  it("cuts each except out exactly", () => {
+    const cut = (outer: string, excepts: string[]) =>
+      subtractCidrs(parseCidr(outer), excepts.map(parseCidr)).map(formatCidr);
+    expect(cut("10.0.0.0/30", ["10.0.0.1/32"])).toEqual(["10.0.0.0/32", "10.0.0.2/31"]);
+    expect(cut("10.0.0.0/24", ["10.0.0.0/24"])).toEqual([]);
+    expect(cut("10.0.0.0/24", ["192.168.0.0/16"])).toEqual(["10.0.0.0/24"]);
+    expect(cut("10.0.0.0/24", ["10.0.0.0/8"])).toEqual([]);
+  });
+});
+
+describe("aggregateCidrs", () => {
+  it("joins siblings and drops nested blocks, never widening", () => {
+    const join = (texts: string[]) => aggregateCidrs(texts.map(parseCidr)).map(formatCidr);
+    expect(join(["10.0.0.4/32", "10.0.0.5/32", "10.0.0.6/31"])).toEqual(["10.0.0.4/30"]);
+    expect(join(["10.0.0.5/32", "10.0.0.6/32"])).toEqual(["10.0.0.5/32", "10.0.0.6/32"]);
+    expect(join(["10.0.0.0/8", "10.1.2.3/32", "11.0.0.0/8"])).toEqual(["10.0.0.0/7"]);
+    expect(join(["0.0.0.0/1", "128.0.0.0/1"])).toEqual(["0.0.0.0/0"]);
+  });
+});
+
+describe("compileNodeRules", () => {
+  it("checks local pods' ingress from other nodes in INPUT, and Service traffic after DNAT in OUTPUT", () => {
+    const w = world({
+      podSelector: { matchLabels: { app: "server" } },
+      policyTypes: ["Ingress", "Egress"],
+      ingress: [{ from: [{ ipBlock: { cidr: "10.244.0.0/24" } }] }],
+      egress: [],
+    });
+    const rules = compileNodeRules(w, [server, client], { nodeIP: "10.224.0.4", deny: "DROP" });
+    expect(chainLines(rules.chains, NODE_INGRESS_CHAIN)).toEqual([
+      `-A ${NODE_INGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `-A ${NODE_INGRESS_CHAIN} -s 10.224.0.4/32 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
+      `-A ${NODE_INGRESS_CHAIN} -s 10.244.0.0/24 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
+      `-A ${NODE_INGRESS_CHAIN} -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: ingress of prod/server not allowed by policy" -j DROP`,
+    ]);
+    expect(chainLines(rules.chains, SERVICE_EGRESS_CHAIN)).toEqual([
+      `-A ${SERVICE_EGRESS_CHAIN} -s 10.244.0.2/32 -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
+      `-A ${SERVICE_EGRESS_CHAIN} -s 10.244.0.2/32 -m comment --comment "aks-ipvlan: egress of prod/server not allowed by policy" -j DROP`,
+    ]);
+    // In OUTPUT only local pods originate packets: the /24 narrows to the two local pods.
+    expect(chainLines(rules.chains, SERVICE_INGRESS_CHAIN)).toEqual([
+      `-A ${SERVICE_INGRESS_CHAIN} -s 10.224.0.4/32 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
+      `-A ${SERVICE_INGRESS_CHAIN} -s 10.244.0.2/31 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
+      `-A ${SERVICE_INGRESS_CHAIN} -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: ingress of prod/server not allowed by policy" -j DROP`,
+    ]);
+    expect(rules.jumps.map((jump) => `${jump.chain} ${jump.spec.join(" ")}`)).toEqual([
+      `INPUT -m comment --comment "aks-ipvlan: pod ingress from other nodes" -j ${NODE_INGRESS_CHAIN}`,
+      `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_EGRESS_CHAIN}`,
+      `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_INGRESS_CHAIN}`,
+    ]);
+    expect(rules.owned).toEqual({
+      nat: [],
+      filter: [NODE_INGRESS_CHAIN, SERVICE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN],
+    });
+    expect(rules.ruleCount).toBe(9);
+  });
+});
+
+describe("podsAffected", () => {
+  const policy = (app: string): NetworkPolicy => ({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "NetworkPolicy",
+    metadata: { name: "web", namespace: "prod" },
+    spec: {
+      podSelector: { matchLabels: { app: "server" } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { app } } }] }],
+    },
+  });
+  const base: PolicyWorld = {
+    pods: [server, client],
+    namespaces: [{ name: "prod", labels: {} }],
+    policies: [policy("client")],
+  };
+
+  it("names the selected pod when a peer's label changes, and nothing for an unrelated change", () => {
+    const relabelled = { ...base, pods: [server, { ...client, labels: { app: "other" } }] };
+    expect(podsAffected(base, relabelled)).toEqual(new Set(["prod/server"]));
+    const bystander = { ...base, namespaces: [{ name: "prod", labels: { team: "a" } }] };
+    expect(podsAffected(base, bystander)).toEqual(new Set());
+  });
+
+  it("names added and removed pods", () => {
+    expect(podsAffected(base, { ...base, pods: [server] })).toEqual(new Set(["prod/client", "prod/server"]));
+  });
+});
+
+describe("parseNetworkPolicy", () => {
+  it("names the field of a bad policy", () => {
+    const bad = {
+      metadata: { name: "x", namespace: "prod" },
+      spec: { podSelector: {}, ingress: [{ ports: [{ port: "http", endPort: 90 }] }] },
+    };
+    expect(() => parseNetworkPolicy(bad)).toThrow(UserError);
+    expect(() => parseNetworkPolicy(bad)).toThrow(/spec\.ingress\[0\]\.ports\[0\]/);
+  });
+
+  it("rejects a peer mixing ipBlock and selectors", () => {
+    const mixed = {
+      metadata: { name: "x", namespace: "prod" },
+      spec: { podSelector: {}, egress: [{ to: [{ ipBlock: { cidr: "10.0.0.0/8" }, podSelector: {} }] }] },
+    };
+    expect(() => parseNetworkPolicy(mixed)).toThrow(/spec\.egress\[0\]\.to\[0\]/);
+  });
+});
+
+describe("limits", () => {
+  it("keeps a comment for a long policy name within xt_comment's 255 characters", () => {
+    const long = world({ podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] });
+    long.policies[0]!.metadata!.name = "n".repeat(253);
+    const comments = compilePodFirewall(long, server, options).restore.match(/--comment "[^"]*"/g) ?? [];
+    expect(comments.length).toBeGreaterThan(0);
+    for (const text of comments) expect(text.length - '--comment ""'.length).toBeLessThanOrEqual(255);
+  });
+});
