@@ -3,7 +3,7 @@
 // probed on one node and across nodes and compared with the reference evaluator, plus the datapath
 // facts enforcement relies on, the negative control and the window before a new pod's rules hold.
 // The guest program (netpol-guest.ts) does the work; this builds the prober and asserts.
-import { describe, expect, it } from "vitest";
+import { describe, it } from "vitest";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { parse } from "yaml";
@@ -11,11 +11,13 @@ import { runInGuest } from "../../src/testbed/run.ts";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import type { NetpolE2eResult, NetpolJob } from "./netpol-guest.ts";
 import { buildProber } from "./netpol-prober.ts";
+import { expectNetpolResult } from "./netpol-expect.ts";
 
 describe("NetworkPolicy in the testbed", () => {
   it(
     "enforces the upstream cases on one node and across nodes, as the reference evaluator says",
-    { timeout: 1_500_000 },
+    // Minutes on an idle machine; a loaded 2-core host takes over half an hour (program starts in the guest).
+    { timeout: 3_000_000 },
     async () => {
       const spec = parse(
         await readFile(resolve(import.meta.dirname, "../../examples/seed.yaml"), "utf8"),
@@ -24,7 +26,7 @@ describe("NetworkPolicy in the testbed", () => {
         entry: resolve(import.meta.dirname, "netpol-guest.ts"),
         spec,
         job: { prober: await buildProber(), probeTimeoutMs: 1500 },
-        timeoutMs: 1_400_000,
+        timeoutMs: 2_900_000,
       });
       console.log(
         JSON.stringify(
@@ -43,49 +45,7 @@ describe("NetworkPolicy in the testbed", () => {
           2,
         ),
       );
-      expect(result.error).toBeUndefined();
-
-      // The facts enforcement is built on. The node's chains never see same-node pod traffic; the
-      // client pod's OUTPUT sees all of its traffic; the server pod's INPUT sees only same-node
-      // traffic: from another node, L3S delivers through the node's INPUT.
-      const facts = result.facts!;
-      expect(facts.nodeChainsBypassed).toEqual({ sameNode: true, crossNode: false });
-      expect(facts.podOutputStops).toEqual({ sameNode: true, crossNode: true });
-      expect(facts.podInputStops).toEqual({ sameNode: true, crossNode: false });
-      const seen = facts.service;
-      expect(seen["other-node backend INPUT src client"]).toBe(0);
-      expect(seen["other-node backend's node INPUT src client dst backend"]).toBeGreaterThan(0);
-      // Services: the client's namespace sees the ClusterIP (before DNAT), never the backend; a
-      // same-node backend sees the node IP (hairpin SNAT); the node's OUTPUT sees pod → backend after
-      // DNAT for both backends, and a REJECT there stops both.
-      expect(seen["client OUTPUT dst ClusterIP"]).toBeGreaterThan(0);
-      expect(seen["client OUTPUT dst backend"]).toBe(0);
-      expect(seen["same-node backend INPUT src client"]).toBe(0);
-      expect(seen["same-node backend INPUT src node IP"]).toBeGreaterThan(0);
-      expect(seen["node OUTPUT ctstate DNAT src client dst same-node backend"]).toBeGreaterThan(0);
-      expect(seen["node OUTPUT ctstate DNAT src client dst other-node backend"]).toBeGreaterThan(0);
-      expect(facts.serviceNodeRejectStops).toEqual({ sameNode: true, crossNode: true });
-      // nf_tables cannot create a table in this kernel: enforcement uses iptables-legacy.
-      expect(facts.nft.addTable).toMatch(/Operation not supported|No such file/);
-
-      // Every upstream case passes, cell by cell, and every pair was probed on one node and across.
-      expect(result.cases.length).toBeGreaterThanOrEqual(60);
-      expect(
-        result.cases.flatMap((c) => c.mismatches.map((m) => `${c.title}: ${JSON.stringify(m)}`)),
-      ).toEqual([]);
-      expect(result.uncovered).toEqual({ sameNode: [], crossNode: [] });
-      for (const c of result.cases) {
-        expect(c.sameNode, c.title).toBeGreaterThan(0);
-        expect(c.crossNode, c.title).toBeGreaterThan(0);
-      }
-      // Deny cells exist (the cases are not vacuous) ...
-      expect(result.cases.filter((c) => c.denied > 0).length).toBeGreaterThanOrEqual(50);
-      // ... and with enforcement off they are reachable: the negative control fails every case it runs.
-      expect(result.control!.length).toBeGreaterThanOrEqual(5);
-      for (const control of result.control!) expect(control.mismatches, control.title).toBeGreaterThan(0);
-
-      // A pod that appears under a deny policy is open until its rules are applied, closed after.
-      expect(result.window).toMatchObject({ reachableBefore: true, reachableAfter: false });
+      expectNetpolResult(result);
     },
   );
 });
