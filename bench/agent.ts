@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { parse } from "yaml";
+import { z } from "zod";
 import { parseSpec, validateSpec } from "../src/spec/load.ts";
 import type { ClusterSpec, ClusterSpecInput } from "../src/spec/schema.ts";
 import { plan } from "../src/ipam/planner.ts";
@@ -59,6 +60,27 @@ interface GuestResult {
   sync: SyncRow[];
   error?: string;
 }
+
+const count = z.number();
+/** What the host reads back from the guest's result.json. */
+const GuestResultSchema = z.strictObject({
+  kernel: z.string(),
+  starts: z.array(z.strictObject({ label: z.string(), readyMs: z.array(count), rssKb: z.array(count) })),
+  sync: z.array(
+    z.strictObject({
+      cidrs: count,
+      agentFirstMs: count,
+      agentFirstSpawns: count,
+      agentSteadyMs: count,
+      agentSteadySpawns: count,
+      seedFirstMs: count,
+      seedFirstSpawns: count,
+      seedSteadyMs: count,
+      seedSteadySpawns: count,
+    }),
+  ),
+  error: z.string().optional(),
+}) satisfies z.ZodType<GuestResult>;
 
 function seedSpec(): ClusterSpecInput {
   return parse(readFileSync(join(REPO, "examples/seed.yaml"), "utf8")) as ClusterSpecInput;
@@ -232,9 +254,10 @@ async function host(): Promise<void> {
     },
   );
   const { runInGuest } = await import("../src/testbed/run.ts");
-  const { result, bootMs } = await runInGuest<Omit<GuestJob, "specFile">, GuestResult>({
+  const { result, bootMs } = await runInGuest({
     entry: resolve(import.meta.dirname, "agent.ts"),
     spec: seedSpec(),
+    schema: GuestResultSchema,
     job: {
       starts: 5,
       programs: [

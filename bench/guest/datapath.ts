@@ -1,7 +1,7 @@
-// The guest half of bench/datapath.ts (runs inside User-Mode Linux): builds the product's cluster from
+// The guest half of bench/datapath.ts (runs on the testbed's kernel): builds the product's cluster from
 // the spec, times CNI ADD and DEL through the runtime for our conflist and for the bridge plugin on the
-// same node, and measures iperf3 pod-to-pod (same node, cross node) and node-to-node.
-import { readFile } from "node:fs/promises";
+// same node, and measures iperf3 pod-to-pod (same node, cross node) and node-to-node in interleaved
+// rounds, so that a busy moment of the machine lowers one sample of each path, not all of one path.
 import { dirname, join } from "node:path";
 import { run } from "../../src/sys/exec.ts";
 import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
@@ -11,26 +11,16 @@ import { CONFLIST_FILE, type Conflist } from "../../src/cni/conflist.ts";
 import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { CNI_BIN_DIR, productProfile } from "../../src/testbed/guest/node-setup.ts";
 import { inNetns } from "../../src/testbed/guest/netns.ts";
-import { RESULT_FILE } from "../../src/testbed/job.ts";
+import { RESULT_FILE, readJsonFile } from "../../src/testbed/job.ts";
+import {
+  BenchJobSchema,
+  IPERF_PATHS,
+  IperfReport,
+  type BenchResult,
+  type IperfPath,
+  type Timings,
+} from "./datapath-files.ts";
 import type { ExecResult } from "../../src/verify/driver.ts";
-
-export interface BenchJob {
-  specFile: string;
-  pods: number;
-  iperfSeconds: number;
-}
-
-export interface Timings {
-  addMs: number[];
-  delMs: number[];
-}
-
-export interface BenchResult {
-  cni: Record<"ipvlan" | "bridge", Timings>;
-  /** Gbit/s received. */
-  iperf: Record<"podSameNode" | "podCrossNode" | "nodeToNode", number>;
-  error?: string;
-}
 
 const BRIDGE: Conflist = {
   cniVersion: "1.0.0",
@@ -98,15 +88,15 @@ async function timeCni(
 /** Gbit/s the iperf3 server received, from the client's JSON report. */
 function receivedGbps(outcome: ExecResult, target: string): number {
   if (outcome.code !== 0) throw new Error(`iperf3 to ${target}: ${outcome.stderr || outcome.stdout}`);
-  const report = JSON.parse(outcome.stdout) as { end: { sum_received: { bits_per_second: number } } };
+  const report = IperfReport.parse(JSON.parse(outcome.stdout));
   return report.end.sum_received.bits_per_second / 1e9;
 }
 
 async function main(jobFile: string): Promise<void> {
-  const job = JSON.parse(await readFile(jobFile, "utf8")) as BenchJob;
+  const job = await readJsonFile(jobFile, BenchJobSchema);
   const result: BenchResult = {
     cni: { ipvlan: { addMs: [], delMs: [] }, bridge: { addMs: [], delMs: [] } },
-    iperf: { podSameNode: 0, podCrossNode: 0, nodeToNode: 0 },
+    iperf: { podSameNode: [], podCrossNode: [], nodeToNode: [] },
   };
   try {
     const spec = await loadSpec(job.specFile);
@@ -124,29 +114,48 @@ async function main(jobFile: string): Promise<void> {
     process.stdout.write(`bench: CNI ADD/DEL x${job.pods} (rounds of ${round})\n`);
     result.cni = await timeCni(runtime, { ipvlan: ours, bridge: BRIDGE }, job.pods, round);
 
-    process.stdout.write(`bench: iperf3 ${job.iperfSeconds} s each\n`);
+    process.stdout.write(`bench: iperf3 ${job.iperfRounds} rounds of ${job.iperfSeconds} s per path\n`);
     const pod = (name: string, on: string) => testbed.createPod({ name, node: on, role: "client" });
     const from = await pod("iperf-client", a!.name);
     const sameNode = await pod("iperf-same", a!.name);
     const crossNode = await pod("iperf-cross", b!.name);
-    const iperfServer = ["iperf3", "-s", "-D", "-1"];
-    const client = (target: string) => ["iperf3", "-c", target, "-t", String(job.iperfSeconds), "-J"];
     const timeout = { timeoutMs: (job.iperfSeconds + 20) * 1000 };
-    const started = (outcome: ExecResult) => {
-      if (outcome.code !== 0) throw new Error(`iperf3 server: ${outcome.stderr}`);
+    // Each path: where its one-off server runs, and its client's run towards it.
+    const paths: Record<
+      IperfPath,
+      {
+        serve: (argv: string[]) => Promise<ExecResult>;
+        client: (argv: string[]) => Promise<ExecResult>;
+        target: string;
+      }
+    > = {
+      podSameNode: {
+        serve: (argv) => testbed.execInPod(sameNode, argv),
+        client: (argv) => testbed.execInPod(from, argv, timeout),
+        target: sameNode.ip,
+      },
+      podCrossNode: {
+        serve: (argv) => testbed.execInPod(crossNode, argv),
+        client: (argv) => testbed.execInPod(from, argv, timeout),
+        target: crossNode.ip,
+      },
+      nodeToNode: {
+        serve: (argv) => testbed.execOnNode(b!, argv),
+        client: (argv) => testbed.execOnNode(a!, argv, timeout),
+        target: b!.ip,
+      },
     };
-    started(await testbed.execInPod(sameNode, iperfServer));
-    result.iperf.podSameNode = receivedGbps(
-      await testbed.execInPod(from, client(sameNode.ip), timeout),
-      sameNode.ip,
-    );
-    started(await testbed.execInPod(crossNode, iperfServer));
-    result.iperf.podCrossNode = receivedGbps(
-      await testbed.execInPod(from, client(crossNode.ip), timeout),
-      crossNode.ip,
-    );
-    started(await testbed.execOnNode(b!, iperfServer));
-    result.iperf.nodeToNode = receivedGbps(await testbed.execOnNode(a!, client(b!.ip), timeout), b!.ip);
+    for (let round = 0; round < job.iperfRounds; round++) {
+      for (const name of IPERF_PATHS) {
+        const path = paths[name];
+        // -D returns once the server listens; -1 ends it after this one client.
+        const server = await path.serve(["iperf3", "-s", "-D", "-1"]);
+        if (server.code !== 0) throw new Error(`iperf3 server for ${name}: ${server.stderr}`);
+        const client = await path.client(["iperf3", "-c", path.target, "-t", String(job.iperfSeconds), "-J"]);
+        result.iperf[name].push(receivedGbps(client, path.target));
+      }
+      process.stdout.write(`bench: iperf3 round ${round + 1} done\n`);
+    }
     await testbed.teardown();
   } catch (error) {
     result.error = (error as Error).stack ?? String(error);

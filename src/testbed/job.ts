@@ -1,62 +1,118 @@
 // What the host asks the guest to do and what the guest answers, exchanged as JSON files in the run
-// directory both sides see (the guest's root file system is the host's).
+// directory both sides see (the guest's root file system is the host's). Each side parses what the
+// other wrote with these schemas: a file from an older checkout or a half-written one is an error
+// naming the field, never a value of the wrong shape.
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
 import type { RouteEntry } from "../routes/routes.ts";
-import type { CheckId, CheckResult } from "../verify/checks.ts";
-import type { ProfileName } from "./guest/node-setup.ts";
+import { CHECK_IDS, type CheckResult } from "../verify/checks.ts";
 
-export interface SuiteJob {
+const RouteEntrySchema = z.strictObject({
+  name: z.string(),
+  addressPrefix: z.string(),
+  nextHopType: z.literal("VirtualAppliance"),
+  nextHopIpAddress: z.string(),
+}) satisfies z.ZodType<RouteEntry>;
+
+const ProfileNameSchema = z.enum(["product", "seed"]);
+const CheckIdSchema = z.enum(CHECK_IDS);
+
+const RouteSwitchSchema = z.strictObject({
+  routes: z.array(RouteEntrySchema),
+  /** The node whose routes the second table lacks: paths to its pods must fail, the others pass. */
+  removedNode: z.string(),
+});
+export type RouteSwitch = z.infer<typeof RouteSwitchSchema>;
+
+export const SuiteJobSchema = z.strictObject({
   /** The cluster spec file the guest and the node agent read. */
-  specFile: string;
-  profiles: ProfileName[];
+  specFile: z.string(),
+  profiles: z.array(ProfileNameSchema),
   /** Also run the negative controls on the product's cluster. */
-  controls: boolean;
+  controls: z.boolean(),
+  /** Only these checks (default: all). */
+  only: z.array(CheckIdSchema).optional(),
   /**
    * The product's VNet route table, e.g. what the controller wrote to Azure; default: the plan's
    * routes. Every next hop must be a node of the spec.
    */
-  vnetRoutes?: RouteEntry[];
+  vnetRoutes: z.array(RouteEntrySchema).optional(),
   /** After the product's suite: switch the VNet to a second route table and check the cross-node paths. */
-  vnetRoutesAfter?: RouteSwitch;
-}
+  vnetRoutesAfter: RouteSwitchSchema.optional(),
+});
+export type SuiteJob = z.infer<typeof SuiteJobSchema>;
 
-export interface RouteSwitch {
-  routes: RouteEntry[];
-  /** The node whose routes the second table lacks: paths to its pods must fail, the others pass. */
-  removedNode: string;
-}
+const EvidenceSchema = z.strictObject({
+  where: z.string(),
+  argv: z.array(z.string()),
+  code: z.number(),
+  output: z.string(),
+  durationMs: z.number(),
+});
+
+export const CheckResultSchema = z.strictObject({
+  id: CheckIdSchema,
+  title: z.string(),
+  nodes: z.string(),
+  status: z.enum(["pass", "fail", "not-applicable"]),
+  reason: z.string(),
+  evidence: z.array(EvidenceSchema),
+  durationMs: z.number(),
+}) satisfies z.ZodType<CheckResult>;
 
 /** The cross-node check between two nodes after the switch. */
-export interface PathRun {
-  from: string;
-  to: string;
-  result: CheckResult;
-}
+const PathRunSchema = z.strictObject({ from: z.string(), to: z.string(), result: CheckResultSchema });
+export type PathRun = z.infer<typeof PathRunSchema>;
 
-export interface ProfileRun {
-  profile: ProfileName;
-  nodes: number;
-  results: CheckResult[];
-  setupMs: number;
-  suiteMs: number;
-}
+const ProfileRunSchema = z.strictObject({
+  profile: ProfileNameSchema,
+  nodes: z.number(),
+  results: z.array(CheckResultSchema),
+  setupMs: z.number(),
+  suiteMs: z.number(),
+});
+export type ProfileRun = z.infer<typeof ProfileRunSchema>;
 
-export interface ControlRun {
-  id: string;
-  description: string;
+const ControlRunSchema = z.strictObject({
+  id: z.string(),
+  description: z.string(),
   /** The checks this control must make fail. */
-  mustFail: CheckId[];
-  results: CheckResult[];
-}
+  mustFail: z.array(CheckIdSchema),
+  results: z.array(CheckResultSchema),
+});
+export type ControlRun = z.infer<typeof ControlRunSchema>;
 
-export interface SuiteResult {
-  kernel: string;
-  profiles: ProfileRun[];
-  controls: ControlRun[];
+export const SuiteResultSchema = z.strictObject({
+  kernel: z.string(),
+  profiles: z.array(ProfileRunSchema),
+  controls: z.array(ControlRunSchema),
   /** The cross-node paths after the switch to `vnetRoutesAfter`; empty without one. */
-  afterSwitch: PathRun[];
+  afterSwitch: z.array(PathRunSchema),
   /** Set when the guest could not finish; the partial results above are still valid. */
-  error?: string;
+  error: z.string().optional(),
+});
+export type SuiteResult = z.infer<typeof SuiteResultSchema>;
+
+/** The guest program's console line when its cluster is built and the first check starts. */
+export function suiteStartsLine(setupMs: number): string {
+  return `testbed: cluster ready in ${setupMs} ms; running the suite`;
 }
+export const SUITE_STARTS = /^testbed: cluster ready in \d+ ms; running the suite$/;
 
 export const JOB_FILE = "job.json";
 export const RESULT_FILE = "result.json";
+
+/** Reads and validates a JSON file the other side wrote; the error names the file and the field. */
+export async function readJsonFile<T>(file: string, schema: z.ZodType<T>): Promise<T> {
+  const text = await readFile(file, "utf8");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${file} is not JSON: ${(error as Error).message}`, { cause: error });
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success)
+    throw new Error(`${file} is not a valid testbed file:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}

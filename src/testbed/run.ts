@@ -1,19 +1,34 @@
 // The host side of one testbed run: a fresh run directory under .testbed/ (the only host directory the
-// guest and the UML kernel write), the job and the spec in it, one boot, and the guest's results read
-// back.
-import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+// guest and its kernel write), the job and the spec in it, one boot with the chosen runner, and the
+// guest's results read back and validated.
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { z } from "zod";
 import type { ClusterSpecInput } from "../spec/schema.ts";
 import { writeFileAtomic } from "../sys/atomic-write.ts";
-import { bootGuest, cannotBoot } from "./uml.ts";
-import { JOB_FILE, RESULT_FILE } from "./job.ts";
+import { JOB_FILE, RESULT_FILE, SUITE_STARTS, readJsonFile } from "./job.ts";
+import { NoRunnerError, chooseRunner, type Refusal } from "./runners/auto.ts";
+import { RunnerChoice, type KernelRunner, type RunnerName } from "./runners/runner.ts";
 
 export const RUNS_DIR = resolve(import.meta.dirname, "../../.testbed");
+/** Chooses the runner of the e2e tests and benches (auto|native|uml|qemu); default auto. */
+export const RUNNER_VARIABLE = "AKS_IPVLAN_RUNNER";
+const KERNEL_UP = /^testbed: kernel up: (\S+) (\S+)$/;
 
 export interface GuestRun<Result> {
   result: Result;
   console: string;
+  runner: RunnerName;
+  /** The guest kernel's release, as init saw it. */
+  kernel: string;
+  /** Runner start → init ready to start the guest program (kernel boot, mounts, modules). */
   bootMs: number;
+  /** Runner start → the guest program's first check (guest/main.ts; undefined for other programs). */
+  firstCheckMs?: number;
+  /** Runner start → the kernel exited. */
+  totalMs: number;
+  /** The runners auto passed over, each with why. */
+  passedOver: Refusal[];
 }
 
 export class TestbedError extends Error {
@@ -26,20 +41,42 @@ export class TestbedError extends Error {
   }
 }
 
+/** The runner the environment asks for (AKS_IPVLAN_RUNNER), auto when unset. */
+export function runnerFromEnvironment(): RunnerChoice {
+  const value = process.env[RUNNER_VARIABLE] ?? "auto";
+  const parsed = RunnerChoice.safeParse(value);
+  if (!parsed.success) {
+    throw new Error(
+      `${RUNNER_VARIABLE}=${value} is not a runner; use one of ${RunnerChoice.options.join(", ")}`,
+    );
+  }
+  return parsed.data;
+}
+
+async function checkedRunner(runner: KernelRunner): Promise<{ runner: KernelRunner; passedOver: [] }> {
+  const reason = await runner.refusal();
+  if (reason !== undefined) throw new NoRunnerError([{ runner: runner.name, reason }]);
+  return { runner, passedOver: [] };
+}
+
 /**
  * Writes `spec` and `job` (whose `specFile` is filled in) to a new run directory, boots the guest with
- * `entry`, and returns what the guest wrote to result.json.
+ * `entry` on the runner (default: the environment's choice), and returns what the guest wrote to
+ * result.json, validated with `schema`.
  */
 export async function runInGuest<Job extends object, Result>(options: {
   entry: string;
   spec: ClusterSpecInput;
   job: Job;
+  schema: z.ZodType<Result>;
   timeoutMs: number;
+  runner?: RunnerChoice | KernelRunner;
   onLine?: (line: string) => void;
   keep?: boolean;
 }): Promise<GuestRun<Result>> {
-  const problem = await cannotBoot();
-  if (problem) throw new TestbedError(`User-Mode Linux cannot boot here: ${problem}`);
+  const choice = options.runner ?? runnerFromEnvironment();
+  const { runner, passedOver } =
+    typeof choice === "string" ? await chooseRunner(choice) : await checkedRunner(choice);
   await mkdir(RUNS_DIR, { recursive: true });
   // Unique also for runs started at once by parallel test workers.
   const dir = await mkdtemp(join(RUNS_DIR, "run-"));
@@ -49,22 +86,41 @@ export async function runInGuest<Job extends object, Result>(options: {
     await writeFileAtomic(specFile, `${JSON.stringify(options.spec, null, 2)}\n`);
     await writeFileAtomic(join(dir, JOB_FILE), `${JSON.stringify({ ...options.job, specFile }, null, 2)}\n`);
     const started = performance.now();
-    const boot = await bootGuest({
+    const since = () => Math.round(performance.now() - started);
+    let up: { kernel: string; ms: number } | undefined;
+    let firstCheckMs: number | undefined;
+    const boot = await runner.boot({
       entry: options.entry,
       job: join(dir, JOB_FILE),
-      umlDir: dir,
+      runDir: dir,
       timeoutMs: options.timeoutMs,
-      ...(options.onLine ? { onLine: options.onLine } : {}),
+      onLine: (line) => {
+        const match = up ? null : KERNEL_UP.exec(line);
+        if (match) up = { kernel: match[2]!, ms: since() };
+        if (firstCheckMs === undefined && SUITE_STARTS.test(line)) firstCheckMs = since();
+        options.onLine?.(line);
+      },
     });
-    const bootMs = Math.round(performance.now() - started);
-    const text = await readFile(join(dir, RESULT_FILE), "utf8").catch(() => undefined);
-    if (text === undefined) {
+    const totalMs = since();
+    const resultFile = join(dir, RESULT_FILE);
+    const result = await readJsonFile(resultFile, options.schema).catch((error: unknown) => {
+      const why =
+        (error as NodeJS.ErrnoException).code === "ENOENT" ? "wrote no results" : (error as Error).message;
       throw new TestbedError(
-        `the guest wrote no results (kernel exit ${boot.code}${bootMs >= options.timeoutMs ? ", timed out" : ""}); console tail:\n${boot.console.split("\n").slice(-40).join("\n")}`,
+        `the guest on the ${runner.name} runner ${why} (kernel exit ${boot.code}${totalMs >= options.timeoutMs ? ", timed out" : ""}); console tail:\n${boot.console.split("\n").slice(-40).join("\n")}`,
         boot.console,
       );
-    }
-    return { result: JSON.parse(text) as Result, console: boot.console, bootMs };
+    });
+    return {
+      result,
+      console: boot.console,
+      runner: runner.name,
+      kernel: up?.kernel ?? "unknown",
+      bootMs: up?.ms ?? totalMs,
+      ...(firstCheckMs === undefined ? {} : { firstCheckMs }),
+      totalMs,
+      passedOver,
+    };
   } finally {
     if (!options.keep) await rm(dir, { recursive: true, force: true });
   }

@@ -6,7 +6,8 @@ import { resolve } from "node:path";
 import { parse } from "yaml";
 import { runInGuest } from "../../src/testbed/run.ts";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
-import type { AgentE2eResult, AgentJob } from "./agent-guest.ts";
+import type { AgentE2eResult } from "./agent-guest.ts";
+import { AgentE2eResultSchema } from "./agent-result.ts";
 
 const RESYNC_SECONDS = 2;
 const LEAK_GRACE_SECONDS = 15;
@@ -21,10 +22,11 @@ describe("the node agent in the testbed", () => {
     ) as ClusterSpecInput;
     // During the suite no address may be collected; the guest shortens the grace period later.
     const spec: ClusterSpecInput = { ...seed, agent: { leakGraceSeconds: 3600 } };
-    const run = await runInGuest<Omit<AgentJob, "specFile">, AgentE2eResult>({
+    const run = await runInGuest({
       entry: resolve(import.meta.dirname, "agent-guest.ts"),
       spec,
       job: { resyncSeconds: RESYNC_SECONDS, leakGraceSeconds: LEAK_GRACE_SECONDS, restarts: 20 },
+      schema: AgentE2eResultSchema,
       timeoutMs: 840_000,
     });
     result = run.result;

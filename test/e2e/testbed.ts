@@ -1,10 +1,11 @@
 // Shared by the e2e tests: one guest boot that builds the emulated AKS from a spec (file) and runs the
-// suite for the given profiles (and the negative controls), returning the guest's results.
+// suite for the given profiles (and the negative controls), returning the guest's results. The kernel
+// comes from the runner AKS_IPVLAN_RUNNER names (auto|native|uml|qemu; default auto, as in CI).
 import { resolve } from "node:path";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import { runInGuest } from "../../src/testbed/run.ts";
-import type { SuiteJob, SuiteResult } from "../../src/testbed/job.ts";
+import { SuiteResultSchema, type SuiteJob, type SuiteResult } from "../../src/testbed/job.ts";
 import type { CheckId, CheckResult } from "../../src/verify/checks.ts";
 
 const GUEST_ENTRY = resolve(import.meta.dirname, "../../src/testbed/guest/main.ts");
@@ -19,10 +20,11 @@ export async function runTestbedSpec(
   spec: ClusterSpecInput,
   job: Omit<SuiteJob, "specFile">,
 ): Promise<SuiteResult> {
-  const { result } = await runInGuest<Omit<SuiteJob, "specFile">, SuiteResult>({
+  const { result } = await runInGuest({
     entry: GUEST_ENTRY,
     spec,
     job,
+    schema: SuiteResultSchema,
     timeoutMs: BOOT_TIMEOUT_MS,
   });
   if (result.error) throw new Error(`the guest failed: ${result.error}`);

@@ -1,10 +1,11 @@
-// `aks-ipvlan demo`: boots the emulated AKS (User-Mode Linux), builds the cluster from the spec with
-// the real node agent and CNI plugins, runs the verification suite and prints one row per check; with
+// `aks-ipvlan demo`: boots the emulated AKS on a real kernel (the runner: the host's own, User-Mode
+// Linux or QEMU; auto picks the first that can boot here), builds the cluster from the spec with the
+// real node agent and CNI plugins, runs the verification suite and prints one row per check; with
 // --seed, also the seed's configuration as written, side by side. Exits 0 only if every check passes.
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
-import type { SuiteResult } from "../../testbed/job.ts";
+import { RunnerChoice } from "../../testbed/runners/runner.ts";
 
 const DEFAULT_CONFIG = resolve(import.meta.dirname, "../../../examples/seed.yaml");
 const GUEST_ENTRY = resolve(import.meta.dirname, "../../testbed/guest/main.ts");
@@ -15,56 +16,99 @@ interface Flags {
   nodes?: string;
   json?: boolean;
   seed?: boolean;
+  runner: string;
 }
 
 export function register(program: Command): void {
   program
     .command("demo")
-    .description("prove the pod network on an emulated AKS cluster (a real Linux kernel in User-Mode Linux)")
+    .description(
+      "prove the pod network on an emulated AKS cluster (a real Linux kernel: native, UML or QEMU)",
+    )
     .option("--config <file>", "cluster spec", DEFAULT_CONFIG)
     .option("--nodes <n>", "use n generated nodes (node1..n at the node subnet's .4 upwards)")
     .option("--json", "print the full results, with each check's evidence, as JSON")
     .option("--seed", "also run the suite against the seed's configuration as written")
+    .option("--runner <runner>", `where the kernel comes from: ${RunnerChoice.options.join("|")}`, "auto")
     .action(async (flags: Flags) => {
-      const [{ loadSpec }, { withNodes }, { runInGuest }, report] = await Promise.all([
-        import("../../spec/load.ts"),
-        import("../../testbed/generate.ts"),
-        import("../../testbed/run.ts"),
-        import("../../verify/report.ts"),
-      ]);
+      const runner = parseRunner(flags.runner);
+      const [{ loadSpec }, { withNodes }, { runInGuest }, { NoRunnerError }, { SuiteResultSchema }, report] =
+        await Promise.all([
+          import("../../spec/load.ts"),
+          import("../../testbed/generate.ts"),
+          import("../../testbed/run.ts"),
+          import("../../testbed/runners/auto.ts"),
+          import("../../testbed/job.ts"),
+          import("../../verify/report.ts"),
+        ]);
       let spec = await loadSpec(flags.config);
       if (flags.nodes !== undefined) spec = withNodes(spec, parseCount(flags.nodes));
       const started = performance.now();
-      const { result } = await runInGuest<object, SuiteResult>({
+      const run = await runInGuest({
         entry: GUEST_ENTRY,
         spec,
         job: { profiles: flags.seed ? ["product", "seed"] : ["product"], controls: false },
+        schema: SuiteResultSchema,
         timeoutMs: TIMEOUT_MS,
+        runner,
         onLine: (line) => {
           if (line.startsWith("testbed: ")) process.stderr.write(`${line}\n`);
         },
+      }).catch((error: unknown) => {
+        if (!(error instanceof NoRunnerError)) throw error;
+        process.stderr.write(`error: ${error.message}\n`);
+        return undefined;
       });
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      const product = result.profiles.find((run) => run.profile === "product");
+      if (!run) {
+        process.exitCode = 1;
+        return;
+      }
+      const { result } = run;
+      const totalSeconds = seconds(performance.now() - started);
+      const product = result.profiles.find((profile) => profile.profile === "product");
       const passed = !result.error && product !== undefined && report.allPassed(product.results);
+      const runnerInfo = {
+        name: run.runner,
+        kernel: run.kernel,
+        bootMs: run.bootMs,
+        firstCheckMs: run.firstCheckMs ?? null,
+        passedOver: run.passedOver,
+      };
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify({ ...result, passed, seconds: Number(seconds) }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify({ ...result, runner: runnerInfo, passed, seconds: Number(totalSeconds) }, null, 2)}\n`,
+        );
       } else {
-        const columns = result.profiles.map((run) => ({
-          label: run.profile === "product" ? "aks-ipvlan" : "seed as written",
-          results: run.results,
+        const columns = result.profiles.map((profile) => ({
+          label: profile.profile === "product" ? "aks-ipvlan" : "seed as written",
+          results: profile.results,
         }));
+        const firstCheck =
+          run.firstCheckMs === undefined ? "" : `, first check at ${seconds(run.firstCheckMs)} s`;
         const lines = [
           report.formatTable(columns),
           "",
           ...columns.flatMap(report.failureLines),
           ...(result.error ? [`testbed error: ${result.error}`] : []),
-          `${spec.nodes.length} nodes, kernel ${result.kernel}, ${seconds} s in all: ${passed ? "every check passed" : "FAILED"}`,
+          ...run.passedOver.map((refusal) => `runner ${refusal.runner} passed over: ${refusal.reason}`),
+          `runner ${run.runner}, kernel ${run.kernel}, booted in ${seconds(run.bootMs)} s${firstCheck}`,
+          `${spec.nodes.length} nodes, ${totalSeconds} s in all: ${passed ? "every check passed" : "FAILED"}`,
         ];
         process.stdout.write(`${lines.join("\n")}\n`);
       }
       process.exitCode = passed ? 0 : 1;
     });
+}
+
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+function parseRunner(text: string): RunnerChoice {
+  const parsed = RunnerChoice.safeParse(text);
+  if (!parsed.success) {
+    const fix = `pass one of ${RunnerChoice.options.join(", ")}`;
+    throw new UserError([{ path: "--runner", value: text, message: "not a runner", fix }]);
+  }
+  return parsed.data;
 }
 
 function parseCount(text: string): number {

@@ -1,7 +1,10 @@
 #!/bin/sh
-# PID 1 of the testbed's User-Mode Linux guest. The kernel passes REPO, ENTRY and JOB from its command
-# line as environment. Mounts what the guest needs on tmpfs (nothing is written to the host's /run or
-# /tmp), loads the modules of the datapath, runs the Node entry with the job, and powers off.
+# PID 1 of the testbed's guest, whichever runner started it (src/testbed/runners): a User-Mode Linux or
+# QEMU kernel, or private namespaces on the host's kernel (native). The runner passes REPO, ENTRY, JOB,
+# TESTBED_RUNNER and TESTBED_MODULES (the module tree to mount on /lib/modules; empty: the kernel's
+# own) as environment. Mounts what the guest needs on tmpfs (nothing is written to the host's /run or
+# /tmp), loads the modules of the datapath, runs the Node entry with the job, and powers off (native:
+# exits, which ends its PID namespace).
 # iptables-legacy under the plain names first on PATH: the kernel has no nftables NAT, and the CNI
 # plugins (portmap) call plain `iptables`.
 export PATH="$REPO/node_modules/.bin:/run/legacy-bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -16,7 +19,7 @@ case "$REPO" in
   /tmp/*) mkdir -p "$REPO" && mount --move /run/repo "$REPO" ;;
   *) umount /run/repo ;;
 esac
-mount --bind /usr/lib/uml/modules /lib/modules
+if [ -n "$TESTBED_MODULES" ]; then mount --bind "$TESTBED_MODULES" /lib/modules; fi
 mkdir /run/legacy-bin
 for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
   ln -s /usr/sbin/xtables-legacy-multi "/run/legacy-bin/$tool"
@@ -27,7 +30,11 @@ for module in ipvlan veth dummy bridge nf_conntrack nf_nat iptable_nat iptable_f
   modprobe "$module" 2>/dev/null || echo "testbed: modprobe $module failed"
 done
 ip link set lo up
+# The host times the boot up to this line and reads the runner and kernel from it.
+echo "testbed: kernel up: $TESTBED_RUNNER $(uname -r)"
 node "$ENTRY" "$JOB"
-echo "testbed: guest finished with exit code $?"
-# -d: no shutdown record in wtmp, which is the host's /var/log/wtmp through hostfs.
+code=$?
+echo "testbed: guest finished with exit code $code"
+if [ "$TESTBED_RUNNER" = native ]; then exit "$code"; fi
+# -d: no shutdown record in wtmp, which is the host's /var/log/wtmp through the shared root.
 poweroff -f -d

@@ -2,16 +2,23 @@
 // directory, builds the emulated cluster once per profile, runs the suite (and the negative controls on
 // the product's cluster; then, if the job says so, the cross-node paths after a switch of the VNet's
 // route table), and writes the results back for the host.
-import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { release } from "node:os";
 import { loadSpec } from "../../spec/load.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { runSuite } from "../../verify/suite.ts";
-import { RESULT_FILE, type PathRun, type RouteSwitch, type SuiteJob, type SuiteResult } from "../job.ts";
+import {
+  RESULT_FILE,
+  SuiteJobSchema,
+  readJsonFile,
+  suiteStartsLine,
+  type PathRun,
+  type RouteSwitch,
+  type SuiteResult,
+} from "../job.ts";
 import { Testbed } from "./cluster.ts";
 import { runControls } from "./controls.ts";
-import { productProfile, seedProfile, type ProfileName } from "./node-setup.ts";
+import { productProfile, seedProfile } from "./node-setup.ts";
 
 const ROOT = "/run/testbed";
 
@@ -20,7 +27,7 @@ function log(line: string): void {
 }
 
 async function main(jobFile: string): Promise<void> {
-  const job = JSON.parse(await readFile(jobFile, "utf8")) as SuiteJob;
+  const job = await readJsonFile(jobFile, SuiteJobSchema);
   const resultFile = join(dirname(jobFile), RESULT_FILE);
   const result: SuiteResult = { kernel: release(), profiles: [], controls: [], afterSwitch: [] };
   try {
@@ -31,13 +38,13 @@ async function main(jobFile: string): Promise<void> {
       let started = performance.now();
       const testbed = await Testbed.build(spec, profile, join(ROOT, name));
       const setupMs = Math.round(performance.now() - started);
-      log(`cluster ready in ${setupMs} ms; running the suite`);
+      process.stdout.write(`${suiteStartsLine(setupMs)}\n`);
       started = performance.now();
-      const results = await runSuite(testbed, { runId: name });
+      const results = await runSuite(testbed, { runId: name, ...(job.only ? { only: job.only } : {}) });
       const suiteMs = Math.round(performance.now() - started);
       for (const check of results) log(`${check.status.padEnd(4)} ${check.id} (${check.reason})`);
       result.profiles.push({
-        profile: name as ProfileName,
+        profile: name,
         nodes: spec.nodes.length,
         results,
         setupMs,

@@ -1,0 +1,62 @@
+// The schema of what test/e2e/agent-guest.ts writes to result.json, apart from that program so the
+// host-side test can import it without running the guest's main.
+import { z } from "zod";
+import { CheckResultSchema } from "../../src/testbed/job.ts";
+import type { AgentE2eResult, Snapshot } from "./agent-guest.ts";
+
+const SnapshotSchema = z.strictObject({
+  iptables: z.string(),
+  links: z.string(),
+  routes: z.string(),
+  confDir: z.array(z.string()),
+}) satisfies z.ZodType<Snapshot>;
+
+/** What the host-side test reads back from result.json. */
+export const AgentE2eResultSchema = z.strictObject({
+  kernel: z.string(),
+  startToReadyMs: z.array(z.number()),
+  rssKb: z.array(z.number()),
+  status: z.record(z.string(), z.unknown()).optional(),
+  suite: z.array(CheckResultSchema),
+  repairs: z.array(
+    z.strictObject({
+      what: z.string(),
+      ms: z.number(),
+      reconciles: z.number(),
+      counter: z.tuple([z.number(), z.number()]),
+      restored: z.boolean(),
+    }),
+  ),
+  leaks: z
+    .strictObject({
+      doomed: z.array(z.string()),
+      live: z.array(z.string()),
+      keptWithinGrace: z.array(z.string()),
+      secondsAfterAddAtControl: z.number(),
+      releasedAfterMs: z.number(),
+      remaining: z.array(z.string()),
+      releasedCounter: z.number(),
+    })
+    .optional(),
+  sigterm: z.strictObject({ exitCode: z.number().nullable(), unchanged: z.boolean() }).optional(),
+  restarts: z
+    .strictObject({
+      runs: z.number(),
+      failures: z.number(),
+      duplicateJumpsBefore: z.number(),
+      afterMatchesInstall: z.boolean(),
+      ruleCounts: z.record(z.string(), z.number()),
+    })
+    .optional(),
+  cleanup: z
+    .strictObject({
+      output: z.string(),
+      atAgentStart: SnapshotSchema,
+      before: SnapshotSchema,
+      installed: SnapshotSchema,
+      after: SnapshotSchema,
+    })
+    .optional(),
+  refusal: z.strictObject({ lastError: z.string(), ready: z.boolean() }).optional(),
+  error: z.string().optional(),
+}) satisfies z.ZodType<AgentE2eResult>;
