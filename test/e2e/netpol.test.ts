@@ -12,6 +12,7 @@ import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import type { NetpolE2eResult, NetpolJob } from "./netpol-guest.ts";
 import { buildProber } from "./netpol-prober.ts";
 import { expectNetpolResult } from "./netpol-expect.ts";
+import { NetpolE2eResultSchema } from "./netpol-result.ts";
 
 describe("NetworkPolicy in the testbed", () => {
   it(
@@ -24,6 +25,7 @@ describe("NetworkPolicy in the testbed", () => {
       ) as ClusterSpecInput;
       const { result, bootMs } = await runInGuest<Omit<NetpolJob, "specFile">, NetpolE2eResult>({
         entry: resolve(import.meta.dirname, "netpol-guest.ts"),
+        schema: NetpolE2eResultSchema,
         spec,
         job: { prober: await buildProber(), probeTimeoutMs: 1500 },
         timeoutMs: 2_900_000,
