@@ -105,8 +105,8 @@ describe("architecture", () => {
     expect(violations([...edges, { from: "verify/suite.ts", to: "testbed/job.ts" }])).toEqual([
       "folders import each other: testbed -> verify -> testbed",
     ]);
-    expect(violations([...edges, { from: "agent/x.ts", to: "unplaced/rules.ts" }])).toEqual([
-      "src/unplaced has no layer: add it to LAYERS",
+    expect(violations([...edges, { from: "agent/x.ts", to: "firewall/rules.ts" }])).toEqual([
+      "src/firewall has no layer: add it to LAYERS",
     ]);
   });
 });

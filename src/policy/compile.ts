@@ -8,7 +8,8 @@
 // same-node ingress), and each node one rule set (compileNodeRules) for ingress from elsewhere and for
 // Service traffic after DNAT. The reference evaluator (evaluate.ts) is written independently of this
 // file; the tests run these rules through a simulator against it.
-import type { ChainSet as NodeRules, JumpRule } from "../iptables/chain-set.ts";
+import type { ChainSet, JumpRule } from "../iptables/chain-set.ts";
+import { comment as ourComment } from "../noderules/comment.ts";
 import { formatCidr, parseCidr, parseIp, type Cidr } from "../net/cidr.ts";
 import type { NetworkPolicy, PodKey, PolicyPod, PolicyWorld, Protocol } from "./model.ts";
 import { PROTOCOLS, podKey } from "./model.ts";
@@ -351,10 +352,10 @@ function portRanges(port: PolicyPort, pod: PolicyPod | undefined): PortRange[] {
 // Rendering.
 
 /** The xt_comment match takes at most 255 characters; policy names may be longer (253 + namespace). */
-const MAX_COMMENT = 255;
+const MAX_COMMENT_TEXT = 255 - "aks-ipvlan: ".length;
 
 function comment(text: string): string[] {
-  return ["-m", "comment", "--comment", `"${`aks-ipvlan: ${text}`.slice(0, MAX_COMMENT)}"`];
+  return ourComment(text.slice(0, MAX_COMMENT_TEXT));
 }
 
 /** Port matches for one rule each, in iptables-save's canonical form; multiport holds 15 slots. */
@@ -557,24 +558,31 @@ export function compilePodFirewalls(
   );
 }
 
-/** The resolved policy of each pod of a world (what podsAffected compares). */
-export function podIntents(world: PolicyWorld): Map<PodKey, PodIntent> {
+/**
+ * What a pod's rules are made of, as text: isolation and each clause rendered (with a placeholder
+ * chain), so two policies that yield the same rules (an empty peer set, ports in another order) compare
+ * equal. The pod's payload and its part of the node rules are functions of this and the node's IP.
+ */
+function rulesKey(intent: PodIntent): string {
+  const lines = (which: DirectionIntent, side: "source" | "destination") =>
+    which.isolated ? which.clauses.flatMap((clause) => clauseRules(clause, "-", side, "-")) : ["open"];
+  return [...lines(intent.ingress, "source"), "|", ...lines(intent.egress, "destination")].join("\n");
+}
+
+function rulesKeys(world: PolicyWorld): Map<PodKey, string> {
   const index = new PolicyIndex(world);
-  return new Map(world.pods.map((pod) => [podKey(pod), index.intent(pod)]));
+  return new Map(world.pods.map((pod) => [podKey(pod), rulesKey(index.intent(pod))]));
 }
 
 /**
  * The pods whose rules differ between two worlds: added and removed pods, and every pod whose
- * resolved policy (isolation, peers' addresses, ports) changed. Pods not named keep their rules.
+ * isolation or rendered clauses changed. Pods not named keep their rules.
  */
 export function podsAffected(before: PolicyWorld, after: PolicyWorld): Set<PodKey> {
-  const old = podIntents(before);
-  const current = podIntents(after);
+  const old = rulesKeys(before);
+  const current = rulesKeys(after);
   const affected = new Set<PodKey>();
-  for (const [key, intent] of current) {
-    const previous = old.get(key);
-    if (!previous || JSON.stringify(previous) !== JSON.stringify(intent)) affected.add(key);
-  }
+  for (const [key, rules] of current) if (old.get(key) !== rules) affected.add(key);
   for (const key of old.keys()) if (!current.has(key)) affected.add(key);
   return affected;
 }
@@ -585,8 +593,8 @@ export function podsAffected(before: PolicyWorld, after: PolicyWorld): Set<PodKe
 /** A jump into a node chain; planRules takes it once JumpRule's chain union includes INPUT. */
 export type NodeJump = Omit<JumpRule, "chain"> & { chain: "INPUT" | "OUTPUT" };
 
-/** Same shape as the node's other rules (masq/rules.ts NodeRules), for planRules and planCleanup. */
-export interface NodePolicyRules extends Omit<NodeRules, "jumps"> {
+/** Same shape as the node's other rules (iptables/chain-set.ts ChainSet), for planRules and planCleanup. */
+export interface NodePolicyRules extends Omit<ChainSet, "jumps"> {
   jumps: NodeJump[];
   ruleCount: number;
 }
@@ -607,7 +615,16 @@ export interface NodePolicyRules extends Omit<NodeRules, "jumps"> {
 export function compileNodeRules(
   world: PolicyWorld,
   nodePods: PolicyPod[],
-  options: { nodeIP: string; deny?: DenyAction },
+  options: {
+    nodeIP: string;
+    deny?: DenyAction;
+    /**
+     * Fail-closed from other nodes: this node's pod blocks. Ingress to an address in them that is no
+     * pod of `nodePods` (a sandbox whose policy is not computed yet) is denied here, as the isolate
+     * payload denies it in the pod's namespace; `nodePods` that no policy isolates pass.
+     */
+    failClosedCIDRs?: string[];
+  },
 ): NodePolicyRules {
   const index = new PolicyIndex(world);
   const deny = options.deny ?? "REJECT";
@@ -646,6 +663,17 @@ export function compileNodeRules(
       block(SERVICE_INGRESS_CHAIN, intent.ingress.clauses.map(localSources), pod, "source");
     }
     if (intent.egress.isolated) block(SERVICE_EGRESS_CHAIN, intent.egress.clauses, pod, "destination");
+  }
+  if (options.failClosedCIDRs?.length) {
+    const chain = NODE_INGRESS_CHAIN;
+    const known = aggregateCidrs(local.map((base) => ({ base, prefix: 32 })));
+    const lines = chains.get(chain)!;
+    for (const destination of known.map(formatCidr))
+      lines.push(rule({ chain, destination, note: "policy computed", target: "RETURN" }));
+    for (const cidr of options.failClosedCIDRs) {
+      const destination = formatCidr(parseCidr(cidr));
+      lines.push(...denyRules({ chain, destination, note: "isolated until policy is computed" }, deny));
+    }
   }
   const lines = [...chains.values()].flat();
   const jump = (chain: "INPUT" | "OUTPUT", match: string[], note: string, target: string): NodeJump => ({
