@@ -112,7 +112,7 @@ async function cluster(): Promise<void> {
   prepareCluster(server);
   const { arm, options } = await startArm();
   arm.pageSize = 100;
-  const routes = arm.tables.get("sub-1/mc_rg/rt")!;
+  const routes = arm.tables.get("1d2c3b4a-0000-4000-8000-00000000a1b2/mc_rg/rt")!;
   // Counted as changes happen: scanning 5,000 nodes on every progress question would steal the CPU
   // the API server needs.
   const allocated = new Set<string>();

@@ -5,6 +5,8 @@ import type { ReconcileReport } from "./reconcile.ts";
 
 export interface AgentMetrics {
   contentType: string;
+  /** Where other parts of the agent (NetworkPolicy enforcement) define their series. */
+  registry: MetricsRegistry;
   text(): string;
   recordSuccess(report: ReconcileReport): void;
   recordError(): void;
@@ -13,19 +15,46 @@ export interface AgentMetrics {
 interface Series {
   name: string;
   help: string;
-  type: "counter" | "gauge";
+  type: "counter" | "gauge" | "summary";
   values: Map<string, number>;
+}
+
+export interface MetricHandle {
+  /** Adds to the sample this suffix and labels name (`{kind="x"}`, a summary's "_sum"), "" for the plain one. */
+  add(amount?: number, labels?: string): void;
+  set(value: number): void;
+}
+
+export interface MetricsRegistry {
+  /** A counter or gauge named `aks_ipvlan_<name>`. */
+  define(name: string, help: string, type: "counter" | "gauge"): MetricHandle;
+  /** A summary without quantiles (`_sum` and `_count`): enough for rate(sum)/rate(count). */
+  summary(name: string, help: string): { observe(value: number): void };
 }
 
 export function agentMetrics(): AgentMetrics {
   const series: Series[] = [];
-  const define = (name: string, help: string, type: Series["type"]) => {
+  const define = (name: string, help: string, type: Series["type"]): MetricHandle => {
     const entry: Series = { name: `aks_ipvlan_${name}`, help, type, values: new Map() };
     series.push(entry);
     return {
       add: (amount = 1, labels = "") => entry.values.set(labels, (entry.values.get(labels) ?? 0) + amount),
       set: (value: number) => entry.values.set("", value),
     };
+  };
+  const registry: MetricsRegistry = {
+    define,
+    summary(name, help) {
+      const entry = define(name, help, "summary");
+      entry.add(0, "_sum");
+      entry.add(0, "_count");
+      return {
+        observe(value) {
+          entry.add(value, "_sum");
+          entry.add(1, "_count");
+        },
+      };
+    },
   };
   const reconciles = define(
     "reconciles_total",
@@ -45,6 +74,7 @@ export function agentMetrics(): AgentMetrics {
   errors.add(0);
   return {
     contentType: "text/plain; version=0.0.4; charset=utf-8",
+    registry,
     text: () => [...series, ...processSeries()].map(exposition).join(""),
     recordSuccess(report) {
       reconciles.add();

@@ -19,6 +19,7 @@ import {
 import type { ReconcileReport } from "./reconcile.ts";
 import { agentMetrics } from "./metrics.ts";
 import { listen } from "./server.ts";
+import { startPolicy } from "./policy/start.ts";
 
 interface State {
   ready: boolean;
@@ -107,6 +108,10 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
   const specWatcher = watchSpec(options.config, () => trigger.kick("spec"));
   const stopNodeWatch = context.cluster?.watchNode(() => trigger.kick("node"));
+  const policy = await startPolicy(context, spec, metrics.registry, log).catch((error: unknown) => {
+    log.error({ err: error }, "NetworkPolicy enforcement did not start");
+    return undefined;
+  });
   const afterEach = trigger.onIdle(() => schedule(options.resyncSeconds ?? spec.agent.resyncSeconds));
 
   const signal = await stopped(hooks.stop);
@@ -114,6 +119,7 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   clearInterval(timer);
   specWatcher?.close();
   stopNodeWatch?.();
+  await policy?.stop();
   afterEach();
   await trigger.idle();
   await new Promise<void>((resolve) => server.close(() => resolve()));

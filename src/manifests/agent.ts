@@ -25,6 +25,9 @@ import {
  */
 export const AGENT_NODE_OPTIONS = "--max-semi-space-size=1 --v8-pool-size=1";
 
+/** Where containerd pins each pod sandbox's network namespace (/var/run is /run). */
+const NETNS_DIR = "/run/netns";
+
 /** Host and port the kubelet probes: the listen address itself, or loopback when it listens on all. */
 export function probeTarget(listenAddress: string): { host: string; port: number } {
   const [host, port] = listenAddress.split(":") as [string, string];
@@ -114,6 +117,10 @@ export function agentDaemonSet(spec: ClusterSpec): IDaemonSet {
                 { name: "xtables-lock", mountPath: XTABLES_LOCK },
                 { name: "lib-modules", mountPath: LIB_MODULES, readOnly: true },
                 { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                // NetworkPolicy: the pods' network namespaces containerd pins, seen as they come.
+                ...(spec.agent.policy.enabled
+                  ? [{ name: "netns", mountPath: NETNS_DIR, mountPropagation: "HostToContainer" as const }]
+                  : []),
               ],
             },
           ],
@@ -125,6 +132,7 @@ export function agentDaemonSet(spec: ClusterSpec): IDaemonSet {
             hostPath("xtables-lock", XTABLES_LOCK, "FileOrCreate"),
             hostPath("lib-modules", LIB_MODULES, "Directory"),
             { name: "config", configMap: { name: CONFIG_MAP_NAME } },
+            ...(spec.agent.policy.enabled ? [hostPath("netns", NETNS_DIR, "DirectoryOrCreate")] : []),
           ],
         },
       },

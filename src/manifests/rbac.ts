@@ -1,5 +1,6 @@
-// Least-privilege access: the agent reads nodes and pods; the controller patches node annotations,
-// counts pods, records events, and writes only its own Lease and block ledger in its own namespace.
+// Least-privilege access: the agent reads nodes and pods (and, enforcing NetworkPolicy, policies and
+// namespaces); the controller patches node annotations, counts pods, records events, and writes only
+// its own Lease and block ledger in its own namespace.
 // (RBAC cannot limit `create` by name, so create is granted on the kind, everything else by name.)
 import type { IClusterRole } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRole";
 import type { IClusterRoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1/ClusterRoleBinding";
@@ -10,7 +11,8 @@ import { AGENT_NAME, CONTROLLER_NAME, LEASE_NAME, LEDGER_NAME, NAMESPACE, metada
 const RBAC = "rbac.authorization.k8s.io/v1";
 const READ = ["get", "list", "watch"];
 
-export function agentRbac(): [IClusterRole, IClusterRoleBinding] {
+/** `policy`: the agent enforces NetworkPolicy, so it also reads policies and namespaces (labels). */
+export function agentRbac(options: { policy?: boolean } = {}): [IClusterRole, IClusterRoleBinding] {
   return [
     {
       apiVersion: RBAC,
@@ -18,8 +20,15 @@ export function agentRbac(): [IClusterRole, IClusterRoleBinding] {
       metadata: metadataOf(AGENT_NAME, false),
       rules: [
         { apiGroups: [""], resources: ["nodes"], verbs: READ },
-        // Leak collection matches host-local reservations to the pod IPs on the agent's node.
+        // Leak collection matches host-local reservations to the pod IPs on the agent's node; policy
+        // selects peers by the labels of every pod.
         { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+        ...(options.policy
+          ? [
+              { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"] },
+              { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["list", "watch"] },
+            ]
+          : []),
       ],
     },
     clusterBinding(AGENT_NAME),

@@ -87,6 +87,29 @@ describe("renderManifests", () => {
     ]);
   });
 
+  it("with NetworkPolicy on, lets the agent also read policies and namespaces and see the pods' netns", () => {
+    const withPolicy = renderManifests(parseSpec(`${seedText}\nagent:\n  policy:\n    enabled: true\n`));
+    expect(find(withPolicy, "ClusterRole", names.AGENT_NAME).rules).toEqual([
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+      { apiGroups: [""], resources: ["namespaces"], verbs: ["list", "watch"] },
+      { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: ["list", "watch"] },
+    ]);
+    const pod = find(withPolicy, "DaemonSet", names.AGENT_NAME).spec.template.spec;
+    expect(pod.volumes).toContainEqual({
+      name: "netns",
+      hostPath: { path: "/run/netns", type: "DirectoryOrCreate" },
+    });
+    expect(pod.containers[0].volumeMounts).toContainEqual({
+      name: "netns",
+      mountPath: "/run/netns",
+      mountPropagation: "HostToContainer",
+    });
+    // Off (the default): neither the access nor the mount.
+    const agentPod = find(manifests, "DaemonSet", names.AGENT_NAME).spec.template.spec;
+    expect(agentPod.volumes.map((v: { name: string }) => v.name)).not.toContain("netns");
+  });
+
   it("lets the controller patch nodes, count pods, write events, and only its own lease and ledger", () => {
     expect(find(manifests, "ClusterRole", names.CONTROLLER_NAME).rules).toEqual([
       { apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch", "patch"] },

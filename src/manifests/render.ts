@@ -37,7 +37,7 @@ export function renderManifests(spec: ClusterSpec): Manifest[] {
         ...(Object.keys(controllerAnnotations).length > 0 ? { annotations: controllerAnnotations } : {}),
       },
     },
-    ...agentRbac(),
+    ...agentRbac({ policy: spec.agent.policy.enabled }),
     ...controllerRbac(),
     {
       apiVersion: "v1",

@@ -61,6 +61,11 @@ export const ClusterSpecSchema = z
       .min(1)
       .optional()
       .describe("CIDRs node blocks are carved from; default: the node subnet itself (the seed's layout)."),
+    serviceCidr: cidr
+      .default("10.0.0.0/16")
+      .describe(
+        "The cluster's Service CIDR (AKS default 10.0.0.0/16): NetworkPolicy lets pods reach it and checks the backend after DNAT.",
+      ),
     blockSize: z
       .number()
       .int()
@@ -119,12 +124,23 @@ export const ClusterSpecSchema = z
           .describe("Where the agent serves /healthz, /readyz and /metrics.")
           .default("127.0.0.1:9464"),
         leakGraceSeconds: z.number().int().min(0).default(300),
+        policy: z
+          .strictObject({
+            enabled: z
+              .boolean()
+              .default(false)
+              .describe(
+                "Enforce NetworkPolicy in every pod's network namespace (needs the Kubernetes API: the agent watches policies, namespaces and pods).",
+              ),
+          })
+          .default({ enabled: false }),
       })
       .default({
         image: DEFAULT_IMAGE,
         resyncSeconds: 10,
         listenAddress: "127.0.0.1:9464",
         leakGraceSeconds: 300,
+        policy: { enabled: false },
       }),
     controller: z
       .strictObject({

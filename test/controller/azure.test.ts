@@ -14,7 +14,7 @@ const credential: TokenCredential = {
   getToken: async () => ({ token: "test-token", expiresOnTimestamp: Date.now() + 3_600_000 }),
 };
 const spec = validateSpec({ name: "aks", nodeSubnet: "10.224.0.0/16", podPool: ["10.241.0.0/16"] });
-const ref = { subscriptionId: "sub-1", resourceGroup: "MC_rg", name: "rt" };
+const ref = { subscriptionId: "1d2c3b4a-0000-4000-8000-00000000a1b2", resourceGroup: "MC_rg", name: "rt" };
 
 describe("Azure route table and NICs through the SDK", () => {
   const arm = new FakeArm();
@@ -36,7 +36,7 @@ describe("Azure route table and NICs through the SDK", () => {
     });
 
   it("creates, updates and deletes owned routes, across list pages, leaving foreign routes alone", async () => {
-    const routes = arm.addTable("sub-1", "MC_rg", "rt");
+    const routes = arm.addTable("1d2c3b4a-0000-4000-8000-00000000a1b2", "MC_rg", "rt");
     routes.set("to-firewall", {
       addressPrefix: "0.0.0.0/0",
       nextHopType: "VirtualAppliance",
@@ -75,7 +75,7 @@ describe("Azure route table and NICs through the SDK", () => {
   });
 
   it("reports ARM errors with their code and records them as failed calls", async () => {
-    arm.addTable("sub-1", "MC_rg", "rt");
+    arm.addTable("1d2c3b4a-0000-4000-8000-00000000a1b2", "MC_rg", "rt");
     arm.failNext("PUT", /\/routes\//, 403, "AuthorizationFailed");
     calls.length = 0;
     await expect(
@@ -88,10 +88,13 @@ describe("Azure route table and NICs through the SDK", () => {
   });
 
   it("fails for a route table that does not exist", async () => {
-    const missing = new ArmRouteTable(networkClient("sub-1", { endpoint, credential, ca }), {
-      ...ref,
-      name: "nope",
-    });
+    const missing = new ArmRouteTable(
+      networkClient("1d2c3b4a-0000-4000-8000-00000000a1b2", { endpoint, credential, ca }),
+      {
+        ...ref,
+        name: "nope",
+      },
+    );
     await expect(missing.list()).rejects.toMatchObject({ code: "ResourceNotFound" });
   });
 

@@ -13,7 +13,11 @@ import { NAMESPACE } from "../../src/manifests/names.ts";
 import type { ArmOptions } from "../../src/azure/arm-client.ts";
 
 export const silentLog = pino({ level: "silent" });
-export const ROUTE_TABLE = { subscriptionId: "sub-1", resourceGroup: "MC_rg", name: "rt" };
+export const ROUTE_TABLE = {
+  subscriptionId: "1d2c3b4a-0000-4000-8000-00000000a1b2",
+  resourceGroup: "MC_rg",
+  name: "rt",
+};
 
 export const credential: TokenCredential = {
   getToken: async () => ({ token: "test-token", expiresOnTimestamp: Date.now() + 3_600_000 }),

@@ -17,7 +17,7 @@ import { coreDns, node } from "./actors.ts";
 const spec = parseSpec(
   `${readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8")}
 controller:
-  routeTable: { subscriptionId: sub, resourceGroup: rg, name: pods }
+  routeTable: { subscriptionId: 1d2c3b4a-0000-4000-8000-00000000a1b2, resourceGroup: rg, name: pods }
 `,
 );
 const planned = plan(spec);

@@ -1,0 +1,165 @@
+import { describe, expect, it } from "vitest";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fakeRunner, type FakeRunner } from "../../../test/fakes/runner.ts";
+import { tempDir } from "../../../test/fakes/temp-dir.ts";
+import { backend } from "../../iptables/backend.ts";
+import type { NetworkPolicy, PolicyPod, PolicyWorld } from "../../policy/model.ts";
+import { PolicyEnforcer } from "./enforcer.ts";
+import { netnsLocator, parseAllNetnsAddresses } from "./netns.ts";
+
+const pod = (
+  name: string,
+  ip: string,
+  node = "n1",
+  labels: Record<string, string> = { app: name },
+): PolicyPod => ({
+  namespace: "x",
+  name,
+  ip,
+  node,
+  labels,
+  ports: [],
+});
+const denyIngress = (selector: Record<string, string>): NetworkPolicy => ({
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name: `deny-${Object.values(selector).join("-") || "all"}`, namespace: "x" },
+  spec: { podSelector: { matchLabels: selector }, policyTypes: ["Ingress"] },
+});
+const ADDRESSES = [
+  "netns: cni-aaa",
+  "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+  "2: eth0    inet 10.224.0.16/16 brd 10.224.255.255 scope global eth0\\       valid_lft forever",
+  "",
+  "netns: cni-bbb",
+  "2: eth0    inet 10.224.0.17/16 brd 10.224.255.255 scope global eth0\\       valid_lft forever",
+  "",
+].join("\n");
+
+function node(runner: FakeRunner, stateDir: string) {
+  return new PolicyEnforcer({
+    node: "n1",
+    nodeIP: "10.224.0.4",
+    runner: runner.run,
+    backend: backend("legacy"),
+    locator: netnsLocator(runner.run),
+    stateDir,
+  });
+}
+
+/** `failIn`: restores into this namespace fail, reported as `ip -batch` does (by line number). */
+function fakeNode(failIn?: string): FakeRunner {
+  return fakeRunner()
+    .on("ip -all netns exec", { stdout: ADDRESSES })
+    .on("ip -force -batch -", (call) => {
+      const lines = call.input!.trim().split("\n");
+      const failed = lines.flatMap((line, i) =>
+        failIn && line.includes(` ${failIn} `)
+          ? [`iptables-restore: line 3 failed`, `Command failed -:${i + 1}`]
+          : [],
+      );
+      return { code: failed.length > 0 ? 1 : 0, stderr: failed.join("\n") };
+    })
+    .on("iptables-legacy-save", { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" })
+    .on("iptables-legacy-restore", {});
+}
+
+const batchLines = (runner: FakeRunner) =>
+  runner.calls
+    .filter((call) => call.args.includes("-batch"))
+    .flatMap((call) => call.input!.trim().split("\n"));
+
+describe("finding a pod's network namespace by its IP", () => {
+  it("reads every namespace's addresses, skipping loopback and pods on other nodes", () => {
+    expect(parseAllNetnsAddresses(ADDRESSES)).toEqual(
+      new Map([
+        ["10.224.0.16", "cni-aaa"],
+        ["10.224.0.17", "cni-bbb"],
+      ]),
+    );
+  });
+
+  it("scans again only when an IP is unknown", async () => {
+    const runner = fakeNode();
+    const locator = netnsLocator(runner.run);
+    expect(await locator.locate(["10.224.0.16"])).toEqual(new Map([["10.224.0.16", "cni-aaa"]]));
+    await locator.locate(["10.224.0.17"]);
+    expect(runner.calls).toHaveLength(1);
+    expect(await locator.locate(["10.224.0.99"])).toEqual(new Map());
+    expect(runner.calls).toHaveLength(2);
+  });
+});
+
+describe("the policy enforcer", () => {
+  it("applies each local pod's rules in its own namespace, one restore per pod, and skips pods elsewhere", async () => {
+    const runner = fakeNode();
+    const dir = await tempDir("enforcer-");
+    const world: PolicyWorld = {
+      pods: [pod("a", "10.224.0.16"), pod("b", "10.224.0.17"), pod("c", "10.224.0.32", "n2")],
+      namespaces: [{ name: "x", labels: {} }],
+      policies: [denyIngress({ app: "a" })],
+    };
+    const report = await node(runner, dir).sync(world);
+    expect(batchLines(runner)).toEqual([
+      `netns exec cni-aaa iptables-legacy-restore --noflush --wait=5 ${join(dir, "cni-aaa.rules")}`,
+      `netns exec cni-bbb iptables-legacy-restore --noflush --wait=5 ${join(dir, "cni-bbb.rules")}`,
+    ]);
+    const isolated = await readFile(join(dir, "cni-aaa.rules"), "utf8");
+    expect(isolated).toMatch(/^\*filter\n/);
+    expect(isolated).toMatch(/-A AKS-IPVLAN-INGRESS .*not allowed by policy.* -j REJECT/);
+    // b is selected by nothing: its payload only removes our chains.
+    expect(await readFile(join(dir, "cni-bbb.rules"), "utf8")).not.toMatch(/REJECT|DROP/);
+    expect(report).toMatchObject({ enforcedPods: 1, unlocated: [], failed: [], nodeRulesApplied: true });
+    expect(report.applied.map((outcome) => outcome.pod)).toEqual(["x/a", "x/b"]);
+  });
+
+  it("touches only the pods whose rules changed", async () => {
+    const runner = fakeNode();
+    const enforcer = node(runner, await tempDir("enforcer-"));
+    const world: PolicyWorld = {
+      pods: [pod("a", "10.224.0.16"), pod("b", "10.224.0.17")],
+      namespaces: [{ name: "x", labels: {} }],
+      policies: [denyIngress({ app: "a" })],
+    };
+    await enforcer.sync(world);
+    runner.calls.length = 0;
+    expect((await enforcer.sync(world)).applied).toEqual([]);
+    expect(batchLines(runner)).toEqual([]);
+
+    const report = await enforcer.sync({
+      ...world,
+      policies: [...world.policies, denyIngress({ app: "b" })],
+    });
+    expect(report.applied.map((outcome) => outcome.pod)).toEqual(["x/b"]);
+    expect(batchLines(runner)).toHaveLength(1);
+    expect(batchLines(runner)[0]).toMatch(/^netns exec cni-bbb /);
+  });
+
+  it("names the pod whose restore failed and retries it at the next sync", async () => {
+    const dir = await tempDir("enforcer-");
+    const failing = fakeNode("cni-bbb");
+    const enforcer = node(failing, dir);
+    const world: PolicyWorld = {
+      pods: [pod("a", "10.224.0.16"), pod("b", "10.224.0.17")],
+      namespaces: [{ name: "x", labels: {} }],
+      policies: [denyIngress({})],
+    };
+    const report = await enforcer.sync(world);
+    expect(report.applied.map((outcome) => outcome.pod)).toEqual(["x/a"]);
+    expect(report.failed).toMatchObject([{ pod: "x/b", error: expect.stringMatching(/line 3 failed/) }]);
+    failing.calls.length = 0;
+    await enforcer.sync(world);
+    expect(batchLines(failing)).toEqual([expect.stringMatching(/^netns exec cni-bbb /)]);
+  });
+
+  it("reports a local pod whose namespace is not there yet, and leaves it for the next sync", async () => {
+    const runner = fakeNode();
+    const report = await node(runner, await tempDir("enforcer-")).sync({
+      pods: [pod("new", "10.224.0.20")],
+      namespaces: [{ name: "x", labels: {} }],
+      policies: [denyIngress({})],
+    });
+    expect(report).toMatchObject({ unlocated: ["x/new"], applied: [], failed: [] });
+  });
+});

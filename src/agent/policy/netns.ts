@@ -1,0 +1,53 @@
+// Finds each pod's network namespace without a CRI client: containerd (and the testbed) pin every
+// sandbox's namespace under /run/netns (= /var/run/netns), and the pod's IP says which one is whose.
+// Reading the addresses of every namespace costs one `ip -all netns exec` (a program start per
+// namespace inside it); the answer is kept and read again only when a pod's IP is not in it.
+import type { Runner } from "../../sys/exec.ts";
+
+export interface NetnsLocator {
+  /** The namespace holding each of `ips` that is found; refreshes its view when one is missing. */
+  locate(ips: readonly string[]): Promise<Map<string, string>>;
+  /** Forgets a namespace (e.g. a restore into it failed because it is gone). */
+  forget(netns: string): void;
+}
+
+/**
+ * `ip -all netns exec ip -4 -o addr show` prints a `netns: NAME` line before each namespace's
+ * addresses; loopback is left out. An address seen in two namespaces keeps the first one.
+ */
+export function parseAllNetnsAddresses(output: string): Map<string, string> {
+  const byIp = new Map<string, string>();
+  let netns: string | undefined;
+  for (const line of output.split("\n")) {
+    const header = /^netns: (\S+)$/.exec(line);
+    if (header) {
+      netns = header[1];
+      continue;
+    }
+    const address = /^\d+:\s+(\S+)\s+inet (\d+\.\d+\.\d+\.\d+)\//.exec(line);
+    if (netns && address && address[1] !== "lo" && !byIp.has(address[2]!)) byIp.set(address[2]!, netns);
+  }
+  return byIp;
+}
+
+export function netnsLocator(runner: Runner): NetnsLocator {
+  let byIp = new Map<string, string>();
+  const scan = async () => {
+    // A namespace whose `ip` fails (e.g. removed meanwhile) makes the exit code non-zero; the others
+    // are still listed.
+    const result = await runner("ip", ["-all", "netns", "exec", "ip", "-4", "-o", "addr", "show"], {
+      okCodes: [0, 1, 255],
+      timeoutMs: 60_000,
+    });
+    byIp = parseAllNetnsAddresses(result.stdout);
+  };
+  return {
+    async locate(ips) {
+      if (ips.some((ip) => !byIp.has(ip))) await scan();
+      return new Map(ips.flatMap((ip) => (byIp.has(ip) ? [[ip, byIp.get(ip)!] as const] : [])));
+    },
+    forget(netns) {
+      for (const [ip, name] of byIp) if (name === netns) byIp.delete(ip);
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// The agent's NetworkPolicy loop: one informer each for NetworkPolicies, Namespaces and Pods (all
+// pods of the cluster: peers are selected by labels anywhere, so the node's own pods are not enough),
+// and a sync of the enforcer whenever one of them changes, coalesced so a burst of events costs one
+// pass. Runs beside the node reconcile with --kube when the spec enables policy.
+import type { Logger } from "pino";
+import type { MetricsRegistry } from "../metrics.ts";
+import type { KubeApi } from "../../kube/client.ts";
+import { Informer } from "../../kube/informer.ts";
+import { Coalescer } from "../../controller/coalesce.ts";
+import { PolicyEnforcer, type EnforcerOptions, type SyncReport } from "./enforcer.ts";
+import { buildWorld } from "./world.ts";
+import { policyMetrics } from "./metrics.ts";
+
+const BACKOFF_MS = 2_000;
+/** A sync that threw runs again after this backoff (pod failures are retried by the next sync). */
+const SYNC_BACKOFF = { firstMs: 500, maxMs: 30_000 };
+
+export interface PolicyLoop {
+  /** Resolves after the first sync that followed the first full list of all three kinds. */
+  firstSync: Promise<void>;
+  last(): SyncReport | undefined;
+  stop(): Promise<void>;
+}
+
+export function startPolicyLoop(
+  api: KubeApi,
+  options: EnforcerOptions & {
+    registry: MetricsRegistry;
+    log: Logger;
+    resyncMs?: number;
+    /** After each sync, with its report and the time since the oldest change it took in. */
+    onSync?: (report: SyncReport, latencyMs: number) => void;
+  },
+): PolicyLoop {
+  const enforcer = new PolicyEnforcer(options);
+  const metrics = policyMetrics(options.registry);
+  const abort = new AbortController();
+  const synced = new Set<string>();
+  let last: SyncReport | undefined;
+  let markFirst: () => void = () => undefined;
+  const firstSync = new Promise<void>((resolve) => (markFirst = resolve));
+
+  /** When the oldest change not yet in force arrived: the sync latency is measured from it. */
+  let pendingSince: number | undefined;
+  const kick = () => {
+    pendingSince ??= performance.now();
+    if (synced.size === 3) coalescer.kick();
+  };
+  const informer = (apiVersion: string, kind: string) =>
+    new Informer(api, apiVersion, kind, {
+      onEvent: kick,
+      onSynced: () => {
+        synced.add(kind);
+        kick();
+      },
+      onError: (error) => options.log.warn({ err: error, kind }, "policy watch failed; relisting"),
+      backoffMs: BACKOFF_MS,
+    });
+  const informers = {
+    policies: informer("networking.k8s.io/v1", "NetworkPolicy"),
+    namespaces: informer("v1", "Namespace"),
+    pods: informer("v1", "Pod"),
+  };
+
+  const coalescer = new Coalescer(
+    async () => {
+      const since = pendingSince ?? performance.now();
+      pendingSince = undefined;
+      const { world, rejected } = buildWorld({
+        pods: informers.pods.objects.values(),
+        namespaces: informers.namespaces.objects.values(),
+        policies: informers.policies.objects.values(),
+      });
+      if (rejected.length > 0) options.log.warn({ rejected }, "policies left out");
+      last = await enforcer.sync(world);
+      const latencyMs = performance.now() - since;
+      metrics.record(last, latencyMs);
+      options.onSync?.(last, latencyMs);
+      const level =
+        last.failed.length > 0 || last.nodeRulesError ? "warn" : last.applied.length > 0 ? "info" : "debug";
+      options.log[level](
+        {
+          applied: last.applied.length,
+          failed: last.failed.map((outcome) => `${outcome.pod}: ${outcome.error}`),
+          unlocated: last.unlocated,
+          nodeRulesError: last.nodeRulesError,
+          ms: last.durationMs,
+          sinceChangeMs: Math.round(performance.now() - since),
+        },
+        "policy synced",
+      );
+      markFirst();
+    },
+    (error) => {
+      metrics.recordError();
+      options.log.error({ err: error }, "policy sync failed");
+    },
+    SYNC_BACKOFF,
+  );
+  // Failed pods and pods whose namespace was not there yet are retried by the resync.
+  const timer = setInterval(() => synced.size === 3 && coalescer.kickNow(), options.resyncMs ?? 10_000);
+  for (const each of Object.values(informers)) void each.run(abort.signal);
+  return {
+    firstSync,
+    last: () => last,
+    async stop() {
+      clearInterval(timer);
+      abort.abort();
+      await coalescer.stop();
+    },
+  };
+}

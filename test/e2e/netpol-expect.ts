@@ -1,0 +1,51 @@
+// What the NetworkPolicy e2e run (netpol-guest.ts) must show, apart from running it: the datapath facts,
+// every case cell by cell against the evaluator on one node and across nodes, the negative control and
+// the window before a new pod's rules hold.
+import { expect } from "vitest";
+import type { NetpolE2eResult } from "./netpol-guest.ts";
+
+export function expectNetpolResult(result: NetpolE2eResult): void {
+  expect(result.error).toBeUndefined();
+
+  // The facts enforcement is built on. The node's chains never see same-node pod traffic; the
+  // client pod's OUTPUT sees all of its traffic; the server pod's INPUT sees only same-node
+  // traffic: from another node, L3S delivers through the node's INPUT.
+  const facts = result.facts!;
+  expect(facts.nodeChainsBypassed).toEqual({ sameNode: true, crossNode: false });
+  expect(facts.podOutputStops).toEqual({ sameNode: true, crossNode: true });
+  expect(facts.podInputStops).toEqual({ sameNode: true, crossNode: false });
+  const seen = facts.service;
+  expect(seen["other-node backend INPUT src client"]).toBe(0);
+  expect(seen["other-node backend's node INPUT src client dst backend"]).toBeGreaterThan(0);
+  // Services: the client's namespace sees the ClusterIP (before DNAT), never the backend; a
+  // same-node backend sees the node IP (hairpin SNAT); the node's OUTPUT sees pod → backend after
+  // DNAT for both backends, and a REJECT there stops both.
+  expect(seen["client OUTPUT dst ClusterIP"]).toBeGreaterThan(0);
+  expect(seen["client OUTPUT dst backend"]).toBe(0);
+  expect(seen["same-node backend INPUT src client"]).toBe(0);
+  expect(seen["same-node backend INPUT src node IP"]).toBeGreaterThan(0);
+  expect(seen["node OUTPUT ctstate DNAT src client dst same-node backend"]).toBeGreaterThan(0);
+  expect(seen["node OUTPUT ctstate DNAT src client dst other-node backend"]).toBeGreaterThan(0);
+  expect(facts.serviceNodeRejectStops).toEqual({ sameNode: true, crossNode: true });
+  // nf_tables cannot create a table in this kernel: enforcement uses iptables-legacy.
+  expect(facts.nft.addTable).toMatch(/Operation not supported|No such file/);
+
+  // Every upstream case passes, cell by cell, and every pair was probed on one node and across.
+  expect(result.cases.length).toBeGreaterThanOrEqual(60);
+  expect(result.cases.flatMap((c) => c.mismatches.map((m) => `${c.title}: ${JSON.stringify(m)}`))).toEqual(
+    [],
+  );
+  expect(result.uncovered).toEqual({ sameNode: [], crossNode: [] });
+  for (const c of result.cases) {
+    expect(c.sameNode, c.title).toBeGreaterThan(0);
+    expect(c.crossNode, c.title).toBeGreaterThan(0);
+  }
+  // Deny cells exist (the cases are not vacuous) ...
+  expect(result.cases.filter((c) => c.denied > 0).length).toBeGreaterThanOrEqual(50);
+  // ... and with enforcement off they are reachable: the negative control fails every case it runs.
+  expect(result.control!.length).toBeGreaterThanOrEqual(5);
+  for (const control of result.control!) expect(control.mismatches, control.title).toBeGreaterThan(0);
+
+  // A pod that appears under a deny policy is open until its rules are applied, closed after.
+  expect(result.window).toMatchObject({ reachableBefore: true, reachableAfter: false });
+}
