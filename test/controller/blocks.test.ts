@@ -97,7 +97,7 @@ describe("block allocation", () => {
         metadata: { name: "node-1", annotations: { [BLOCKS_ANNOTATION]: "10.241.0.32/28" } },
         status: { addresses: [{ type: "InternalIP", address: nodeIp(1) }] },
       });
-      arm.tables.get("sub-1/mc_rg/rt")!.set("aks-ipvlan-aks-10-241-9-0-28", {
+      arm.tables.get("1d2c3b4a-0000-4000-8000-00000000a1b2/mc_rg/rt")!.set("aks-ipvlan-aks-10-241-9-0-28", {
         addressPrefix: "10.241.9.0/28",
         nextHopType: "VirtualAppliance",
         nextHopIpAddress: "10.224.0.99",
@@ -108,14 +108,14 @@ describe("block allocation", () => {
 
       expect(text.split("\n")).toEqual([
         `# would annotate node node-0: ${BLOCKS_ANNOTATION}=10.241.0.16/28`,
-        "az network route-table route create --subscription sub-1 --resource-group MC_rg --route-table-name rt --name aks-ipvlan-aks-10-241-0-16-28 --address-prefix 10.241.0.16/28 --next-hop-type VirtualAppliance --next-hop-ip-address 10.224.0.4",
-        "az network route-table route create --subscription sub-1 --resource-group MC_rg --route-table-name rt --name aks-ipvlan-aks-10-241-0-32-28 --address-prefix 10.241.0.32/28 --next-hop-type VirtualAppliance --next-hop-ip-address 10.224.0.5",
-        "az network route-table route delete --subscription sub-1 --resource-group MC_rg --route-table-name rt --name aks-ipvlan-aks-10-241-9-0-28",
+        "az network route-table route create --subscription 1d2c3b4a-0000-4000-8000-00000000a1b2 --resource-group MC_rg --route-table-name rt --name aks-ipvlan-aks-10-241-0-16-28 --address-prefix 10.241.0.16/28 --next-hop-type VirtualAppliance --next-hop-ip-address 10.224.0.4",
+        "az network route-table route create --subscription 1d2c3b4a-0000-4000-8000-00000000a1b2 --resource-group MC_rg --route-table-name rt --name aks-ipvlan-aks-10-241-0-32-28 --address-prefix 10.241.0.32/28 --next-hop-type VirtualAppliance --next-hop-ip-address 10.224.0.5",
+        "az network route-table route delete --subscription 1d2c3b4a-0000-4000-8000-00000000a1b2 --resource-group MC_rg --route-table-name rt --name aks-ipvlan-aks-10-241-9-0-28",
         "",
       ]);
       expect(server.writes()).toHaveLength(writesBefore);
       expect(arm.requests.filter((r) => r.method !== "GET")).toEqual([]);
-      expect(arm.tables.get("sub-1/mc_rg/rt")!.size).toBe(1);
+      expect(arm.tables.get("1d2c3b4a-0000-4000-8000-00000000a1b2/mc_rg/rt")!.size).toBe(1);
     });
   });
 });

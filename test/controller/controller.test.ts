@@ -56,7 +56,10 @@ function start(identity: string, extra: { releaseGraceMs?: number } = {}) {
   return { stop, metrics };
 }
 
-const routes = () => arm.tables.get("sub-1/mc_rg/rt")!;
+const routes = () =>
+  arm.tables.get(
+    `${ROUTE_TABLE.subscriptionId}/${ROUTE_TABLE.resourceGroup}/${ROUTE_TABLE.name}`.toLowerCase(),
+  )!;
 const leaseHolder = () =>
   (
     server.get("coordination.k8s.io/v1", "Lease", LEASE_NAME, NAMESPACE)?.spec as
