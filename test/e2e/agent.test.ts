@@ -27,7 +27,7 @@ describe("the node agent in the testbed", () => {
       spec,
       job: { resyncSeconds: RESYNC_SECONDS, leakGraceSeconds: LEAK_GRACE_SECONDS, restarts: 20 },
       schema: AgentE2eResultSchema,
-      timeoutMs: 840_000,
+      timeoutMs: 1_500_000,
     });
     result = run.result;
     console.log(
@@ -43,7 +43,7 @@ describe("the node agent in the testbed", () => {
         2,
       ),
     );
-  }, 900_000);
+  }, 1_560_000);
 
   it("runs the whole scenario without an error", () => {
     expect(result.error).toBeUndefined();
