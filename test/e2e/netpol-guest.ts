@@ -35,6 +35,8 @@ export interface NetpolJob {
   prober: string;
   /** Run only the first N cases (a quick run); all by default. */
   caseLimit?: number;
+  /** Run only the cases whose title matches this regular expression (a quick run). */
+  caseFilter?: string;
   probeTimeoutMs: number;
 }
 
@@ -207,6 +209,7 @@ async function main(jobFile: string): Promise<void> {
           node: node.name,
           nodeIP: node.ip,
           serviceCIDR: SERVICE_CIDR,
+          podCIDRs: testbed.plan.nodes.find((plan) => plan.name === node.name)!.blocks.map((b) => b.cidr),
           runner: inNetns(node.name),
           backend: backend("legacy"),
           locator: netnsLocator(inNetns(node.name)),
@@ -279,7 +282,7 @@ async function main(jobFile: string): Promise<void> {
         result.skipped.push({ title: caseTitle(c), why: "SCTP: the UML kernel has no sctp module" });
         return false;
       }
-      return true;
+      return job.caseFilter === undefined || new RegExp(job.caseFilter).test(caseTitle(c));
     }).slice(0, job.caseLimit);
     started = performance.now();
     for (const c of runnable) {
@@ -326,6 +329,7 @@ async function main(jobFile: string): Promise<void> {
           });
       });
       result.cases.push(run);
+      for (const m of run.mismatches.slice(0, 20)) log(`  wrong: ${JSON.stringify(m)}`);
       log(
         `${run.mismatches.length === 0 ? "pass" : "FAIL"} ${run.title}: ${run.cells} cells (${run.denied} denied), ${run.mismatches.length} wrong, enforce ${enforceMs} ms (${run.podsUpdated} pods), probe ${probeMs} ms`,
       );

@@ -27,7 +27,14 @@ describe("NetworkPolicy in the testbed", () => {
         entry: resolve(import.meta.dirname, "netpol-guest.ts"),
         schema: NetpolE2eResultSchema,
         spec,
-        job: { prober: await buildProber(), probeTimeoutMs: 1500 },
+        job: {
+          prober: await buildProber(),
+          probeTimeoutMs: 1500,
+          ...(process.env.AKS_IPVLAN_NETPOL_CASES ? { caseFilter: process.env.AKS_IPVLAN_NETPOL_CASES } : {}),
+        },
+        onLine: (line) => {
+          if (line.includes("netpol: ")) console.log(line);
+        },
         timeoutMs: 2_900_000,
       });
       console.log(

@@ -44,6 +44,7 @@ function node(runner: FakeRunner, stateDir: string) {
     runner: runner.run,
     backend: backend("legacy"),
     locator: netnsLocator(runner.run),
+    podCIDRs: ["10.224.0.16/28"],
     stateDir,
   });
 }
