@@ -191,7 +191,8 @@ export class PolicyEnforcer {
     await Promise.all(
       pending.map((item) => writeFile(join(stateDir, `${item.netns}.rules`), item.firewall.restore)),
     );
-    const chunks = split(pending, this.#options.concurrency ?? 4);
+    // Each `ip -batch` is a program start: a few pods share one, many are spread over `concurrency`.
+    const chunks = split(pending, Math.min(this.#options.concurrency ?? 4, Math.ceil(pending.length / 8)));
     const results = await mapBounded(chunks, chunks.length, async (chunk) => {
       const lines = chunk.map(
         (item) =>
