@@ -3,6 +3,7 @@
 // Reading the addresses of every namespace costs one `ip -all netns exec` (a program start per
 // namespace inside it); the answer is kept and read again only when a pod's IP is not in it, or (for
 // fail-closed) when the directory's listing changed.
+import { watch } from "node:fs";
 import { readdir } from "node:fs/promises";
 import type { Runner } from "../../sys/exec.ts";
 
@@ -39,6 +40,21 @@ export function parseAllNetnsAddresses(output: string): Map<string, string> {
 
 /** Where containerd (and `ip netns`) pin the namespaces. */
 export const NETNS_DIR = "/run/netns";
+
+/**
+ * Calls `onChange` whenever a namespace is pinned or removed under `dir` (inotify): a sandbox exists
+ * before its CNI ADD, so fail-closed can isolate it before the pod is in the API. Returns the stop.
+ */
+export function watchSandboxes(onChange: () => void, dir = NETNS_DIR): () => void {
+  try {
+    const watcher = watch(dir, { persistent: false }, onChange);
+    watcher.on("error", () => watcher.close());
+    return () => watcher.close();
+  } catch {
+    // No such directory yet (no sandbox since boot): the resync still finds the first ones.
+    return () => undefined;
+  }
+}
 
 export function netnsLocator(runner: Runner, dir = NETNS_DIR): NetnsLocator {
   let byIp = new Map<string, string>();
