@@ -37,6 +37,8 @@ export interface NetpolJob {
   caseLimit?: number;
   /** Run only the cases whose title matches this regular expression (a quick run). */
   caseFilter?: string;
+  /** Skip the first N cases (to finish a run that stopped). */
+  caseSkip?: number;
   probeTimeoutMs: number;
 }
 
@@ -298,7 +300,7 @@ async function main(jobFile: string): Promise<void> {
         return false;
       }
       return job.caseFilter === undefined || new RegExp(job.caseFilter).test(caseTitle(c));
-    }).slice(0, job.caseLimit);
+    }).slice(job.caseSkip ?? 0, job.caseLimit);
     started = performance.now();
     for (const c of runnable) {
       const world = worldOf(c);
