@@ -347,9 +347,7 @@ async function measure(job: FootprintJob, server: ApiServer, ca: string): Promis
     progress("listening");
     const first = await agent.line(isReconcile);
     progress("reconciled");
-    const ready = agent.lines.find(
-      (line) => line.msg === "reconciled" && (line.problems as string[] | undefined)?.length === 0,
-    );
+    const ready = agent.lines.find((line) => line.msg === "ready");
     const samples = [await agent.sample("after the first reconcile (110 pods on the node, Node watched)")];
 
     const kinds = [
