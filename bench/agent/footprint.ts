@@ -429,9 +429,7 @@ async function measure(job: FootprintJob, server: ApiServer, ca: string): Promis
       listeningMs: Math.round(listening.at),
       firstReconcileMs: Math.round(first.at),
       ...(ready ? { readyMs: Math.round(ready.at) } : {}),
-      firstProblems: ((first.problems as unknown[] | undefined) ?? [first.err]).map((problem) =>
-        JSON.stringify(problem),
-      ),
+      firstProblems: firstProblems(first),
       samples,
       curve,
       reconcileMs,
@@ -510,4 +508,12 @@ async function informerCost(
     });
   }
   return rows;
+}
+
+/** What kept the first reconcile from making the node ready, one line each (not pino's serialized stack). */
+function firstProblems(line: Record<string, unknown>): string[] {
+  const problems = z.array(z.string()).safeParse(line.problems);
+  if (problems.success) return problems.data;
+  const error = z.looseObject({ message: z.string() }).safeParse(line.err);
+  return [error.success ? error.data.message.split("\n")[0]! : JSON.stringify(line.err)];
 }
