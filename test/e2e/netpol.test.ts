@@ -29,7 +29,7 @@ describe("NetworkPolicy in the testbed", () => {
         spec,
         job: {
           prober: await buildProber(),
-          probeTimeoutMs: 1500,
+          probeTimeoutMs: 5000,
           ...(process.env.AKS_IPVLAN_NETPOL_CASES ? { caseFilter: process.env.AKS_IPVLAN_NETPOL_CASES } : {}),
           ...(process.env.AKS_IPVLAN_NETPOL_SKIP
             ? { caseSkip: Number(process.env.AKS_IPVLAN_NETPOL_SKIP) }
