@@ -11,14 +11,12 @@ import { CONFLIST_FILE } from "../../src/cni/conflist.ts";
 import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { CNI_BIN_DIR, productProfile } from "../../src/testbed/guest/node-setup.ts";
 import { inNetns } from "../../src/testbed/guest/netns.ts";
-import { SERVICE_CIDR } from "../../src/testbed/guest/services.ts";
 import { RESULT_FILE, readJsonFile } from "../../src/testbed/job.ts";
-import { backend } from "../../src/iptables/backend.ts";
-import { PolicyEnforcer } from "../../src/agent/policy/enforcer.ts";
-import { netnsLocator } from "../../src/agent/policy/netns.ts";
+
 import type { NetworkPolicy, PolicyWorld } from "../../src/policy/model.ts";
 import type { NodeRef, PodRef } from "../../src/verify/driver.ts";
 import { IperfReport } from "./datapath-files.ts";
+import { testbedEnforcer } from "../../test/netpol/testbed-enforcer.ts";
 import { NetpolBenchJobSchema, type NetpolBenchResult } from "./netpol-datapath-files.ts";
 
 const ROOT = "/run/netpol-bench";
@@ -47,17 +45,7 @@ async function main(jobFile: string): Promise<void> {
     const testbed = await Testbed.build(spec, productProfile(job.specFile), ROOT);
     const [a, b] = await testbed.nodes();
     const enforcerOf = (node: NodeRef, failClosed: boolean) =>
-      new PolicyEnforcer({
-        node: node.name,
-        nodeIP: node.ip,
-        serviceCIDR: SERVICE_CIDR,
-        podCIDRs: testbed.plan.nodes.find((plan) => plan.name === node.name)!.blocks.map((x) => x.cidr),
-        failClosed,
-        runner: inNetns(node.name),
-        backend: backend("legacy"),
-        locator: netnsLocator(inNetns(node.name)),
-        stateDir: join(ROOT, node.name, failClosed ? "fail-closed" : "policy"),
-      });
+      testbedEnforcer(testbed, node, { failClosed, stateDir: ROOT });
     const enforcers = [enforcerOf(a!, false), enforcerOf(b!, false)];
 
     const client = await testbed.createPod({ name: "iperf-client", node: a!.name, role: "client" });

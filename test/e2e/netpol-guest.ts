@@ -15,19 +15,17 @@ import { createInterface } from "node:readline";
 import { loadSpec } from "../../src/spec/load.ts";
 import { run } from "../../src/sys/exec.ts";
 import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
-import { backend } from "../../src/iptables/backend.ts";
 import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { productProfile } from "../../src/testbed/guest/node-setup.ts";
-import { inNetns, iptablesRestore } from "../../src/testbed/guest/netns.ts";
-import { SERVICE_CIDR } from "../../src/testbed/guest/services.ts";
+import { iptablesRestore } from "../../src/testbed/guest/netns.ts";
 import { RESULT_FILE } from "../../src/testbed/job.ts";
 import type { PodRef } from "../../src/verify/driver.ts";
 import { PolicyEnforcer, type SyncReport } from "../../src/agent/policy/enforcer.ts";
-import { netnsLocator } from "../../src/agent/policy/netns.ts";
 import { mayConnect } from "../../src/policy/evaluate.ts";
 import type { PolicyPod, PolicyWorld, Protocol } from "../../src/policy/model.ts";
 import { CASES, MODEL_PODS, type CaseEnv, type ModelPod, type NetpolCase } from "../netpol/cases.ts";
 import { caseTitle, caseWorld } from "../netpol/reachability.ts";
+import { testbedEnforcer } from "../netpol/testbed-enforcer.ts";
 
 export interface NetpolJob {
   specFile: string;
@@ -221,17 +219,7 @@ async function main(jobFile: string): Promise<void> {
     log(`facts: ${JSON.stringify(result.facts)}`);
 
     const enforcerOf = (node: (typeof nodes)[number], failClosed: boolean) =>
-      new PolicyEnforcer({
-        node: node.name,
-        nodeIP: node.ip,
-        serviceCIDR: SERVICE_CIDR,
-        podCIDRs: testbed.plan.nodes.find((plan) => plan.name === node.name)!.blocks.map((b) => b.cidr),
-        failClosed,
-        runner: inNetns(node.name),
-        backend: backend("legacy"),
-        locator: netnsLocator(inNetns(node.name)),
-        stateDir: join(ROOT, node.name, failClosed ? "policy-fail-closed" : "policy"),
-      });
+      testbedEnforcer(testbed, node, { failClosed, stateDir: ROOT });
     const enforcers = nodes.map((node) => enforcerOf(node, false));
     // As the agent does: what failed is retried by the next sync (the guest's CPU is shared and slow,
     // so a node's iptables-save can hit its timeout); counted, and fatal after three tries.
