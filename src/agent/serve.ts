@@ -6,7 +6,8 @@ import { stopSignal } from "../sys/signals.ts";
 import { watch, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
 import type { AddressInfo } from "node:net";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
+import { createLogger } from "../sys/log.ts";
 import { readSysctl } from "../hostpath/apply-sysctls.ts";
 import {
   createContext,
@@ -38,7 +39,7 @@ export interface ServeHooks extends Seams {
 }
 
 export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Promise<void> {
-  const log = hooks.logger ?? pino({ base: { node: options.node } });
+  const log = hooks.logger ?? createLogger({ node: options.node });
   let spec = await readSpec(options);
   const context = await createContext(options, hooks);
   log.info({ backend: context.detection.backend.name, reason: context.detection.reason }, "iptables backend");
