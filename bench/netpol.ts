@@ -98,6 +98,7 @@ async function main(): Promise<void> {
     runner: inNetns(NODE_NS),
     backend: backend("legacy"),
     locator: netnsLocator(inNetns(NODE_NS)),
+    podCIDRs: ["10.250.0.0/16"],
     stateDir,
     registry: agentMetrics().registry,
     log: pino({ level: process.env.BENCH_LOG ?? "silent" }),

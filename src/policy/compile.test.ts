@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   EGRESS_CHAIN,
   INGRESS_CHAIN,
-  SERVICE_EGRESS_CHAIN,
+  NODE_EGRESS_CHAIN,
   SERVICE_INGRESS_CHAIN,
   NODE_INGRESS_CHAIN,
   compileNodeRules,
@@ -17,7 +17,7 @@ import { parseNetworkPolicy, type NetworkPolicy, type PolicyPod, type PolicyWorl
 import { formatCidr, parseCidr } from "../net/cidr.ts";
 import { UserError } from "../errors/user-error.ts";
 
-const options = { nodeIP: "10.224.0.4", serviceCIDR: "10.0.0.0/16" };
+const options = { nodeIP: "10.224.0.4", podCIDRs: ["10.244.0.0/28"], serviceCIDR: "10.0.0.0/16" };
 const server: PolicyPod = {
   namespace: "prod",
   name: "server",
@@ -96,15 +96,16 @@ describe("compilePodFirewall", () => {
     expect(firewall.restore).not.toContain("-A ");
   });
 
-  it("lets Service traffic pass to the node-side check, and the node, when egress is isolated", () => {
+  it("denies egress to the node's own pods in the pod's namespace and leaves the rest to the node", () => {
     const firewall = compilePodFirewall(world({ podSelector: {}, policyTypes: ["Egress"] }), server, options);
     expect(chainLines(firewall.restore, EGRESS_CHAIN)).toEqual([
       `-A ${EGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
       `-A ${EGRESS_CHAIN} -o lo -j ACCEPT`,
       `-A ${EGRESS_CHAIN} -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j ACCEPT`,
       `-A ${EGRESS_CHAIN} -d 10.0.0.0/16 -m comment --comment "aks-ipvlan: service: checked on the node after DNAT" -j ACCEPT`,
-      `-A ${EGRESS_CHAIN} -p tcp -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with tcp-reset`,
-      `-A ${EGRESS_CHAIN} -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with icmp-port-unreachable`,
+      `-A ${EGRESS_CHAIN} -d 10.244.0.0/28 -p tcp -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with tcp-reset`,
+      `-A ${EGRESS_CHAIN} -d 10.244.0.0/28 -m comment --comment "aks-ipvlan: egress not allowed by policy" -j REJECT --reject-with icmp-port-unreachable`,
+      `-A ${EGRESS_CHAIN} -m comment --comment "aks-ipvlan: another node or outside: checked by the node" -j ACCEPT`,
     ]);
   });
 
@@ -209,7 +210,7 @@ describe("aggregateCidrs", () => {
 });
 
 describe("compileNodeRules", () => {
-  it("checks local pods' ingress from other nodes in INPUT, and Service traffic after DNAT in OUTPUT", () => {
+  it("checks local pods' ingress from other nodes in INPUT, their egress beyond the node in OUTPUT", () => {
     const w = world({
       podSelector: { matchLabels: { app: "server" } },
       policyTypes: ["Ingress", "Egress"],
@@ -223,9 +224,11 @@ describe("compileNodeRules", () => {
       `-A ${NODE_INGRESS_CHAIN} -s 10.244.0.0/24 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
       `-A ${NODE_INGRESS_CHAIN} -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: ingress of prod/server not allowed by policy" -j DROP`,
     ]);
-    expect(chainLines(rules.chains, SERVICE_EGRESS_CHAIN)).toEqual([
-      `-A ${SERVICE_EGRESS_CHAIN} -s 10.244.0.2/32 -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
-      `-A ${SERVICE_EGRESS_CHAIN} -s 10.244.0.2/32 -m comment --comment "aks-ipvlan: egress of prod/server not allowed by policy" -j DROP`,
+    // Every packet a pod sends beyond the node crosses OUTPUT: replies pass as ESTABLISHED.
+    expect(chainLines(rules.chains, NODE_EGRESS_CHAIN)).toEqual([
+      `-A ${NODE_EGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
+      `-A ${NODE_EGRESS_CHAIN} -s 10.244.0.2/32 -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
+      `-A ${NODE_EGRESS_CHAIN} -s 10.244.0.2/32 -m comment --comment "aks-ipvlan: egress of prod/server not allowed by policy" -j DROP`,
     ]);
     // In OUTPUT only local pods originate packets: the /24 narrows to the two local pods.
     expect(chainLines(rules.chains, SERVICE_INGRESS_CHAIN)).toEqual([
@@ -235,14 +238,14 @@ describe("compileNodeRules", () => {
     ]);
     expect(rules.jumps.map((jump) => `${jump.chain} ${jump.spec.join(" ")}`)).toEqual([
       `INPUT -m comment --comment "aks-ipvlan: pod ingress from other nodes" -j ${NODE_INGRESS_CHAIN}`,
-      `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_EGRESS_CHAIN}`,
+      `OUTPUT -m comment --comment "aks-ipvlan: pod egress beyond the node's pods" -j ${NODE_EGRESS_CHAIN}`,
       `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_INGRESS_CHAIN}`,
     ]);
     expect(rules.owned).toEqual({
       nat: [],
-      filter: [NODE_INGRESS_CHAIN, SERVICE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN],
+      filter: [NODE_INGRESS_CHAIN, NODE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN],
     });
-    expect(rules.ruleCount).toBe(9);
+    expect(rules.ruleCount).toBe(10);
   });
 });
 

@@ -2,11 +2,15 @@
 // Where a pod's packets can be filtered with ipvlan L3S (measured on the UML kernel, issue 12):
 // - its own network namespace's OUTPUT sees everything the pod sends, to any node;
 // - its namespace's INPUT sees what comes from pods (and the host device) of the same node only;
-// - what comes from another node or outside crosses the node's INPUT instead;
+// - what comes from another node or outside crosses the node's INPUT instead, and what the pod sends
+//   to another node or outside crosses the node's OUTPUT too;
 // - a ClusterIP is DNATed in the node's nat OUTPUT, after the pod's namespace saw only the ClusterIP.
-// So each pod gets one `iptables-restore --noflush` payload for its namespace's filter table (egress,
-// same-node ingress), and each node one rule set (compileNodeRules) for ingress from elsewhere and for
-// Service traffic after DNAT. The reference evaluator (evaluate.ts) is written independently of this
+// Conntrack follows the same paths: the pod namespace's conntrack never sees a connection opened from
+// another node, so the pod's reply leaves its namespace as NEW (UDP) or INVALID (a TCP SYN-ACK), never
+// ESTABLISHED; only the node's conntrack sees both directions. So each pod gets one `iptables-restore
+// --noflush` payload for its namespace's filter table (ingress and egress among the node's own pods),
+// and each node one rule set (compileNodeRules) for what crosses it: ingress from elsewhere, egress to
+// elsewhere (replies of connections from elsewhere pass there as ESTABLISHED), Services after DNAT. The reference evaluator (evaluate.ts) is written independently of this
 // file; the tests run these rules through a simulator against it.
 import type { ChainSet, JumpRule } from "../iptables/chain-set.ts";
 import { comment as ourComment } from "../noderules/comment.ts";
@@ -16,13 +20,19 @@ import { PROTOCOLS, podKey } from "./model.ts";
 
 export const INGRESS_CHAIN = "AKS-IPVLAN-INGRESS";
 export const EGRESS_CHAIN = "AKS-IPVLAN-EGRESS";
-export const SERVICE_EGRESS_CHAIN = "AKS-IPVLAN-SVC-EGRESS";
+export const NODE_EGRESS_CHAIN = "AKS-IPVLAN-POD-EGRESS";
 export const SERVICE_INGRESS_CHAIN = "AKS-IPVLAN-SVC-INGRESS";
 export const NODE_INGRESS_CHAIN = "AKS-IPVLAN-POD-INGRESS";
 
 export interface FirewallOptions {
   /** The IP the pod's own node uses towards it (kubelet probes): always allowed, both ways. */
   nodeIP: string;
+  /**
+   * The node's pod blocks. Egress to them (the node's own pods) is judged in the pod's namespace;
+   * egress anywhere else crosses the node, which judges it (compileNodeRules) with a conntrack that saw
+   * both directions: the pod's namespace lets it through.
+   */
+  podCIDRs: readonly string[];
   /** ClusterIP range: the pod's namespace lets it pass; the node checks it after DNAT. */
   serviceCIDR?: string;
   /** Default REJECT. */
@@ -456,7 +466,7 @@ function denyRules(parts: Omit<RuleParts, "target">, deny: DenyAction): string[]
 function podChain(
   direction: "ingress" | "egress",
   intent: DirectionIntent | "isolate",
-  options: FirewallOptions,
+  options: Pick<FirewallOptions, "nodeIP" | "deny" | "serviceCIDR"> & { podCIDRs?: readonly string[] },
 ): string[] {
   const ingress = direction === "ingress";
   const chain = ingress ? INGRESS_CHAIN : EGRESS_CHAIN;
@@ -479,9 +489,14 @@ function podChain(
     );
   }
   for (const clause of intent.clauses) lines.push(...clauseRules(clause, chain, peerSide, "ACCEPT"));
+  const note = `${direction} not allowed by policy`;
+  if (ingress) return [...lines, ...denyRules({ chain, note }, options.deny ?? "REJECT")];
+  // Egress: denied here only towards the node's own pods; the rest is the node's to judge.
+  const local = (options.podCIDRs ?? []).map((cidr) => formatCidr(parseCidr(cidr)));
   return [
     ...lines,
-    ...denyRules({ chain, note: `${direction} not allowed by policy` }, options.deny ?? "REJECT"),
+    ...local.flatMap((destination) => denyRules({ chain, destination, note }, options.deny ?? "REJECT")),
+    rule({ chain, note: "another node or outside: checked by the node", target: "ACCEPT" }),
   ];
 }
 
@@ -517,7 +532,7 @@ export function noPolicyFirewall(): PodFirewall {
 }
 
 /** Fail-closed: a pod that may be selected starts with only replies, loopback and its node allowed. */
-export function isolatedFirewall(options: FirewallOptions): PodFirewall {
+export function isolatedFirewall(options: Pick<FirewallOptions, "nodeIP" | "deny">): PodFirewall {
   return {
     ingressIsolated: true,
     egressIsolated: true,
@@ -543,17 +558,24 @@ export function compilePodFirewall(
   return firewallFromIntent(new PolicyIndex(world).intent(pod), options);
 }
 
-/** The firewall of each given pod, keyed by podKey; `nodeIPOf` gives each pod's node IP. */
+/** The firewall of each given pod, keyed by podKey; `nodeIPOf` and `podCIDRsOf` describe its node. */
 export function compilePodFirewalls(
   world: PolicyWorld,
   pods: PolicyPod[],
-  options: Omit<FirewallOptions, "nodeIP"> & { nodeIPOf: (pod: PolicyPod) => string },
+  options: Omit<FirewallOptions, "nodeIP" | "podCIDRs"> & {
+    nodeIPOf: (pod: PolicyPod) => string;
+    podCIDRsOf: (pod: PolicyPod) => readonly string[];
+  },
 ): Map<PodKey, PodFirewall> {
   const index = new PolicyIndex(world);
   return new Map(
     pods.map((pod) => [
       podKey(pod),
-      firewallFromIntent(index.intent(pod), { ...options, nodeIP: options.nodeIPOf(pod) }),
+      firewallFromIntent(index.intent(pod), {
+        ...options,
+        nodeIP: options.nodeIPOf(pod),
+        podCIDRs: options.podCIDRsOf(pod),
+      }),
     ]),
   );
 }
@@ -605,10 +627,13 @@ export interface NodePolicyRules extends Omit<ChainSet, "jumps"> {
  * - POD-INGRESS, from INPUT: a packet from another node (or outside) reaches a pod through the node's
  *   INPUT and never crosses the pod namespace's INPUT; each ingress-isolated local pod's allowed
  *   sources are checked here.
- * - SVC-EGRESS and SVC-INGRESS, from OUTPUT for new DNATed connections: after kube-proxy's DNAT
- *   (nat OUTPUT) and before the same-node hairpin SNAT (POSTROUTING), the client pod's egress and a
- *   same-node backend's ingress are checked against the backend's address (the client's namespace saw
- *   only the ClusterIP, the backend's will see the node IP).
+ * - POD-EGRESS, from OUTPUT: what a pod sends beyond the node's own pods (the pod's namespace lets it
+ *   through), and a ClusterIP connection after kube-proxy's DNAT (nat OUTPUT) against the backend's
+ *   address. Replies of connections opened from another node are ESTABLISHED here (this conntrack saw
+ *   the request in INPUT), where the pod's namespace took them for new.
+ * - SVC-INGRESS, from OUTPUT for new DNATed connections: before the same-node hairpin SNAT
+ *   (POSTROUTING), a same-node backend's ingress is checked against the client's address (the backend's
+ *   namespace will see the node IP).
  * Allowed packets RETURN (so every check runs and later rules of the built-in chain still apply);
  * anything else to or from such a pod is denied.
  */
@@ -619,9 +644,10 @@ export function compileNodeRules(
     nodeIP: string;
     deny?: DenyAction;
     /**
-     * Fail-closed from other nodes: this node's pod blocks. Ingress to an address in them that is no
-     * pod of `nodePods` (a sandbox whose policy is not computed yet) is denied here, as the isolate
-     * payload denies it in the pod's namespace; `nodePods` that no policy isolates pass.
+     * Fail-closed beyond the node: this node's pod blocks. Ingress from other nodes to an address in
+     * them that is no pod of `nodePods` (a sandbox whose policy is not computed yet), and its egress
+     * beyond the node, are denied here, as the isolate payload denies them in the pod's namespace;
+     * `nodePods` that no policy isolates pass.
      */
     failClosedCIDRs?: string[];
   },
@@ -642,7 +668,7 @@ export function compileNodeRules(
   };
   const chains = new Map<string, string[]>([
     [NODE_INGRESS_CHAIN, [rule({ chain: NODE_INGRESS_CHAIN, match: ESTABLISHED, target: "RETURN" })]],
-    [SERVICE_EGRESS_CHAIN, []],
+    [NODE_EGRESS_CHAIN, [rule({ chain: NODE_EGRESS_CHAIN, match: ESTABLISHED, target: "RETURN" })]],
     [SERVICE_INGRESS_CHAIN, []],
   ]);
   /** One pod's block in a node chain: the node, the clauses, then deny; `self` pins the pod's end. */
@@ -662,17 +688,20 @@ export function compileNodeRules(
       block(NODE_INGRESS_CHAIN, intent.ingress.clauses, pod, "source");
       block(SERVICE_INGRESS_CHAIN, intent.ingress.clauses.map(localSources), pod, "source");
     }
-    if (intent.egress.isolated) block(SERVICE_EGRESS_CHAIN, intent.egress.clauses, pod, "destination");
+    if (intent.egress.isolated) block(NODE_EGRESS_CHAIN, intent.egress.clauses, pod, "destination");
   }
   if (options.failClosedCIDRs?.length) {
-    const chain = NODE_INGRESS_CHAIN;
-    const known = aggregateCidrs(local.map((base) => ({ base, prefix: 32 })));
-    const lines = chains.get(chain)!;
-    for (const destination of known.map(formatCidr))
-      lines.push(rule({ chain, destination, note: "policy computed", target: "RETURN" }));
-    for (const cidr of options.failClosedCIDRs) {
-      const destination = formatCidr(parseCidr(cidr));
-      lines.push(...denyRules({ chain, destination, note: "isolated until policy is computed" }, deny));
+    const known = aggregateCidrs(local.map((base) => ({ base, prefix: 32 }))).map(formatCidr);
+    const blocks = options.failClosedCIDRs.map((cidr) => formatCidr(parseCidr(cidr)));
+    for (const [chain, side] of [
+      [NODE_INGRESS_CHAIN, "destination"],
+      [NODE_EGRESS_CHAIN, "source"],
+    ] as const) {
+      const lines = chains.get(chain)!;
+      for (const pod of known)
+        lines.push(rule({ chain, [side]: pod, note: "policy computed", target: "RETURN" }));
+      const note = "isolated until policy is computed";
+      for (const block of blocks) lines.push(...denyRules({ chain, [side]: block, note }, deny));
     }
   }
   const lines = [...chains.values()].flat();
@@ -689,7 +718,7 @@ export function compileNodeRules(
     ),
     jumps: [
       jump("INPUT", [], "pod ingress from other nodes", NODE_INGRESS_CHAIN),
-      jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_EGRESS_CHAIN),
+      jump("OUTPUT", [], "pod egress beyond the node's pods", NODE_EGRESS_CHAIN),
       jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_INGRESS_CHAIN),
     ],
     owned: { nat: [], filter: [...chains.keys()] },

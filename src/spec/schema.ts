@@ -132,15 +132,21 @@ export const ClusterSpecSchema = z
               .describe(
                 "Enforce NetworkPolicy in every pod's network namespace (needs the Kubernetes API: the agent watches policies, namespaces and pods).",
               ),
+            failClosed: z
+              .boolean()
+              .default(false)
+              .describe(
+                "A new pod starts isolated (only replies, loopback and its node) until the agent has computed its rules, instead of open for that window (about a second on a loaded node). Off by default, as Kubernetes documents the window: on, every new pod, selected or not, waits for the agent before it can connect.",
+              ),
           })
-          .default({ enabled: false }),
+          .default({ enabled: false, failClosed: false }),
       })
       .default({
         image: DEFAULT_IMAGE,
         resyncSeconds: 10,
         listenAddress: "127.0.0.1:9464",
         leakGraceSeconds: 300,
-        policy: { enabled: false },
+        policy: { enabled: false, failClosed: false },
       }),
     controller: z
       .strictObject({

@@ -46,6 +46,12 @@ export function expectNetpolResult(result: NetpolE2eResult): void {
   expect(result.control!.length).toBeGreaterThanOrEqual(5);
   for (const control of result.control!) expect(control.mismatches, control.title).toBeGreaterThan(0);
 
-  // A pod that appears under a deny policy is open until its rules are applied, closed after.
+  // A pod that appears under a deny policy is open until its rules are applied, closed after ...
   expect(result.window).toMatchObject({ reachableBefore: true, reachableAfter: false });
+  // ... unless fail-closed: isolated from its first sync, before it is in the world, on every path.
+  expect(result.window!.failClosed).toMatchObject({
+    isolated: true,
+    reachedSameNode: false,
+    reachedCrossNode: false,
+  });
 }

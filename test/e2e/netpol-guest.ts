@@ -15,19 +15,17 @@ import { createInterface } from "node:readline";
 import { loadSpec } from "../../src/spec/load.ts";
 import { run } from "../../src/sys/exec.ts";
 import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
-import { backend } from "../../src/iptables/backend.ts";
 import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { productProfile } from "../../src/testbed/guest/node-setup.ts";
-import { inNetns, iptablesRestore } from "../../src/testbed/guest/netns.ts";
-import { SERVICE_CIDR } from "../../src/testbed/guest/services.ts";
+import { iptablesRestore } from "../../src/testbed/guest/netns.ts";
 import { RESULT_FILE } from "../../src/testbed/job.ts";
 import type { PodRef } from "../../src/verify/driver.ts";
 import { PolicyEnforcer, type SyncReport } from "../../src/agent/policy/enforcer.ts";
-import { netnsLocator } from "../../src/agent/policy/netns.ts";
 import { mayConnect } from "../../src/policy/evaluate.ts";
 import type { PolicyPod, PolicyWorld, Protocol } from "../../src/policy/model.ts";
 import { CASES, MODEL_PODS, type CaseEnv, type ModelPod, type NetpolCase } from "../netpol/cases.ts";
 import { caseTitle, caseWorld } from "../netpol/reachability.ts";
+import { testbedEnforcer } from "../netpol/testbed-enforcer.ts";
 
 export interface NetpolJob {
   specFile: string;
@@ -35,6 +33,10 @@ export interface NetpolJob {
   prober: string;
   /** Run only the first N cases (a quick run); all by default. */
   caseLimit?: number;
+  /** Run only the cases whose title matches this regular expression (a quick run). */
+  caseFilter?: string;
+  /** Skip the first N cases (to finish a run that stopped). */
+  caseSkip?: number;
   probeTimeoutMs: number;
 }
 
@@ -86,7 +88,19 @@ export interface NetpolE2eResult {
   /** Model pairs never probed on one node / across nodes (both must be empty). */
   uncovered: { sameNode: string[]; crossNode: string[] };
   control?: { title: string; cells: number; denied: number; mismatches: number }[];
-  window?: { addToEnforcedMs: number; reachableBefore: boolean; reachableAfter: boolean; syncMs: number };
+  window?: {
+    addToEnforcedMs: number;
+    reachableBefore: boolean;
+    reachableAfter: boolean;
+    syncMs: number;
+    /** Fail-closed: from the sandbox's CNI ADD to its isolation, and whether a peer on its node and one on another reached it then. */
+    failClosed: {
+      addToIsolatedMs: number;
+      isolated: boolean;
+      reachedSameNode: boolean;
+      reachedCrossNode: boolean;
+    };
+  };
   setupMs: number;
   casesMs: number;
   /** Syncs repeated because something failed in the one before. */
@@ -179,21 +193,24 @@ async function main(jobFile: string): Promise<void> {
     const nodeIp = new Map(nodes.map((node) => [node.name, node.ip]));
     // Replica 1 of model pod i on node i mod 3, replica 2 on the next node: for every pair, one of the
     // four replica combinations shares a node and another does not.
-    const replicas: Replica[] = [];
-    for (const [index, model] of MODEL_PODS.entries()) {
-      for (const copy of [0, 1]) {
-        const node = nodes[(index + copy) % nodes.length]!.name;
-        const [ns, name] = model.split("/") as [string, string];
-        const pod = await testbed.createPod({
-          name: `${ns}-${name}${copy ? "-2" : ""}`,
-          node,
-          role: "client",
-        });
-        const netns = `p-${pod.name}`;
-        await prober.serve(netns);
-        replicas.push({ model, pod, netns, name: copy ? `${name}-2` : name });
-        result.placement[pod.name] = `${node} ${pod.ip}`;
-      }
+    // Created all at once: each CNI ADD is a few program starts, which overlap in the guest.
+    const replicas: Replica[] = await Promise.all(
+      MODEL_PODS.flatMap((model, index) =>
+        [0, 1].map(async (copy): Promise<Replica> => {
+          const node = nodes[(index + copy) % nodes.length]!.name;
+          const [ns, name] = model.split("/") as [string, string];
+          const pod = await testbed.createPod({
+            name: `${ns}-${name}${copy ? "-2" : ""}`,
+            node,
+            role: "client",
+          });
+          return { model, pod, netns: `p-${pod.name}`, name: copy ? `${name}-2` : name };
+        }),
+      ),
+    );
+    for (const replica of replicas) {
+      await prober.serve(replica.netns);
+      result.placement[replica.pod.name] = `${replica.pod.node} ${replica.pod.ip}`;
     }
     result.setupMs = Math.round(performance.now() - started);
     log(`18 pods serving in ${result.setupMs} ms`);
@@ -201,18 +218,9 @@ async function main(jobFile: string): Promise<void> {
     result.facts = await measureFacts(testbed, prober, replicas, nodeIp);
     log(`facts: ${JSON.stringify(result.facts)}`);
 
-    const enforcers = nodes.map(
-      (node) =>
-        new PolicyEnforcer({
-          node: node.name,
-          nodeIP: node.ip,
-          serviceCIDR: SERVICE_CIDR,
-          runner: inNetns(node.name),
-          backend: backend("legacy"),
-          locator: netnsLocator(inNetns(node.name)),
-          stateDir: join(ROOT, node.name, "policy"),
-        }),
-    );
+    const enforcerOf = (node: (typeof nodes)[number], failClosed: boolean) =>
+      testbedEnforcer(testbed, node, { failClosed, stateDir: ROOT });
+    const enforcers = nodes.map((node) => enforcerOf(node, false));
     // As the agent does: what failed is retried by the next sync (the guest's CPU is shared and slow,
     // so a node's iptables-save can hit its timeout); counted, and fatal after three tries.
     const enforce = async (world: PolicyWorld): Promise<SyncReport[]> => {
@@ -279,8 +287,8 @@ async function main(jobFile: string): Promise<void> {
         result.skipped.push({ title: caseTitle(c), why: "SCTP: the UML kernel has no sctp module" });
         return false;
       }
-      return true;
-    }).slice(0, job.caseLimit);
+      return job.caseFilter === undefined || new RegExp(job.caseFilter).test(caseTitle(c));
+    }).slice(job.caseSkip ?? 0, job.caseLimit);
     started = performance.now();
     for (const c of runnable) {
       const world = worldOf(c);
@@ -326,6 +334,7 @@ async function main(jobFile: string): Promise<void> {
           });
       });
       result.cases.push(run);
+      for (const m of run.mismatches.slice(0, 20)) log(`  wrong: ${JSON.stringify(m)}`);
       log(
         `${run.mismatches.length === 0 ? "pass" : "FAIL"} ${run.title}: ${run.cells} cells (${run.denied} denied), ${run.mismatches.length} wrong, enforce ${enforceMs} ms (${run.podsUpdated} pods), probe ${probeMs} ms`,
       );
@@ -355,7 +364,14 @@ async function main(jobFile: string): Promise<void> {
       log(`control (enforcement off) ${caseTitle(c)}: ${mismatches} of ${denied} denied cells reachable`);
     }
 
-    result.window = await measureWindow(testbed, prober, enforce, worldOf(runnable[0]!), nodes[0]!.name);
+    result.window = await measureWindow(
+      testbed,
+      prober,
+      enforce,
+      worldOf(runnable[0]!),
+      nodes[0]!.name,
+      enforcerOf(nodes[0]!, true),
+    );
     log(`window: ${JSON.stringify(result.window)}`);
     await testbed.teardown();
   } catch (error) {
@@ -524,6 +540,7 @@ async function measureWindow(
   enforce: (world: PolicyWorld) => Promise<SyncReport[]>,
   world: PolicyWorld,
   node: string,
+  failClosed: PolicyEnforcer,
 ): Promise<NonNullable<NetpolE2eResult["window"]>> {
   const denyAll: PolicyWorld = {
     ...world,
@@ -558,11 +575,39 @@ async function measureWindow(
     ],
   });
   const done = performance.now();
+  const reachableAfter = await probeLate();
+
+  // Fail-closed: the node's enforcer knows the world before the pod; as the agent does on the new
+  // namespace's inotify event, it syncs once the sandbox exists, before the pod is in the world.
+  await failClosed.sync(denyAll);
+  const early = await testbed.createPod({ name: "x-early", node, role: "client" });
+  const created = performance.now();
+  const report = await failClosed.sync(denyAll);
+  const isolatedAt = performance.now();
+  await prober.serve(`p-${early.name}`);
+  const peers = world.pods.filter((p) => p.namespace === "y");
+  const sameNodePeer = peers.find((p) => p.node === node)!;
+  const crossNodePeer = peers.find((p) => p.node !== node)!;
+  const [same, cross] = await prober.probe(
+    [sameNodePeer, crossNodePeer].map((peer) => ({
+      netns: `p-${peer.namespace}-${peer.name}`,
+      ip: early.ip,
+      port: 80,
+      protocol: "TCP" as const,
+    })),
+    job.probeTimeoutMs,
+  );
   return {
     addToEnforcedMs: Math.round(done - added),
     syncMs: Math.round(done - synced),
     reachableBefore,
-    reachableAfter: await probeLate(),
+    reachableAfter,
+    failClosed: {
+      addToIsolatedMs: Math.round(isolatedAt - created),
+      isolated: report.isolated.includes(`p-${early.name}`),
+      reachedSameNode: same!.ok,
+      reachedCrossNode: cross!.ok,
+    },
   };
 }
 

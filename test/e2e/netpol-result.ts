@@ -56,6 +56,12 @@ export const NetpolE2eResultSchema = z.strictObject({
       reachableBefore: z.boolean(),
       reachableAfter: z.boolean(),
       syncMs: z.number(),
+      failClosed: z.strictObject({
+        addToIsolatedMs: z.number(),
+        isolated: z.boolean(),
+        reachedSameNode: z.boolean(),
+        reachedCrossNode: z.boolean(),
+      }),
     })
     .optional(),
   setupMs: z.number(),

@@ -14,6 +14,7 @@ const env: CaseEnv = {
   ipOf: (pod) =>
     `10.244.0.${16 * (MODEL_PODS.indexOf(pod) % 3) + 4 + Math.floor(MODEL_PODS.indexOf(pod) / 3)}`,
 };
+const POD_CIDRS = { "node-0": ["10.244.0.0/28"], "node-1": ["10.244.0.16/28"], "node-2": ["10.244.0.32/28"] };
 const nodeOf = (pod: ModelPod) => `node-${MODEL_PODS.indexOf(pod) % 3}`;
 const nodeIPOf = (pod: { node: string }) => NODE_IPS[pod.node as keyof typeof NODE_IPS];
 
@@ -53,6 +54,7 @@ describe("translated upstream NetworkPolicy cases", () => {
       const world = caseWorld(c, env, nodeOf);
       const cluster = new SimCluster(world, {
         nodeIPs: NODE_IPS,
+        podCIDRs: POD_CIDRS,
         serviceCIDR: "10.0.0.0/16",
         clusterIP: "10.0.0.10",
       });

@@ -1,16 +1,20 @@
 // A cluster's policy datapath, simulated: every pod's network namespace holds the filter table its
 // compiled payload leaves, every node the node rules with their jumps inserted first. A connection is
-// judged the way ipvlan L3S carries it (measured on the UML kernel): the client pod's OUTPUT always;
-// then, from the same node, the server pod's INPUT, but from another node or outside, the server
-// node's INPUT instead (the pod's INPUT never sees it). Via a ClusterIP: the client's OUTPUT sees the
-// ClusterIP, the client node's OUTPUT the backend after DNAT, and a same-node backend the node's IP
-// (hairpin SNAT).
+// judged the way ipvlan L3S carries it (measured on the UML kernel): the client pod's OUTPUT always,
+// then its node's OUTPUT when the server is on another node; from the same node, the server pod's
+// INPUT, but from another node or outside, the server node's INPUT instead (the pod's INPUT never sees
+// it). Via a ClusterIP: the client's OUTPUT sees the ClusterIP, the client node's OUTPUT the backend
+// after DNAT, and a same-node backend the node's IP (hairpin SNAT). Replies take the mirror path, and
+// each namespace's conntrack knows only what crossed it: a reply is ESTABLISHED in a namespace only if
+// the request went through it; otherwise it is NEW there (a TCP SYN-ACK is INVALID).
 import { compileNodeRules, compilePodFirewalls } from "../../src/policy/compile.ts";
 import { podKey, type PolicyPod, type PolicyWorld, type Protocol } from "../../src/policy/model.ts";
 import { applyRestore, emptyTable, traverse, type SimPacket, type SimTable } from "./iptables-sim.ts";
 
 export interface SimClusterOptions {
   nodeIPs: Record<string, string>;
+  /** Each node's pod blocks. */
+  podCIDRs: Record<string, string[]>;
   serviceCIDR: string;
   /** The ClusterIP a client dials for a service (any address inside serviceCIDR). */
   clusterIP: string;
@@ -27,6 +31,7 @@ export class SimCluster {
     this.options = options;
     const firewalls = compilePodFirewalls(world, world.pods, {
       nodeIPOf: (pod) => this.nodeIP(pod),
+      podCIDRsOf: (pod) => options.podCIDRs[pod.node] ?? [],
       serviceCIDR: options.serviceCIDR,
     });
     for (const [key, firewall] of firewalls) {
@@ -64,6 +69,12 @@ export class SimCluster {
     return traverse(table, "INPUT", packet).verdict === "ACCEPT";
   }
 
+  /** The node a pod's packet to `ip` leaves through: its own, unless `ip` is a pod of the same node. */
+  private crossesNode(from: PolicyPod, to: Endpoint): boolean {
+    if (!("pod" in to)) return to.ip !== this.nodeIP(from);
+    return to.pod.node !== from.node;
+  }
+
   /** A new connection straight to the destination's address; replies are checked as well. */
   connect(from: Endpoint, to: Endpoint, port: number, protocol: Protocol): boolean {
     const source = "pod" in from ? from.pod.ip : from.ip;
@@ -71,17 +82,21 @@ export class SimCluster {
     const self = "pod" in from && "pod" in to && podKey(from.pod) === podKey(to.pod);
     const iface = self ? "lo" : "eth0";
     const packet: SimPacket = { source, destination, protocol: lower(protocol), port, states: ["NEW"] };
-    if (
-      "pod" in from &&
-      traverse(this.table(from.pod), "OUTPUT", { ...packet, outInterface: iface }).verdict === "DROP"
-    )
-      return false;
+    if ("pod" in from) {
+      if (traverse(this.table(from.pod), "OUTPUT", { ...packet, outInterface: iface }).verdict === "DROP")
+        return false;
+      if (
+        !self &&
+        this.crossesNode(from.pod, to) &&
+        traverse(this.nodeTables.get(from.pod.node)!, "OUTPUT", packet).verdict === "DROP"
+      )
+        return false;
+    }
     if ("pod" in to) {
       const sameNode = "pod" in from ? from.pod.node === to.pod.node : from.ip === this.nodeIP(to.pod);
       if (!this.arrive(to.pod, { ...packet, inInterface: iface }, sameNode)) return false;
     }
-    this.assertRepliesPass(from, to, source, destination, port, protocol);
-    return true;
+    return this.repliesPass(from, to, source, destination, protocol);
   }
 
   /** A new connection to the server's Service: DNAT on the client's node, hairpin SNAT on one node. */
@@ -107,27 +122,40 @@ export class SimCluster {
     return this.arrive(to, arriving, sameNode);
   }
 
-  private assertRepliesPass(
+  /**
+   * The reply's way back, each namespace judging it by what its own conntrack saw of the request: the
+   * server pod's namespace saw it only from its own node; the server's node saw it (INPUT) only from
+   * elsewhere, and the reply leaves through it then; the client's node saw it leave (OUTPUT).
+   */
+  private repliesPass(
     from: Endpoint,
     to: Endpoint,
     source: string,
     destination: string,
-    port: number,
     protocol: Protocol,
-  ) {
-    const reply: SimPacket = {
+  ): boolean {
+    const reply = (seen: boolean): SimPacket => ({
       source: destination,
       destination: source,
       protocol: lower(protocol),
-      port,
-      states: ["ESTABLISHED"],
-    };
-    if ("pod" in to && traverse(this.table(to.pod), "OUTPUT", reply).verdict === "DROP")
-      throw new Error("reply dropped leaving the server");
+      // A reply goes to the client's ephemeral port, which no rule names.
+      port: 51234,
+      states: seen ? ["ESTABLISHED"] : protocol === "TCP" ? ["INVALID"] : ["NEW"],
+    });
+    if ("pod" in to) {
+      const fromSameNode = "pod" in from ? from.pod.node === to.pod.node : from.ip === this.nodeIP(to.pod);
+      if (traverse(this.table(to.pod), "OUTPUT", reply(fromSameNode)).verdict === "DROP") return false;
+      if (
+        !fromSameNode &&
+        traverse(this.nodeTables.get(to.pod.node)!, "OUTPUT", reply(true)).verdict === "DROP"
+      )
+        return false;
+    }
     if ("pod" in from) {
       const sameNode = "pod" in to && to.pod.node === from.pod.node;
-      if (!this.arrive(from.pod, reply, sameNode)) throw new Error("reply dropped entering the client");
+      if (!this.arrive(from.pod, reply(true), sameNode)) return false;
     }
+    return true;
   }
 }
 

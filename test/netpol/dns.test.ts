@@ -106,6 +106,7 @@ describe("DNS when egress is isolated", () => {
     expect(mayConnect(w, { pod: app, ip: app.ip }, server, port, protocol, { nodeIPOf })).toBe(allowed);
     const cluster = new SimCluster(w, {
       nodeIPs: NODE_IPS,
+      podCIDRs: { n1: ["10.244.0.0/28"], n2: ["10.244.0.16/28"] },
       serviceCIDR: "10.0.0.0/16",
       clusterIP: "10.0.0.10",
     });

@@ -23,6 +23,7 @@ import { applyRestore, emptyTable, traverse } from "./iptables-sim.ts";
 import { SimCluster } from "./cluster-sim.ts";
 
 const NODE_IPS = { n1: "10.224.0.4", n2: "10.224.0.5" };
+const POD_CIDRS = { n1: ["10.244.0.0/24"], n2: ["10.244.1.0/24"] };
 const NAMESPACES = ["ns1", "ns2", "ns3"];
 const PROTOCOLS: Protocol[] = ["TCP", "UDP", "SCTP"];
 const PROBE_PORTS = [53, 80, 81, 85, 8080];
@@ -131,8 +132,8 @@ const world: fc.Arbitrary<PolicyWorld> = fc
       namespace: pod.namespace,
       name: `p${index}`,
       node: pod.node,
-      // Alternate the two /24s so ipBlocks cut through the pods.
-      ip: `10.244.${index % 2}.${2 + index}`,
+      // Each node hands out its own /24 (POD_CIDRS); ipBlocks cut through both.
+      ip: `10.244.${pod.node === "n1" ? 0 : 1}.${2 + index}`,
       labels: pod.labels,
       ports: Object.entries(pod.ports).map(([name, own]) => ({ name, ...own })),
     })),
@@ -167,7 +168,13 @@ const world: fc.Arbitrary<PolicyWorld> = fc
 
 const stats = { worlds: 0, cells: 0, allowed: 0, isolatedPods: 0, pods: 0 };
 const nodeIPOf = (pod: PolicyPod) => NODE_IPS[pod.node as keyof typeof NODE_IPS];
-const options = { nodeIPs: NODE_IPS, serviceCIDR: "10.0.0.0/16", clusterIP: "10.0.0.10" };
+const podCIDRsOf = (pod: PolicyPod) => POD_CIDRS[pod.node as keyof typeof POD_CIDRS];
+const options = {
+  nodeIPs: NODE_IPS,
+  podCIDRs: POD_CIDRS,
+  serviceCIDR: "10.0.0.0/16",
+  clusterIP: "10.0.0.10",
+};
 
 describe("compiled rules = reference evaluator, on random worlds", () => {
   afterAll(() => {
@@ -186,6 +193,7 @@ describe("compiled rules = reference evaluator, on random worlds", () => {
           stats.pods++;
           const firewall = compilePodFirewall(w, pod, {
             nodeIP: nodeIPOf(pod),
+            podCIDRs: podCIDRsOf(pod),
             serviceCIDR: options.serviceCIDR,
           });
           if (firewall.ingressIsolated || firewall.egressIsolated) stats.isolatedPods++;
@@ -223,6 +231,7 @@ describe("compiled rules = reference evaluator, on random worlds", () => {
         const pod = w.pods[pick % w.pods.length]!;
         const firewall = compilePodFirewall(w, pod, {
           nodeIP: nodeIPOf(pod),
+          podCIDRs: podCIDRsOf(pod),
           serviceCIDR: options.serviceCIDR,
         });
         const once = emptyTable();
@@ -256,7 +265,7 @@ describe("compiled rules = reference evaluator, on random worlds", () => {
         };
         const affected = podsAffected(before, shared);
         const restore = (w: PolicyWorld, pod: PolicyPod) =>
-          compilePodFirewall(w, pod, { nodeIP: nodeIPOf(pod) }).restore;
+          compilePodFirewall(w, pod, { nodeIP: nodeIPOf(pod), podCIDRs: podCIDRsOf(pod) }).restore;
         for (const pod of shared.pods) {
           const old = before.pods.find((candidate) => podKey(candidate) === podKey(pod));
           const changed = !old || old.node !== pod.node || restore(before, old) !== restore(shared, pod);

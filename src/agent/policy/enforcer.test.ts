@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fakeRunner, type FakeRunner } from "../../../test/fakes/runner.ts";
 import { tempDir } from "../../../test/fakes/temp-dir.ts";
@@ -44,6 +44,7 @@ function node(runner: FakeRunner, stateDir: string) {
     runner: runner.run,
     backend: backend("legacy"),
     locator: netnsLocator(runner.run),
+    podCIDRs: ["10.224.0.16/28"],
     stateDir,
   });
 }
@@ -151,6 +152,70 @@ describe("the policy enforcer", () => {
     failing.calls.length = 0;
     await enforcer.sync(world);
     expect(batchLines(failing)).toEqual([expect.stringMatching(/^netns exec cni-bbb /)]);
+  });
+
+  it("fail-closed: isolates the node's sandboxes that no known pod has, until their pod is known", async () => {
+    const dir = await tempDir("enforcer-");
+    const netnsDir = join(dir, "netns");
+    await mkdir(netnsDir);
+    for (const name of ["cni-aaa", "cni-bbb", "cni-new", "elsewhere"])
+      await writeFile(join(netnsDir, name), "");
+    const addresses = [
+      ADDRESSES,
+      "netns: cni-new",
+      "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+      "",
+      "netns: elsewhere",
+      "2: eth0    inet 10.224.1.5/16 brd 10.224.255.255 scope global eth0\\       valid_lft forever",
+      "",
+    ].join("\n");
+    const runner = fakeRunner()
+      .on("ip -all netns exec", { stdout: addresses })
+      .on("ip -force -batch -", {})
+      .on("iptables-legacy-save", { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" })
+      .on("iptables-legacy-restore", {});
+    const enforcer = new PolicyEnforcer({
+      node: "n1",
+      nodeIP: "10.224.0.4",
+      runner: runner.run,
+      backend: backend("legacy"),
+      locator: netnsLocator(runner.run, netnsDir),
+      podCIDRs: ["10.224.0.16/28"],
+      failClosed: true,
+      stateDir: join(dir, "state"),
+    });
+    const world: PolicyWorld = {
+      pods: [pod("a", "10.224.0.16")],
+      namespaces: [{ name: "x", labels: {} }],
+      policies: [],
+    };
+    const first = await enforcer.sync(world);
+    // b's namespace has an address of the block but no pod yet; cni-new has none yet (CNI ADD runs).
+    expect(first.isolated.sort()).toEqual(["cni-bbb", "cni-new"]);
+    expect(first.applied.map((outcome) => outcome.pod)).toEqual(["x/a"]);
+    expect(await readFile(join(dir, "state", "cni-new.rules"), "utf8")).toMatch(
+      /-A AKS-IPVLAN-INGRESS .*isolated until policy is computed.* -j REJECT/,
+    );
+    // The node denies beyond it what goes to or comes from an unknown address of its block.
+    const restored = runner.calls.find((call) => call.file === "iptables-legacy-restore")!.input!;
+    expect(restored).toMatch(/-A AKS-IPVLAN-POD-INGRESS -d 10.224.0.16\/28 .*-j REJECT/);
+    expect(restored).toMatch(/-A AKS-IPVLAN-POD-EGRESS -s 10.224.0.16\/28 .*-j REJECT/);
+
+    expect((await enforcer.sync(world)).isolated).toEqual([]);
+    const known = await enforcer.sync({ ...world, pods: [...world.pods, pod("b", "10.224.0.17")] });
+    expect(known.applied.map((outcome) => outcome.pod)).toEqual(["x/b"]);
+    expect(await readFile(join(dir, "state", "cni-bbb.rules"), "utf8")).not.toMatch(/REJECT/);
+  });
+
+  it("without fail-closed, an unknown sandbox is left alone (negative control)", async () => {
+    const runner = fakeNode();
+    const report = await node(runner, await tempDir("enforcer-")).sync({
+      pods: [pod("a", "10.224.0.16")],
+      namespaces: [{ name: "x", labels: {} }],
+      policies: [],
+    });
+    expect(report.isolated).toEqual([]);
+    expect(batchLines(runner)).toEqual([expect.stringMatching(/^netns exec cni-aaa /)]);
   });
 
   it("reports a local pod whose namespace is not there yet, and leaves it for the next sync", async () => {

@@ -12,8 +12,14 @@ import type { Runner } from "../../sys/exec.ts";
 import { mapBounded } from "../../sys/bounded.ts";
 import type { Backend } from "../../iptables/backend.ts";
 import { syncRules } from "../../iptables/apply.ts";
-import { compileNodeRules, compilePodFirewalls, type PodFirewall } from "../../policy/compile.ts";
+import {
+  compileNodeRules,
+  compilePodFirewalls,
+  isolatedFirewall,
+  type PodFirewall,
+} from "../../policy/compile.ts";
 import { podKey, type PodKey, type PolicyPod, type PolicyWorld } from "../../policy/model.ts";
+import { parseCidr, parseIp } from "../../net/cidr.ts";
 import type { NetnsLocator } from "./netns.ts";
 
 export interface EnforcerOptions {
@@ -21,6 +27,14 @@ export interface EnforcerOptions {
   nodeIP: string;
   /** ClusterIPs: let through in the pod's namespace, checked by the node after DNAT. */
   serviceCIDR?: string;
+  /** The node's pod blocks: egress to them is judged in the pods' namespaces, the rest by the node. */
+  podCIDRs: readonly string[];
+  /**
+   * Fail-closed: a sandbox of this node (a pinned namespace with no address yet or one in podCIDRs)
+   * that is no pod of the world yet starts isolated, and the node denies its traffic beyond the node,
+   * until its own rules are computed.
+   */
+  failClosed?: boolean;
   /** Runs programs in the node's network namespace. */
   runner: Runner;
   backend: Backend;
@@ -43,6 +57,8 @@ export interface SyncReport {
   applied: PodOutcome[];
   /** Local pods whose namespace was not found (not started yet, or host network). */
   unlocated: PodKey[];
+  /** Fail-closed: sandboxes isolated in this sync because no pod of the world is theirs yet. */
+  isolated: string[];
   failed: PodOutcome[];
   /** Local pods isolated in at least one direction, and the rules in force on this node. */
   enforcedPods: number;
@@ -64,7 +80,9 @@ interface Applied {
 }
 
 interface Pending {
-  pod: PolicyPod;
+  /** The pod's key, or the namespace's name for a sandbox isolated before its pod is known. */
+  key: string;
+  ip?: string;
   netns: string;
   firewall: PodFirewall;
 }
@@ -74,6 +92,8 @@ export class PolicyEnforcer {
   /** What is in force in each local pod's namespace, as far as this process knows. */
   readonly #applied = new Map<PodKey, Applied>();
   #nodeRules?: { text: string; count: number };
+  /** Fail-closed: namespaces holding the isolate payload (no pod of the world is theirs yet). */
+  readonly #isolated = new Set<string>();
 
   constructor(options: EnforcerOptions) {
     this.#options = options;
@@ -86,6 +106,7 @@ export class PolicyEnforcer {
     const local = world.pods.filter((pod) => pod.node === node);
     const firewalls = compilePodFirewalls(world, local, {
       nodeIPOf: () => nodeIP,
+      podCIDRsOf: () => this.#options.podCIDRs,
       ...(serviceCIDR ? { serviceCIDR } : {}),
     });
     const compiled = performance.now();
@@ -98,11 +119,21 @@ export class PolicyEnforcer {
     });
     const netnsOf = await this.#options.locator.locate(changed.map((pod) => pod.ip));
     const unlocated = changed.filter((pod) => !netnsOf.has(pod.ip)).map(podKey);
-    const pending = changed.flatMap((pod) =>
+    const pending: Pending[] = changed.flatMap((pod) =>
       netnsOf.has(pod.ip)
-        ? [{ pod, netns: netnsOf.get(pod.ip)!, firewall: firewalls.get(podKey(pod))! }]
+        ? [
+            {
+              key: podKey(pod),
+              ip: pod.ip,
+              netns: netnsOf.get(pod.ip)!,
+              firewall: firewalls.get(podKey(pod))!,
+            },
+          ]
         : [],
     );
+    for (const item of pending) this.#isolated.delete(item.netns);
+    const isolating = this.#options.failClosed ? await this.#newSandboxes(local) : [];
+    pending.push(...isolating);
     const applying = performance.now();
     const [outcomes, nodeRules] = await Promise.all([
       this.#applyPods(pending),
@@ -119,8 +150,9 @@ export class PolicyEnforcer {
       rulesProgrammed += firewall.ruleCount;
     }
     return {
-      applied: outcomes.filter((outcome) => !outcome.error),
+      applied: outcomes.filter((outcome) => !outcome.error && !this.#isolated.has(outcome.netns!)),
       unlocated,
+      isolated: outcomes.filter((o) => !o.error && this.#isolated.has(o.netns!)).map((o) => o.netns!),
       failed: outcomes.filter((outcome) => outcome.error),
       enforcedPods,
       rulesProgrammed,
@@ -132,6 +164,26 @@ export class PolicyEnforcer {
     };
   }
 
+  /**
+   * Fail-closed: this node's sandboxes that hold no pod of the world yet (no address yet, or one in the
+   * node's blocks that no local pod has) and are not isolated already get the isolate payload.
+   */
+  async #newSandboxes(local: PolicyPod[]): Promise<Pending[]> {
+    const { podCIDRs, nodeIP, locator } = this.#options;
+    const known = new Set(local.map((pod) => pod.ip));
+    const sandboxes = await locator.sandboxes();
+    for (const netns of this.#isolated) if (!sandboxes.has(netns)) this.#isolated.delete(netns);
+    const firewall = isolatedFirewall({ nodeIP });
+    const pending: Pending[] = [];
+    for (const [netns, ips] of sandboxes) {
+      if (this.#isolated.has(netns) || ips.some((ip) => known.has(ip))) continue;
+      if (ips.length > 0 && !ips.every((ip) => within(ip, podCIDRs))) continue;
+      this.#isolated.add(netns);
+      pending.push({ key: netns, netns, firewall });
+    }
+    return pending;
+  }
+
   async #applyPods(pending: Pending[]): Promise<PodOutcome[]> {
     if (pending.length === 0) return [];
     const { stateDir, backend, runner } = this.#options;
@@ -139,7 +191,8 @@ export class PolicyEnforcer {
     await Promise.all(
       pending.map((item) => writeFile(join(stateDir, `${item.netns}.rules`), item.firewall.restore)),
     );
-    const chunks = split(pending, this.#options.concurrency ?? 4);
+    // Each `ip -batch` is a program start: a few pods share one, many are spread over `concurrency`.
+    const chunks = split(pending, Math.min(this.#options.concurrency ?? 4, Math.ceil(pending.length / 8)));
     const results = await mapBounded(chunks, chunks.length, async (chunk) => {
       const lines = chunk.map(
         (item) =>
@@ -155,14 +208,15 @@ export class PolicyEnforcer {
         [...result.stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1])),
       );
       return chunk.map((item, index): PodOutcome => {
-        const key = podKey(item.pod);
+        const key = item.key;
         if (failedLines.has(index + 1)) {
           // The namespace may be gone or reused: look it up again next time, and retry then.
           this.#options.locator.forget(item.netns);
           this.#applied.delete(key);
+          this.#isolated.delete(item.netns);
           return { pod: key, netns: item.netns, ruleCount: 0, error: lastLines(result.stderr) };
         }
-        this.#applied.set(key, { netns: item.netns, ip: item.pod.ip, firewall: item.firewall });
+        if (item.ip) this.#applied.set(key, { netns: item.netns, ip: item.ip, firewall: item.firewall });
         return { pod: key, netns: item.netns, ruleCount: item.firewall.ruleCount };
       });
     });
@@ -175,13 +229,26 @@ export class PolicyEnforcer {
    * traffic after DNAT in filter OUTPUT.
    */
   async #applyNodeRules(world: PolicyWorld, local: PolicyPod[]): Promise<boolean> {
-    const rules = compileNodeRules(world, local, { nodeIP: this.#options.nodeIP });
+    const { nodeIP, podCIDRs, failClosed } = this.#options;
+    const rules = compileNodeRules(world, local, {
+      nodeIP,
+      ...(failClosed ? { failClosedCIDRs: [...podCIDRs] } : {}),
+    });
     const text = `${rules.chains}${JSON.stringify(rules.jumps)}`;
     if (this.#nodeRules?.text === text) return false;
     await syncRules(this.#options.runner, this.#options.backend, rules);
     this.#nodeRules = { text, count: rules.ruleCount };
     return true;
   }
+}
+
+/** Whether `ip` lies in one of `cidrs`. */
+function within(ip: string, cidrs: readonly string[]): boolean {
+  const value = parseIp(ip);
+  return cidrs.some((text) => {
+    const cidr = parseCidr(text);
+    return value >= cidr.base && value < cidr.base + 2 ** (32 - cidr.prefix);
+  });
 }
 
 function split<T>(items: readonly T[], parts: number): T[][] {

@@ -5,6 +5,7 @@ import type { Logger } from "pino";
 import type { MetricsRegistry } from "../metrics.ts";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { AgentContext } from "../context.ts";
+import { resolveNode } from "../node.ts";
 import { netnsLocator } from "./netns.ts";
 import { startPolicyLoop, type PolicyLoop } from "./watch.ts";
 
@@ -20,10 +21,10 @@ export async function startPolicy(
     return undefined;
   }
   const { node } = context.options;
-  const nodeIP =
-    spec.nodes.find((entry) => entry.name === node)?.ip ?? (await context.cluster.facts()).internalIp;
-  if (!nodeIP)
-    throw new Error(`node ${node} has no InternalIP: cannot tell its own traffic (kubelet probes) apart`);
+  const resolved = resolveNode(spec, node, await context.cluster.facts());
+  // Which destinations are the node's own pods decides where egress is judged: without them, nothing.
+  if ("waiting" in resolved) throw new Error(`NetworkPolicy cannot start: ${resolved.waiting}`);
+  const { ip: nodeIP, blocks } = resolved.node;
   const [{ connect }, { loadKubeConfig }] = await Promise.all([
     import("../../kube/client.ts"),
     import("../../kube/config.ts"),
@@ -35,6 +36,8 @@ export async function startPolicy(
     runner: context.runner,
     backend: context.detection.backend,
     locator: netnsLocator(context.runner),
+    podCIDRs: blocks.map((block) => block.cidr),
+    failClosed: spec.agent.policy.failClosed,
     // Beside the address reservations: tmpfs, the agent's own directory.
     stateDir: join(dirname(context.options.paths.ipamDataDir), "policy"),
     registry,

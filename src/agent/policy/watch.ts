@@ -10,6 +10,7 @@ import { Coalescer } from "../../controller/coalesce.ts";
 import { PolicyEnforcer, type EnforcerOptions, type SyncReport } from "./enforcer.ts";
 import { buildWorld } from "./world.ts";
 import { policyMetrics } from "./metrics.ts";
+import { watchSandboxes } from "./netns.ts";
 
 const BACKOFF_MS = 2_000;
 /** A sync that threw runs again after this backoff (pod failures are retried by the next sync). */
@@ -99,12 +100,15 @@ export function startPolicyLoop(
   );
   // Failed pods and pods whose namespace was not there yet are retried by the resync.
   const timer = setInterval(() => synced.size === 3 && coalescer.kickNow(), options.resyncMs ?? 10_000);
+  // Fail-closed isolates a new sandbox at the sync its namespace's appearance starts.
+  const unwatch = options.failClosed ? watchSandboxes(kick) : () => undefined;
   for (const each of Object.values(informers)) void each.run(abort.signal);
   return {
     firstSync,
     last: () => last,
     async stop() {
       clearInterval(timer);
+      unwatch();
       abort.abort();
       await coalescer.stop();
     },
