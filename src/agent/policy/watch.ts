@@ -4,7 +4,7 @@
 // pass. Runs beside the node reconcile with --kube when the spec enables policy.
 import type { Logger } from "pino";
 import type { MetricsRegistry } from "../metrics.ts";
-import type { KubeApi } from "../../kube/client.ts";
+import type { KubeReader } from "../../kube/api.ts";
 import { Informer } from "../../kube/informer.ts";
 import { Coalescer } from "../../controller/coalesce.ts";
 import { PolicyEnforcer, type EnforcerOptions, type SyncReport } from "./enforcer.ts";
@@ -23,7 +23,7 @@ export interface PolicyLoop {
 }
 
 export function startPolicyLoop(
-  api: KubeApi,
+  api: KubeReader,
   options: EnforcerOptions & {
     registry: MetricsRegistry;
     log: Logger;
