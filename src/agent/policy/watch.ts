@@ -37,6 +37,7 @@ export function startPolicyLoop(
   const abort = new AbortController();
   const synced = new Set<string>();
   let last: SyncReport | undefined;
+  let announced = false;
   let markFirst: () => void = () => undefined;
   const firstSync = new Promise<void>((resolve) => (markFirst = resolve));
 
@@ -76,8 +77,14 @@ export function startPolicyLoop(
       const latencyMs = performance.now() - since;
       metrics.record(last, latencyMs);
       options.onSync?.(last, latencyMs);
+      // The first sync is news (enforcement is in force from here on), as is any that changed rules.
       const level =
-        last.failed.length > 0 || last.nodeRulesError ? "warn" : last.applied.length > 0 ? "info" : "debug";
+        last.failed.length > 0 || last.nodeRulesError
+          ? "warn"
+          : last.applied.length > 0 || !announced
+            ? "info"
+            : "debug";
+      announced = true;
       options.log[level](
         {
           applied: last.applied.length,
