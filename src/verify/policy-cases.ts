@@ -2,7 +2,8 @@
 // (kubernetes test/e2e/network/netpol), scaled to what a scratch run can afford. Model: two namespaces
 // x and y (selected by the label below, the namespaces' real names are random), pods a and b in each,
 // every pod serving TCP 80 and 81 under the names serve-80-tcp and serve-81-tcp. Pure: the cases, the
-// world they describe, and the reference evaluator's verdict for every (client, server, port) cell.
+// world they describe, the reference evaluator's verdict for every (client, server, port) cell, and
+// the busybox probe a client pod runs (a cluster's pods and the testbed's alike).
 import { mayConnect } from "../policy/evaluate.ts";
 import type { NetworkPolicy, PolicyPod, PolicyWorld } from "../policy/model.ts";
 
@@ -27,6 +28,8 @@ export interface PolicyRunEnv {
 export interface PolicyCase {
   /** The upstream It() title this case translates. */
   name: string;
+  /** As the upstream suite's translation groups its cases (test/netpol/cases.ts). */
+  group: "default deny" | "namespace selector" | "named ports" | "ipBlock";
   policies(env: PolicyRunEnv): NetworkPolicy[];
   ports: readonly number[];
 }
@@ -56,11 +59,13 @@ const podNamed = (name: "a" | "b") => ({ matchLabels: { [MODEL_POD_LABEL]: name 
 export const POLICY_CASES: readonly PolicyCase[] = [
   {
     name: "should support a 'default-deny-ingress' policy",
+    group: "default deny",
     ports: [80],
     policies: (env) => [policy(env, "deny-ingress", { podSelector: {}, policyTypes: ["Ingress"] })],
   },
   {
     name: "should enforce policy to allow traffic only from a different namespace, based on NamespaceSelector",
+    group: "namespace selector",
     ports: [80],
     policies: (env) => [
       policy(env, "allow-from-y", {
@@ -72,6 +77,7 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   },
   {
     name: "should allow ingress access from namespace on one named port",
+    group: "named ports",
     ports: [80, 81],
     policies: (env) => [
       policy(env, "allow-y-on-81-by-name", {
@@ -83,6 +89,7 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   },
   {
     name: "should allow egress access to server in CIDR block",
+    group: "ipBlock",
     ports: [80],
     policies: (env) => [
       policy(env, "a-egress-to-y-b", {
@@ -94,6 +101,7 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   },
   {
     name: "should enforce except clause while egress access to server in CIDR block",
+    group: "ipBlock",
     ports: [80],
     policies: (env) => [
       policy(env, "a-egress-except-y-b", {
@@ -105,15 +113,15 @@ export const POLICY_CASES: readonly PolicyCase[] = [
   },
 ];
 
-/** The model as the evaluator reads it, with the case's policies. */
-export function policyWorld(c: PolicyCase, env: PolicyRunEnv): PolicyWorld {
+/** The model as the evaluator (and an enforcer) reads it, with these policies in force. */
+export function modelWorld(env: PolicyRunEnv, policies: NetworkPolicy[]): PolicyWorld {
   return {
     namespaces: MODEL_NAMESPACES.map((model) => ({
       name: env.namespace(model),
       labels: { [MODEL_NAMESPACE_LABEL]: model },
     })),
     pods: MODEL_PODS.map((model) => modelPod(model, env)),
-    policies: c.policies(env),
+    policies,
   };
 }
 
@@ -130,7 +138,7 @@ export function modelPod(model: ModelPod, env: PolicyRunEnv): PolicyPod {
 
 /** Every cell of the case, every pod to every pod (itself included) on each probed port. */
 export function expectedCells(c: PolicyCase, env: PolicyRunEnv): PolicyCell[] {
-  const world = policyWorld(c, env);
+  const world = modelWorld(env, c.policies(env));
   const podOf = (model: ModelPod) => world.pods[MODEL_PODS.indexOf(model)]!;
   return c.ports.flatMap((port) =>
     MODEL_PODS.flatMap((from) =>
@@ -144,4 +152,31 @@ export function expectedCells(c: PolicyCase, env: PolicyRunEnv): PolicyCell[] {
       })),
     ),
   );
+}
+
+/** Seconds one connection may take: a dropped SYN fails it after this. */
+const PROBE_TIMEOUT_S = 3;
+const PROBE_SCRIPT = `for target in "$@"; do
+  if busybox timeout ${PROBE_TIMEOUT_S} busybox wget -q -O /dev/null "http://$target/"; then echo 1; else echo 0; fi
+done`;
+
+/** One GET per target, in order, from inside the client pod; prints 1 (answered) or 0 per target. */
+export function probeCommand(targets: readonly { ip: string; port: number }[]): string[] {
+  return ["sh", "-c", PROBE_SCRIPT, "probe", ...targets.map((target) => `${target.ip}:${target.port}`)];
+}
+
+export function probeTimeoutMs(targets: readonly unknown[]): number {
+  return (targets.length * PROBE_TIMEOUT_S + 30) * 1000;
+}
+
+/** The probe's answers, or an error naming the client when its output is not one line per target. */
+export function probeAnswers(
+  from: ModelPod,
+  targets: readonly unknown[],
+  result: { code: number; stdout: string; stderr: string },
+): boolean[] {
+  const answers = result.stdout.trim().split("\n");
+  if (result.code !== 0 || answers.length !== targets.length || answers.some((line) => !/^[01]$/.test(line)))
+    throw new Error(`probing from ${from} failed (exit ${result.code}): ${result.stderr || result.stdout}`);
+  return answers.map((answer) => answer === "1");
 }

@@ -11,6 +11,9 @@ import {
   MODEL_POD_LABEL,
   SERVED_PORTS,
   portName,
+  probeAnswers,
+  probeCommand,
+  probeTimeoutMs,
   type ModelNamespace,
   type ModelPod,
 } from "./policy-cases.ts";
@@ -25,15 +28,10 @@ export interface PolicyKubeOptions {
 }
 
 const CONTAINER = "serve";
-/** Seconds a probe may take: a dropped SYN fails it after this. */
-const PROBE_TIMEOUT_S = 3;
-// Serves / on both ports; each probe is one connection and one GET, printed as 1 (opened) or 0.
+// Serves / on both ports (busybox httpd daemonizes once listening), then idles.
 const SERVE = `mkdir -p /www && echo ok > /www/index.html && ${SERVED_PORTS.map(
   (port) => `httpd -p ${port} -h /www`,
 ).join(" && ")} && exec sleep 86400`;
-const PROBE = `for target in "$@"; do
-  if busybox timeout ${PROBE_TIMEOUT_S} busybox wget -q -O /dev/null "http://$target/"; then echo 1; else echo 0; fi
-done`;
 
 export function policyKubeCluster(options: PolicyKubeOptions): PolicyCluster {
   const { api, namespaces } = options;
@@ -85,15 +83,10 @@ export function policyKubeCluster(options: PolicyKubeOptions): PolicyCluster {
       const [namespace, name] = split(from);
       const result = await options.exec.exec(
         { namespace: namespaces[namespace], name, container: CONTAINER },
-        ["sh", "-c", PROBE, "probe", ...targets.map((target) => `${target.ip}:${target.port}`)],
-        { timeoutMs: (targets.length * PROBE_TIMEOUT_S + 30) * 1000 },
+        probeCommand(targets),
+        { timeoutMs: probeTimeoutMs(targets) },
       );
-      const answers = result.stdout.trim().split("\n");
-      if (result.code !== 0 || answers.length !== targets.length)
-        throw new Error(
-          `probing from ${from} failed (exit ${result.code}): ${result.stderr || result.stdout}`,
-        );
-      return answers.map((answer) => answer === "1");
+      return probeAnswers(from, targets, result);
     },
   };
 }

@@ -35,6 +35,7 @@ export interface PolicyMismatch {
 
 export interface PolicyCaseResult {
   name: string;
+  group: PolicyCase["group"];
   cells: number;
   sameNode: number;
   crossNode: number;
@@ -98,6 +99,7 @@ async function probeCase(
     if (pending.length === 0 || elapsed >= options.settleMs) {
       return {
         name: c.name,
+        group: c.group,
         cells: cells.length,
         sameNode: cells.filter(same).length,
         crossNode: cells.filter((cell) => !same(cell)).length,
@@ -127,4 +129,14 @@ async function probeCells(
     mine.forEach((cell, i) => answers.set(cell, opened[i] ?? false));
   });
   return cells.map((cell) => answers.get(cell)!);
+}
+
+/** One line per wrong cell, for the lines under a table. */
+export function wrongCellLines(results: readonly PolicyCaseResult[]): string[] {
+  return results.flatMap((result) =>
+    result.wrong.map(
+      (cell) =>
+        `${result.name}: ${cell.from} → ${cell.to}:${cell.port} should be ${cell.expected ? "open" : "closed"}`,
+    ),
+  );
 }

@@ -15,7 +15,7 @@ import {
   withClusterOptions,
 } from "../command.ts";
 import type { Cluster, ClusterFlags } from "../../kube/cluster.ts";
-import type { PolicyCaseResult } from "../../verify/policy-suite.ts";
+import { wrongCellLines, type PolicyCaseResult } from "../../verify/policy-suite.ts";
 import { formatTable as formatRows, printJson } from "../output.ts";
 import { allPassed, failureLines, formatTable } from "../../verify/report.ts";
 import { CHECK_IDS } from "../../verify/checks.ts";
@@ -198,12 +198,7 @@ function policyLines(results: readonly PolicyCaseResult[]): string[] {
   ]);
   return [
     formatRows(["NetworkPolicy case (upstream)", "cells", "denied", "wrong", "settled"], rows).trimEnd(),
-    ...results.flatMap((result) =>
-      result.wrong.map(
-        (cell) =>
-          `${result.name}: ${cell.from} → ${cell.to}:${cell.port} should be ${cell.expected ? "open" : "closed"}`,
-      ),
-    ),
+    ...wrongCellLines(results),
   ];
 }
 
