@@ -15,15 +15,13 @@ import { createInterface } from "node:readline";
 import { loadSpec } from "../../src/spec/load.ts";
 import { run } from "../../src/sys/exec.ts";
 import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
-import { backend } from "../../src/iptables/backend.ts";
 import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { productProfile } from "../../src/testbed/guest/node-setup.ts";
-import { inNetns, iptablesRestore } from "../../src/testbed/guest/netns.ts";
-import { SERVICE_CIDR } from "../../src/testbed/guest/services.ts";
+import { iptablesRestore } from "../../src/testbed/guest/netns.ts";
 import { RESULT_FILE } from "../../src/testbed/job.ts";
 import type { PodRef } from "../../src/verify/driver.ts";
-import { PolicyEnforcer, type SyncReport } from "../../src/agent/policy/enforcer.ts";
-import { netnsLocator } from "../../src/agent/policy/netns.ts";
+import type { SyncReport } from "../../src/agent/policy/enforcer.ts";
+import { nodeEnforcers } from "../../src/testbed/guest/policies.ts";
 import { mayConnect } from "../../src/policy/evaluate.ts";
 import type { PolicyPod, PolicyWorld, Protocol } from "../../src/policy/model.ts";
 import { CASES, MODEL_PODS, type CaseEnv, type ModelPod, type NetpolCase } from "../netpol/cases.ts";
@@ -201,18 +199,7 @@ async function main(jobFile: string): Promise<void> {
     result.facts = await measureFacts(testbed, prober, replicas, nodeIp);
     log(`facts: ${JSON.stringify(result.facts)}`);
 
-    const enforcers = nodes.map(
-      (node) =>
-        new PolicyEnforcer({
-          node: node.name,
-          nodeIP: node.ip,
-          serviceCIDR: SERVICE_CIDR,
-          runner: inNetns(node.name),
-          backend: backend("legacy"),
-          locator: netnsLocator(inNetns(node.name)),
-          stateDir: join(ROOT, node.name, "policy"),
-        }),
-    );
+    const enforcers = nodeEnforcers(nodes, ROOT);
     // As the agent does: what failed is retried by the next sync (the guest's CPU is shared and slow,
     // so a node's iptables-save can hit its timeout); counted, and fatal after three tries.
     const enforce = async (world: PolicyWorld): Promise<SyncReport[]> => {

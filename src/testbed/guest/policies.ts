@@ -9,7 +9,7 @@ import { backend } from "../../iptables/backend.ts";
 import { PolicyEnforcer } from "../../agent/policy/enforcer.ts";
 import { netnsLocator } from "../../agent/policy/netns.ts";
 import type { NetworkPolicy } from "../../policy/model.ts";
-import type { PodRef } from "../../verify/driver.ts";
+import type { NodeRef, PodRef } from "../../verify/driver.ts";
 import {
   MODEL_PODS,
   SERVED_PORTS,
@@ -28,21 +28,28 @@ import { SERVICE_CIDR } from "./services.ts";
 /** Syncs that fail (a slow guest's iptables timing out) are retried by the agent; here, up to this often. */
 const SYNC_ATTEMPTS = 3;
 
-export async function runPolicyDemo(testbed: Testbed, root: string): Promise<PolicyCaseResult[]> {
-  const nodes = await testbed.nodes();
-  const enforcers = nodes.map(
+/**
+ * One enforcer per node, as each node's agent runs it (iptables-legacy: nf_tables cannot make a table
+ * in the testbed's UML kernel, docs/datapath-findings.md); its restore payloads under root/NODE/policy.
+ */
+export function nodeEnforcers(nodes: readonly NodeRef[], root: string): PolicyEnforcer[] {
+  return nodes.map(
     (node) =>
       new PolicyEnforcer({
         node: node.name,
         nodeIP: node.ip,
         serviceCIDR: SERVICE_CIDR,
         runner: inNetns(node.name),
-        // nf_tables cannot make a table in the testbed's UML kernel (docs/datapath-findings.md).
         backend: backend("legacy"),
         locator: netnsLocator(inNetns(node.name)),
         stateDir: join(root, node.name, "policy"),
       }),
   );
+}
+
+export async function runPolicyDemo(testbed: Testbed, root: string): Promise<PolicyCaseResult[]> {
+  const nodes = await testbed.nodes();
+  const enforcers = nodeEnforcers(nodes, root);
   const www = join(root, "policy-www");
   await writeFileAtomic(join(www, "index.html"), "ok\n");
   const pods = new Map<ModelPod, PodRef>();
