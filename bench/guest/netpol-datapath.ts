@@ -16,7 +16,7 @@ import { RESULT_FILE, readJsonFile } from "../../src/testbed/job.ts";
 import type { NetworkPolicy, PolicyWorld } from "../../src/policy/model.ts";
 import type { NodeRef, PodRef } from "../../src/verify/driver.ts";
 import { IperfReport } from "./datapath-files.ts";
-import { testbedEnforcer } from "../../test/netpol/testbed-enforcer.ts";
+import { testbedEnforcer } from "../../src/testbed/guest/policies.ts";
 import { NetpolBenchJobSchema, type NetpolBenchResult } from "./netpol-datapath-files.ts";
 
 const ROOT = "/run/netpol-bench";

@@ -1,6 +1,7 @@
 // The agent's view of the cluster through the API: its Node (InternalIP, blocks annotation), a watch
-// that wakes the reconcile when the Node changes, and the pods bound to it (for leak collection).
-// Loaded only with --kube; reads through rest-client.ts, never @kubernetes/client-node (issue 13).
+// that wakes the reconcile when the Node changes, the pods bound to it (for leak collection), and the
+// reader itself for the NetworkPolicy informers. Loaded only with --kube; reads through
+// rest-client.ts, never @kubernetes/client-node (issue 13).
 import type { KubeObject, KubeReader } from "../kube/api.ts";
 import { Informer } from "../kube/informer.ts";
 import { agentRestConfig } from "../kube/rest-config.ts";
@@ -14,6 +15,8 @@ export interface ClusterView {
   /** Calls onChange whenever the Node object changes; the returned function stops watching. */
   watchNode(onChange: () => void): () => void;
   livePods: LivePods;
+  /** The same client (one connection pool) for the agent's other informers: NetworkPolicy. */
+  api: KubeReader;
 }
 
 const REWATCH_DELAY_MS = 2_000;
@@ -26,6 +29,7 @@ export async function connectClusterView(nodeName: string): Promise<ClusterView>
 export function clusterView(nodeName: string, api: KubeReader): ClusterView {
   const nodeRef = { apiVersion: "v1", kind: "Node", name: nodeName };
   return {
+    api,
     async facts() {
       const node = await api.get(nodeRef);
       if (!node) throw new Error(`node ${nodeName} does not exist in the cluster (check --node / NODE_NAME)`);

@@ -9,6 +9,9 @@ import {
   Watch,
   type KubeConfig,
 } from "@kubernetes/client-node";
+// Not re-exported by the package's index; needed to hand it objects in its model's form (see wire()).
+import { ObjectSerializer } from "@kubernetes/client-node/dist/gen/models/ObjectSerializer.js";
+import { getSerializationType } from "@kubernetes/client-node/dist/util.js";
 import { ClusterUnreachableError, KubeApiError, statusFromBody } from "./errors.ts";
 import { FIELD_MANAGER, type KubeApi, type KubeObject, type ObjectRef, type WatchEvent } from "./api.ts";
 
@@ -36,7 +39,7 @@ export function connect(config: KubeConfig): KubeApi {
   });
 
   return {
-    get: (ref) => orUndefinedOn404(() => objects.read(header(ref)).then(plain)),
+    get: (ref) => orUndefinedOn404(() => objects.read(header(ref)).then(wire)),
     list: async (apiVersion, kind, options = {}) => {
       const list = await call(() =>
         objects.list(
@@ -51,7 +54,7 @@ export function connect(config: KubeConfig): KubeApi {
         ),
       );
       return {
-        items: list.items.map((item) => plain({ apiVersion, kind, ...item })),
+        items: list.items.map((item) => wire({ apiVersion, kind, ...item })),
         resourceVersion: list.metadata?.resourceVersion ?? "",
       };
     },
@@ -59,28 +62,29 @@ export function connect(config: KubeConfig): KubeApi {
       call(() =>
         objects
           .patch(
-            object,
+            model(object),
             undefined,
             options.dryRun ? "All" : undefined,
             FIELD_MANAGER,
             options.force,
             PatchStrategy.ServerSideApply,
           )
-          .then(plain),
+          .then(wire),
       ),
-    create: (object) => call(() => objects.create(object, undefined, undefined, FIELD_MANAGER).then(plain)),
+    create: (object) =>
+      call(() => objects.create(model(object), undefined, undefined, FIELD_MANAGER).then(wire)),
     mergePatch: (ref, patch) =>
       call(() =>
         objects
           .patch(
-            { ...header(ref), ...patch },
+            model({ ...header(ref), ...patch }),
             undefined,
             undefined,
             FIELD_MANAGER,
             undefined,
             PatchStrategy.MergePatch,
           )
-          .then(plain),
+          .then(wire),
       ),
     delete: async (ref) =>
       (await orUndefinedOn404(() =>
@@ -143,6 +147,21 @@ async function collectionPath(
 
 // The generated client returns model class instances (dates as Date); everything here works on the
 // wire form, so results go back through JSON.
+// client-node sends and receives objects through its generated models, whose property names differ
+// from the wire's where the wire's is a reserved word (NetworkPolicy's `from` is `_from`): a plain
+// object written as is loses those fields, and one read back has them renamed. Writes go in as the
+// model (the client turns it back into the wire form); reads come back out in the wire form.
+const typeOf = (object: { apiVersion?: string; kind?: string }) =>
+  getSerializationType(object.apiVersion, object.kind);
+
+function model<T extends { apiVersion?: string; kind?: string }>(object: T): T {
+  return ObjectSerializer.deserialize(object, typeOf(object), "") as T;
+}
+
+function wire(value: { apiVersion?: string; kind?: string }): KubeObject {
+  return plain(ObjectSerializer.serialize(value, typeOf(value), ""));
+}
+
 function plain(value: unknown): KubeObject {
   return JSON.parse(JSON.stringify(value)) as KubeObject;
 }

@@ -6,6 +6,8 @@ import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import type { RouteEntry } from "../routes/routes.ts";
 import { CHECK_IDS, type CheckResult } from "../verify/checks.ts";
+import { MODEL_PODS } from "../verify/policy-cases.ts";
+import type { PolicyCaseResult } from "../verify/policy-suite.ts";
 
 const RouteEntrySchema = z.strictObject({
   name: z.string(),
@@ -39,6 +41,8 @@ export const SuiteJobSchema = z.strictObject({
   vnetRoutes: z.array(RouteEntrySchema).optional(),
   /** After the product's suite: switch the VNet to a second route table and check the cross-node paths. */
   vnetRoutesAfter: RouteSwitchSchema.optional(),
+  /** After the product's suite: the NetworkPolicy cases of `verify --policies` (src/testbed/guest/policies.ts). */
+  policies: z.boolean().optional(),
 });
 export type SuiteJob = z.infer<typeof SuiteJobSchema>;
 
@@ -82,12 +86,29 @@ const ControlRunSchema = z.strictObject({
 });
 export type ControlRun = z.infer<typeof ControlRunSchema>;
 
+const ModelPodSchema = z.enum(MODEL_PODS);
+
+const PolicyCaseResultSchema = z.strictObject({
+  name: z.string(),
+  group: z.enum(["default deny", "namespace selector", "named ports", "ipBlock"]),
+  cells: z.number(),
+  sameNode: z.number(),
+  crossNode: z.number(),
+  denied: z.number(),
+  wrong: z.array(
+    z.strictObject({ from: ModelPodSchema, to: ModelPodSchema, port: z.number(), expected: z.boolean() }),
+  ),
+  settledMs: z.number().optional(),
+}) satisfies z.ZodType<PolicyCaseResult>;
+
 export const SuiteResultSchema = z.strictObject({
   kernel: z.string(),
   profiles: z.array(ProfileRunSchema),
   controls: z.array(ControlRunSchema),
   /** The cross-node paths after the switch to `vnetRoutesAfter`; empty without one. */
   afterSwitch: z.array(PathRunSchema),
+  /** The NetworkPolicy cases, when the job asked for them. */
+  policies: z.array(PolicyCaseResultSchema).optional(),
   /** Set when the guest could not finish; the partial results above are still valid. */
   error: z.string().optional(),
 });

@@ -20,12 +20,12 @@ import { productProfile } from "../../src/testbed/guest/node-setup.ts";
 import { iptablesRestore } from "../../src/testbed/guest/netns.ts";
 import { RESULT_FILE } from "../../src/testbed/job.ts";
 import type { PodRef } from "../../src/verify/driver.ts";
-import { PolicyEnforcer, type SyncReport } from "../../src/agent/policy/enforcer.ts";
+import type { PolicyEnforcer, SyncReport } from "../../src/agent/policy/enforcer.ts";
+import { testbedEnforcer } from "../../src/testbed/guest/policies.ts";
 import { mayConnect } from "../../src/policy/evaluate.ts";
 import type { PolicyPod, PolicyWorld, Protocol } from "../../src/policy/model.ts";
 import { CASES, MODEL_PODS, type CaseEnv, type ModelPod, type NetpolCase } from "../netpol/cases.ts";
 import { caseTitle, caseWorld } from "../netpol/reachability.ts";
-import { testbedEnforcer } from "../netpol/testbed-enforcer.ts";
 
 export interface NetpolJob {
   specFile: string;

@@ -23,6 +23,37 @@ const configMap = (data: Record<string, string>) => ({
 const ref = { apiVersion: "v1", kind: "ConfigMap", name: "c", namespace: "default" };
 
 describe("the Kubernetes client over the wire", () => {
+  it("writes and reads fields whose name in client-node's model differs from the wire's (NetworkPolicy's from)", async () => {
+    const spec = {
+      podSelector: {},
+      policyTypes: ["Ingress"],
+      ingress: [
+        { from: [{ namespaceSelector: { matchLabels: { team: "blue" } } }], ports: [{ port: "http" }] },
+      ],
+    };
+    const policy = (name: string) => ({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name, namespace: "default" },
+      spec,
+    });
+    expect((await api.create(policy("created"))).spec).toEqual(spec);
+    await api.apply(policy("applied"));
+    for (const name of ["created", "applied"])
+      expect(server.get("networking.k8s.io/v1", "NetworkPolicy", name, "default")!.spec).toEqual(spec);
+    const ref = {
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      name: "created",
+      namespace: "default",
+    };
+    expect((await api.get(ref))!.spec).toEqual(spec);
+    expect((await api.list("networking.k8s.io/v1", "NetworkPolicy")).items.map((item) => item.spec)).toEqual([
+      spec,
+      spec,
+    ]);
+  });
+
   it("applies with our field manager, reads back, lists, deletes, and says undefined/false when absent", async () => {
     expect(await api.get(ref)).toBeUndefined();
     const applied = await api.apply(configMap({ a: "1" }), { force: true });

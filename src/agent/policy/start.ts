@@ -1,5 +1,6 @@
 // Starts NetworkPolicy enforcement beside the node reconcile when the spec enables it. It needs the
-// Kubernetes API (policies, namespaces and pods are watched), so it runs only with --kube.
+// Kubernetes API (policies, namespaces and pods are watched), so it runs only with --kube, and reads
+// through the agent's own light client (the cluster view's), never @kubernetes/client-node (issue 13).
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import type { MetricsRegistry } from "../metrics.ts";
@@ -25,11 +26,7 @@ export async function startPolicy(
   // Which destinations are the node's own pods decides where egress is judged: without them, nothing.
   if ("waiting" in resolved) throw new Error(`NetworkPolicy cannot start: ${resolved.waiting}`);
   const { ip: nodeIP, blocks } = resolved.node;
-  const [{ connect }, { loadKubeConfig }] = await Promise.all([
-    import("../../kube/client.ts"),
-    import("../../kube/config.ts"),
-  ]);
-  return startPolicyLoop(connect(loadKubeConfig()), {
+  return startPolicyLoop(context.cluster.api, {
     node,
     nodeIP,
     serviceCIDR: spec.serviceCidr,

@@ -4,7 +4,7 @@
 // pass. Runs beside the node reconcile with --kube when the spec enables policy.
 import type { Logger } from "pino";
 import type { MetricsRegistry } from "../metrics.ts";
-import type { KubeApi } from "../../kube/client.ts";
+import type { KubeReader } from "../../kube/api.ts";
 import { Informer } from "../../kube/informer.ts";
 import { Coalescer } from "../../controller/coalesce.ts";
 import { PolicyEnforcer, type EnforcerOptions, type SyncReport } from "./enforcer.ts";
@@ -24,7 +24,7 @@ export interface PolicyLoop {
 }
 
 export function startPolicyLoop(
-  api: KubeApi,
+  api: KubeReader,
   options: EnforcerOptions & {
     registry: MetricsRegistry;
     log: Logger;
@@ -38,6 +38,7 @@ export function startPolicyLoop(
   const abort = new AbortController();
   const synced = new Set<string>();
   let last: SyncReport | undefined;
+  let announced = false;
   let markFirst: () => void = () => undefined;
   const firstSync = new Promise<void>((resolve) => (markFirst = resolve));
 
@@ -77,8 +78,14 @@ export function startPolicyLoop(
       const latencyMs = performance.now() - since;
       metrics.record(last, latencyMs);
       options.onSync?.(last, latencyMs);
+      // The first sync is news (enforcement is in force from here on), as is any that changed rules.
       const level =
-        last.failed.length > 0 || last.nodeRulesError ? "warn" : last.applied.length > 0 ? "info" : "debug";
+        last.failed.length > 0 || last.nodeRulesError
+          ? "warn"
+          : last.applied.length > 0 || !announced
+            ? "info"
+            : "debug";
+      announced = true;
       options.log[level](
         {
           applied: last.applied.length,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { KubeObject } from "../../kube/client.ts";
+import type { KubeObject } from "../../kube/api.ts";
 import { buildWorld, policyPod } from "./world.ts";
 
 const pod = (name: string, extra: { spec?: object; status?: object } = {}): KubeObject => ({

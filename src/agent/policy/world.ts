@@ -1,7 +1,10 @@
 // The policy world (src/policy/model.ts) from the objects the agent's informers hold: pods with an IP
 // of their own (host-network pods share the node's namespace and are not policy targets), namespaces
 // with their labels, and every policy that parses. A policy that does not parse is left out and named.
-import type { KubeObject } from "../../kube/client.ts";
+// The pod fields the rules depend on are parsed here, at the boundary, against kubernetes-models' types.
+import { z } from "zod";
+import type { IContainerPort } from "kubernetes-models/v1/ContainerPort";
+import type { KubeObject } from "../../kube/api.ts";
 import {
   PROTOCOLS,
   parseNetworkPolicy,
@@ -26,20 +29,30 @@ export interface BuiltWorld {
   rejected: string[];
 }
 
-interface PodSpecPorts {
-  hostNetwork?: boolean;
-  nodeName?: string;
-  containers?: { ports?: { name?: string; containerPort?: number; protocol?: string }[] }[];
-}
+// A port with a protocol the rules do not know (none today) is dropped, not the whole pod.
+const containerPortSchema = z.looseObject({
+  name: z.string().optional(),
+  containerPort: z.number().int().min(1).max(65535),
+  protocol: z.string().optional(),
+}) satisfies z.ZodType<Pick<IContainerPort, "name" | "containerPort">>;
+const podSpecSchema = z.looseObject({
+  hostNetwork: z.boolean().optional(),
+  nodeName: z.string().optional(),
+  containers: z.array(z.looseObject({ ports: z.array(containerPortSchema).optional() })).optional(),
+});
+
+const isProtocol = (text: string): text is Protocol => (PROTOCOLS as readonly string[]).includes(text);
 
 export function policyPod(pod: KubeObject): PolicyPod | undefined {
-  const spec = (pod.spec ?? {}) as PodSpecPorts;
+  const parsed = podSpecSchema.safeParse(pod.spec ?? {});
   const ip = podIps(pod).find(isIPv4);
+  if (!parsed.success) return undefined;
+  const spec = parsed.data;
   if (spec.hostNetwork || !spec.nodeName || !ip || !pod.metadata.namespace) return undefined;
   const ports: PodPort[] = (spec.containers ?? []).flatMap((container) =>
     (container.ports ?? []).flatMap((port) => {
-      const protocol = (port.protocol ?? "TCP") as Protocol;
-      if (!port.containerPort || !PROTOCOLS.includes(protocol)) return [];
+      const protocol = port.protocol ?? "TCP";
+      if (!isProtocol(protocol)) return [];
       return [{ ...(port.name ? { name: port.name } : {}), port: port.containerPort, protocol }];
     }),
   );

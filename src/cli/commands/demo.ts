@@ -1,11 +1,15 @@
 // `aks-ipvlan demo`: boots the emulated AKS on a real kernel (the runner: the host's own, User-Mode
 // Linux or QEMU; auto picks the first that can boot here), builds the cluster from the spec with the
 // real node agent and CNI plugins, runs the verification suite and prints one row per check; with
-// --seed, also the seed's configuration as written, side by side. Exits 0 only if every check passes.
+// --seed, also the seed's configuration as written, side by side. Then NetworkPolicy: `verify
+// --policies`'s cases enforced by the agent's enforcer on every node, one summary row per case group.
+// Exits 0 only if every check passes and no policy cell disagrees with the reference evaluator.
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
 import { RunnerChoice } from "../../testbed/runners/runner.ts";
+import { wrongCellLines, type PolicyCaseResult } from "../../verify/policy-suite.ts";
+import { formatTable } from "../output.ts";
 
 const DEFAULT_CONFIG = resolve(import.meta.dirname, "../../../examples/seed.yaml");
 const GUEST_ENTRY = resolve(import.meta.dirname, "../../testbed/guest/main.ts");
@@ -16,6 +20,7 @@ interface Flags {
   nodes?: string;
   json?: boolean;
   seed?: boolean;
+  policies: boolean;
   runner: string;
 }
 
@@ -29,6 +34,7 @@ export function register(program: Command): void {
     .option("--nodes <n>", "use n generated nodes (node1..n at the node subnet's .4 upwards)")
     .option("--json", "print the full results, with each check's evidence, as JSON")
     .option("--seed", "also run the suite against the seed's configuration as written")
+    .option("--no-policies", "skip the NetworkPolicy cases after the checks")
     .option("--runner <runner>", `where the kernel comes from: ${RunnerChoice.options.join("|")}`, "auto")
     .action(async (flags: Flags) => {
       const runner = parseRunner(flags.runner);
@@ -47,7 +53,11 @@ export function register(program: Command): void {
       const run = await runInGuest({
         entry: GUEST_ENTRY,
         spec,
-        job: { profiles: flags.seed ? ["product", "seed"] : ["product"], controls: false },
+        job: {
+          profiles: flags.seed ? ["product", "seed"] : ["product"],
+          controls: false,
+          policies: flags.policies,
+        },
         schema: SuiteResultSchema,
         timeoutMs: TIMEOUT_MS,
         runner,
@@ -66,7 +76,10 @@ export function register(program: Command): void {
       const { result } = run;
       const totalSeconds = seconds(performance.now() - started);
       const product = result.profiles.find((profile) => profile.profile === "product");
-      const passed = !result.error && product !== undefined && report.allPassed(product.results);
+      const policies = result.policies ?? [];
+      const policyWrong = policies.reduce((sum, c) => sum + c.wrong.length, 0);
+      const passed =
+        !result.error && product !== undefined && report.allPassed(product.results) && policyWrong === 0;
       const runnerInfo = {
         name: run.runner,
         kernel: run.kernel,
@@ -89,6 +102,7 @@ export function register(program: Command): void {
           report.formatTable(columns),
           "",
           ...columns.flatMap(report.failureLines),
+          ...(policies.length > 0 ? [policySummary(policies), ""] : []),
           ...(result.error ? [`testbed error: ${result.error}`] : []),
           ...run.passedOver.map((refusal) => `runner ${refusal.runner} passed over: ${refusal.reason}`),
           `runner ${run.runner}, kernel ${run.kernel}, booted in ${seconds(run.bootMs)} s${firstCheck}`,
@@ -101,6 +115,26 @@ export function register(program: Command): void {
 }
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
+
+/** One row per case group: its cases, their cells (pod × pod × port; on one node / across) and the wrong ones. */
+function policySummary(policies: readonly PolicyCaseResult[]): string {
+  const groups = [...new Set(policies.map((c) => c.group))];
+  const rows = groups.map((group) => {
+    const cases = policies.filter((c) => c.group === group);
+    const sum = (count: (c: PolicyCaseResult) => number) => cases.reduce((total, c) => total + count(c), 0);
+    const wrong = sum((c) => c.wrong.length);
+    return [
+      `NetworkPolicy: ${group}`,
+      cases.length,
+      `${sum((c) => c.cells)} (${sum((c) => c.sameNode)} same node, ${sum((c) => c.crossNode)} across)`,
+      wrong === 0 ? "pass 0" : `FAIL ${wrong}`,
+    ];
+  });
+  return [
+    formatTable(["policy case group", "cases", "cells", "wrong"], rows).trimEnd(),
+    ...wrongCellLines(policies),
+  ].join("\n");
+}
 
 function parseRunner(text: string): RunnerChoice {
   const parsed = RunnerChoice.safeParse(text);

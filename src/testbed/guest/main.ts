@@ -19,6 +19,7 @@ import {
 import { Testbed } from "./cluster.ts";
 import { runControls } from "./controls.ts";
 import { productProfile, seedProfile } from "./node-setup.ts";
+import { runPolicyDemo } from "./policies.ts";
 
 const ROOT = "/run/testbed";
 
@@ -50,6 +51,15 @@ async function main(jobFile: string): Promise<void> {
         setupMs,
         suiteMs,
       });
+      if (name === "product" && job.policies) {
+        started = performance.now();
+        result.policies = await runPolicyDemo(testbed, join(ROOT, name));
+        for (const c of result.policies)
+          log(
+            `${c.wrong.length === 0 ? "pass" : "FAIL"} policy ${c.name}: ${c.cells} cells, ${c.wrong.length} wrong`,
+          );
+        log(`policy cases: ${Math.round(performance.now() - started)} ms`);
+      }
       if (name === "product" && job.controls) result.controls = await runControls(testbed, log);
       if (name === "product" && job.vnetRoutesAfter)
         result.afterSwitch = await pathsAfterSwitch(testbed, job.vnetRoutesAfter);
