@@ -15,7 +15,7 @@ import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
 import { internalIp, providerId } from "../kube/nodes.ts";
 import type { IPod } from "kubernetes-models/v1/Pod";
-import { type Backoff, Coalescer } from "./coalesce.ts";
+import { type Backoff, Coalescer } from "../sys/coalesce.ts";
 import { mapBounded } from "../sys/bounded.ts";
 import { desiredRoutes, type NodeBlocks } from "../routes/routes.ts";
 import { syncRoutes } from "../routes/sync.ts";

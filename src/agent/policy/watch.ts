@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { MetricsRegistry } from "../metrics.ts";
 import type { KubeApi } from "../../kube/client.ts";
 import { Informer } from "../../kube/informer.ts";
-import { Coalescer } from "../../controller/coalesce.ts";
+import { Coalescer } from "../../sys/coalesce.ts";
 import { PolicyEnforcer, type EnforcerOptions, type SyncReport } from "./enforcer.ts";
 import { buildWorld } from "./world.ts";
 import { policyMetrics } from "./metrics.ts";
