@@ -39,7 +39,10 @@ export function importRows(dist: string): Array<[string, string[]]> {
     ['process.getBuiltinModule("node:http")', ["builtin:node:http"]],
     ["node:https", ["node:https"]],
     ["pino", [import.meta.resolve("pino")]],
-    ["prom-client", [import.meta.resolve("prom-client")]],
+    [
+      "src/sys/metrics.ts (the metrics registry, instead of prom-client)",
+      [file(join(dist, "sys/metrics.js"))],
+    ],
     ["zod", [import.meta.resolve("zod")]],
     ["yaml", [import.meta.resolve("yaml")]],
     ["commander", [import.meta.resolve("commander")]],

@@ -48,7 +48,7 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   const state: State = { ready: false };
 
   const server = await listen(options.listen ?? spec.agent.listenAddress, {
-    metrics,
+    metrics: metrics.registry,
     ready: () => state.ready,
     notReadyReason: () => state.lastError ?? state.waiting,
     status: async () => status(context, state),

@@ -2,7 +2,7 @@
 // Kubernetes API (policies, namespaces and pods are watched), so it runs only with --kube.
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../sys/metrics.ts";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { AgentContext } from "../context.ts";
 import { netnsLocator } from "./netns.ts";

@@ -3,7 +3,7 @@
 // and a sync of the enforcer whenever one of them changes, coalesced so a burst of events costs one
 // pass. Runs beside the node reconcile with --kube when the spec enables policy.
 import type { Logger } from "pino";
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../sys/metrics.ts";
 import type { KubeApi } from "../../kube/client.ts";
 import { Informer } from "../../kube/informer.ts";
 import { Coalescer } from "../../sys/coalesce.ts";
