@@ -14,7 +14,7 @@ import {
 } from "../command.ts";
 import type { ClusterFlags } from "../../kube/cluster.ts";
 import { printJson } from "../output.ts";
-import { allPassed, failureLines, formatTable } from "../../verify/report.ts";
+import { allPassed, failureLines, formatChecks } from "../check-report.ts";
 import { CHECK_IDS } from "../../verify/checks.ts";
 
 interface Flags extends ClusterFlags {
@@ -114,7 +114,7 @@ async function verifyCommand(flags: Flags): Promise<number> {
   if (flags.json) printJson({ cluster: cluster.name, results });
   else {
     const column = { label: cluster.name, results };
-    process.stdout.write(`${[formatTable([column]), ...failureLines(column)].join("\n")}\n`);
+    process.stdout.write(`${[formatChecks([column]), ...failureLines(column)].join("\n")}\n`);
   }
   return allPassed(results) ? EXIT_OK : EXIT_FAILED;
 }
