@@ -13,8 +13,8 @@ import { assignBlocks, type NodeView } from "../ipam/assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
+import { modelOf } from "../kube/models.ts";
 import { internalIp, providerId } from "../kube/nodes.ts";
-import type { IPod } from "kubernetes-models/v1/Pod";
 import { type Backoff, Coalescer } from "../sys/coalesce.ts";
 import { mapBounded } from "../sys/bounded.ts";
 import { desiredRoutes, type NodeBlocks } from "../routes/routes.ts";
@@ -126,7 +126,7 @@ export class BlockController {
         const pods = await this.api.list("v1", "Pod");
         this.podCounts.clear();
         for (const pod of pods.items) {
-          const { spec, status } = pod as unknown as IPod;
+          const { spec, status } = modelOf("v1/Pod", pod);
           const phase = status?.phase;
           if (!spec?.nodeName || spec.hostNetwork || phase === "Succeeded" || phase === "Failed") continue;
           this.podCounts.set(spec.nodeName, (this.podCounts.get(spec.nodeName) ?? 0) + 1);

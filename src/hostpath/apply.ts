@@ -19,7 +19,11 @@ const LinkSchema = z.looseObject({
 });
 
 /** The fields of `ip -json -4 route show` this module reads. */
-const RouteSchema = z.looseObject({ dst: z.string(), dev: z.string().optional(), prefsrc: z.string().optional() });
+const RouteSchema = z.looseObject({
+  dst: z.string(),
+  dev: z.string().optional(),
+  prefsrc: z.string().optional(),
+});
 
 export type Link = z.infer<typeof LinkSchema>;
 export type Route = z.infer<typeof RouteSchema>;

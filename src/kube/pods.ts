@@ -2,6 +2,7 @@
 // ready or finished, failing fast when the pod can never get there (image pull errors, a failed run).
 import { createHash } from "node:crypto";
 import type { KubeApi, KubeObject, ObjectRef } from "./client.ts";
+import { modelOf } from "./models.ts";
 import { waitFor, type Verdict } from "./wait.ts";
 
 export type PodGoal = "ready" | "finished";
@@ -13,18 +14,6 @@ export interface PodState {
   problem?: string;
 }
 
-interface PodStatus {
-  phase?: string;
-  conditions?: Array<{ type: string; status: string }>;
-  containerStatuses?: Array<{
-    name: string;
-    state?: {
-      waiting?: { reason?: string; message?: string };
-      terminated?: { exitCode?: number; reason?: string };
-    };
-  }>;
-}
-
 const HOPELESS_WAITING = new Set([
   "ErrImagePull",
   "ImagePullBackOff",
@@ -34,7 +23,7 @@ const HOPELESS_WAITING = new Set([
 ]);
 
 export function podState(pod: KubeObject): PodState {
-  const status = (pod.status ?? {}) as PodStatus;
+  const status = modelOf("v1/Pod", pod).status ?? {};
   const phase = status.phase ?? "Pending";
   const ready = (status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
   for (const container of status.containerStatuses ?? []) {
