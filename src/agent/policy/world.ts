@@ -12,6 +12,7 @@ import {
   type Protocol,
 } from "../../policy/model.ts";
 import { podIps } from "../kube.ts";
+import { modelOf } from "../../kube/models.ts";
 import { isIPv4 } from "../../net/cidr.ts";
 
 export interface WorldObjects {
@@ -26,16 +27,10 @@ export interface BuiltWorld {
   rejected: string[];
 }
 
-interface PodSpecPorts {
-  hostNetwork?: boolean;
-  nodeName?: string;
-  containers?: { ports?: { name?: string; containerPort?: number; protocol?: string }[] }[];
-}
-
 export function policyPod(pod: KubeObject): PolicyPod | undefined {
-  const spec = (pod.spec ?? {}) as PodSpecPorts;
+  const spec = modelOf("v1/Pod", pod).spec;
   const ip = podIps(pod).find(isIPv4);
-  if (spec.hostNetwork || !spec.nodeName || !ip || !pod.metadata.namespace) return undefined;
+  if (!spec || spec.hostNetwork || !spec.nodeName || !ip || !pod.metadata.namespace) return undefined;
   const ports: PodPort[] = (spec.containers ?? []).flatMap((container) =>
     (container.ports ?? []).flatMap((port) => {
       const protocol = (port.protocol ?? "TCP") as Protocol;
