@@ -359,9 +359,7 @@ async function measure(job: FootprintJob, server: ApiServer, ca: string): Promis
     progress("listening");
     const first = await agent.line(isReconcile);
     progress("reconciled");
-    const ready = agent.lines.find(
-      (line) => line.msg === "reconciled" && (line.problems as string[] | undefined)?.length === 0,
-    );
+    const ready = agent.lines.find((line) => line.msg === "ready");
     const samples = [await agent.sample("after the first reconcile (110 pods on the node, Node watched)")];
 
     const kinds = [
@@ -443,9 +441,7 @@ async function measure(job: FootprintJob, server: ApiServer, ca: string): Promis
       listeningMs: Math.round(listening.at),
       firstReconcileMs: Math.round(first.at),
       ...(ready ? { readyMs: Math.round(ready.at) } : {}),
-      firstProblems: ((first.problems as unknown[] | undefined) ?? [first.err]).map((problem) =>
-        JSON.stringify(problem),
-      ),
+      firstProblems: firstProblems(first),
       samples,
       curve,
       reconcileMs,
@@ -524,4 +520,12 @@ async function informerCost(
     });
   }
   return rows;
+}
+
+/** What kept the first reconcile from making the node ready, one line each (not pino's serialized stack). */
+function firstProblems(line: Record<string, unknown>): string[] {
+  const problems = z.array(z.string()).safeParse(line.problems);
+  if (problems.success) return problems.data;
+  const error = z.looseObject({ message: z.string() }).safeParse(line.err);
+  return [error.success ? error.data.message.split("\n")[0]! : JSON.stringify(line.err)];
 }

@@ -6,7 +6,8 @@ import { stopSignal } from "../sys/signals.ts";
 import { watch, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
 import type { AddressInfo } from "node:net";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
+import { createLogger } from "../sys/log.ts";
 import { readSysctl } from "../hostpath/apply-sysctls.ts";
 import {
   createContext,
@@ -19,7 +20,6 @@ import {
 import type { ReconcileReport } from "./reconcile.ts";
 import { agentMetrics } from "./metrics.ts";
 import { listen } from "./server.ts";
-import { startPolicy } from "./policy/start.ts";
 import { Coalescer } from "../sys/coalesce.ts";
 
 interface State {
@@ -40,7 +40,7 @@ export interface ServeHooks extends Seams {
 }
 
 export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Promise<void> {
-  const log = hooks.logger ?? pino({ base: { node: options.node } });
+  const log = hooks.logger ?? createLogger({ node: options.node });
   let spec = await readSpec(options);
   const context = await createContext(options, hooks);
   log.info({ backend: context.detection.backend.name, reason: context.detection.reason }, "iptables backend");
@@ -93,7 +93,10 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
       Object.assign(state, { last: report, lastAt: new Date().toISOString(), waiting: undefined });
       state.lastError = report.problems.length > 0 ? report.problems.join("; ") : undefined;
       // Ready from the first clean reconcile on; a shadowing config takes it back while it is there.
+      const wasReady = state.ready;
       state.ready = !report.shadowedBy && (state.ready || report.problems.length === 0);
+      // The transitions are events an operator (and the testbed) waits for; /readyz says the same.
+      if (state.ready !== wasReady) log[state.ready ? "info" : "warn"](state.ready ? "ready" : "not ready");
       metrics.recordSuccess(report);
       const level = report.repairs.length > 0 || report.problems.length > 0 ? "info" : "debug";
       log[level](
@@ -113,10 +116,15 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
   const specWatcher = watchSpec(options.config, () => trigger.kick("spec"));
   const stopNodeWatch = context.cluster?.watchNode(() => trigger.kick("node"));
-  const policy = await startPolicy(context, spec, metrics.registry, log).catch((error: unknown) => {
-    log.error({ err: error }, "NetworkPolicy enforcement did not start");
-    return undefined;
-  });
+  // Loaded only when enabled: the policy compiler and its informers are most of the agent's modules.
+  const policy = spec.agent.policy.enabled
+    ? await import("./policy/start.ts")
+        .then(({ startPolicy }) => startPolicy(context, spec, metrics.registry, log))
+        .catch((error: unknown) => {
+          log.error({ err: error }, "NetworkPolicy enforcement did not start");
+          return undefined;
+        })
+    : undefined;
 
   const signal = await stopped(hooks.stop);
   log.info({ signal }, "stopping; the datapath stays in place");

@@ -4,32 +4,32 @@ import { Command, CommanderError } from "commander";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describeFailure, EXIT_BAD_INPUT } from "./failure.ts";
-import { register as plan } from "./commands/plan.ts";
-import { register as render } from "./commands/render.ts";
-import { register as lint } from "./commands/lint.ts";
-import { register as agent } from "./commands/agent.ts";
-import { register as installCni } from "./commands/install-cni.ts";
-import { register as controller } from "./commands/controller.ts";
-import { register as install } from "./commands/install.ts";
-import { register as uninstall } from "./commands/uninstall.ts";
-import { register as verify } from "./commands/verify.ts";
-import { register as doctor } from "./commands/doctor.ts";
-import { register as demo } from "./commands/demo.ts";
 
-// Each command lives in its own module under ./commands and registers itself here.
-const commands: Array<(program: Command) => void> = [
-  plan,
-  render,
-  lint,
-  agent,
-  installCni,
-  controller,
-  install,
-  uninstall,
-  verify,
-  doctor,
-  demo,
-];
+type Register = (program: Command) => void;
+
+// Each command lives in its own module under ./commands and registers itself here. Only the command
+// being run is loaded: the node agent starts on every node boot, and the other commands' modules
+// (manifests, testbed, Kubernetes and Azure clients) would cost it time and memory for nothing.
+const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
+  plan: () => import("./commands/plan.ts"),
+  render: () => import("./commands/render.ts"),
+  lint: () => import("./commands/lint.ts"),
+  agent: () => import("./commands/agent.ts"),
+  "install-cni": () => import("./commands/install-cni.ts"),
+  controller: () => import("./commands/controller.ts"),
+  install: () => import("./commands/install.ts"),
+  uninstall: () => import("./commands/uninstall.ts"),
+  verify: () => import("./commands/verify.ts"),
+  doctor: () => import("./commands/doctor.ts"),
+  demo: () => import("./commands/demo.ts"),
+};
+
+/** The named command's module alone; every module for help, `help CMD` and unknown commands. */
+async function registrations(argv: readonly string[]): Promise<Register[]> {
+  const name = argv.slice(2).find((arg) => !arg.startsWith("-"));
+  const loaders = name && Object.hasOwn(COMMANDS, name) ? [COMMANDS[name]!] : Object.values(COMMANDS);
+  return (await Promise.all(loaders.map((load) => load()))).map((module) => module.register);
+}
 
 /** Every failure, whichever command and whatever kind, leaves through describeFailure. */
 export async function main(argv: string[], stderr: NodeJS.WritableStream = process.stderr): Promise<number> {
@@ -37,8 +37,8 @@ export async function main(argv: string[], stderr: NodeJS.WritableStream = proce
     .description("ipvlan L3S pod networking for AKS clusters without a network plugin")
     .option("--debug", "print the stack trace of an unexpected failure")
     .exitOverride();
-  for (const register of commands) register(program);
   try {
+    for (const register of await registrations(argv)) register(program);
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (error) {

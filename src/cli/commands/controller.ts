@@ -42,8 +42,8 @@ export function register(program: Command): void {
         process.stdout.write(await run.dryRun(spec, api, {}, process.env.POD_NAMESPACE));
         return;
       }
-      const [{ pino }, { ControllerMetrics, serveMetrics }] = await Promise.all([
-        import("pino"),
+      const [{ createLogger }, { ControllerMetrics, serveMetrics }] = await Promise.all([
+        import("../../sys/log.ts"),
         import("../../controller/metrics.ts"),
       ]);
       const metrics = new ControllerMetrics();
@@ -55,7 +55,7 @@ export function register(program: Command): void {
         {
           spec,
           api,
-          log: pino({ base: { component: "controller" } }),
+          log: createLogger({ component: "controller" }),
           metrics,
           identity,
           ...(process.env.POD_NAMESPACE ? { namespace: process.env.POD_NAMESPACE } : {}),
