@@ -17,7 +17,7 @@ import { BLOCKS_ANNOTATION } from "../../src/ipam/annotation.ts";
 import { AGENT_NODE_OPTIONS } from "../../src/manifests/agent.ts";
 
 const sampleSchema = z.strictObject({ label: z.string(), rssMb: z.number(), heapMb: z.number() });
-export type Sample = z.infer<typeof sampleSchema>;
+type Sample = z.infer<typeof sampleSchema>;
 
 /** What the footprint run writes to result.json (read back by bench/agent.ts, maybe from the guest). */
 export const FootprintResultSchema = z.strictObject({

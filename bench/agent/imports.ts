@@ -15,7 +15,7 @@ export interface ImportCost {
 
 const CLIENT_NODE = resolve(import.meta.dirname, "../../node_modules/@kubernetes/client-node/dist");
 
-export function importRows(dist: string): Array<[string, string[]]> {
+function importRows(dist: string): Array<[string, string[]]> {
   const file = (path: string) => `file://${path}`;
   return [
     ["node alone", []],

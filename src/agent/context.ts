@@ -25,7 +25,7 @@ export interface AgentOptions {
 }
 
 /** Forces the backend on nodes where detection has nothing to go on (no kubelet, e.g. a testbed). */
-export const BACKEND_ENV = "AKS_IPVLAN_IPTABLES";
+const BACKEND_ENV = "AKS_IPVLAN_IPTABLES";
 
 /** Where the agent meets the machine and the cluster; tests substitute them. */
 export interface Seams {
@@ -81,7 +81,7 @@ async function chooseBackend(runner: Runner): Promise<Detection> {
 }
 
 /** Beside the IPAM data dir (/run/aks-ipvlan/agent.lock): on tmpfs, shared by every agent of the node. */
-export function nodeLockFile(paths: AgentPaths): string {
+function nodeLockFile(paths: AgentPaths): string {
   return join(dirname(paths.ipamDataDir), "agent.lock");
 }
 

@@ -44,7 +44,7 @@ export class CniError extends Error {
 }
 
 /** The error codes the CNI spec reserves (1-99); plugins may use 100 and up. */
-export const CNI_ERRORS = {
+const CNI_ERRORS = {
   incompatibleVersion: 1,
   unsupportedField: 2,
   containerUnknown: 3,
@@ -203,7 +203,7 @@ export class CniRuntime {
 }
 
 /** The config one plugin sees: its own object plus the network's name and version, prevResult and runtimeConfig. */
-export function pluginConfig(
+function pluginConfig(
   conflist: Conflist,
   plugin: PluginConf,
   attachment: Attachment,

@@ -13,7 +13,7 @@ export interface LeaseTimings {
   retryPeriodMs: number;
 }
 
-export const DEFAULT_LEASE_TIMINGS: LeaseTimings = {
+const DEFAULT_LEASE_TIMINGS: LeaseTimings = {
   leaseDurationMs: 15_000,
   renewDeadlineMs: 10_000,
   retryPeriodMs: 2_000,

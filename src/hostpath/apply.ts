@@ -28,7 +28,7 @@ const RouteSchema = z.looseObject({
 export type Link = z.infer<typeof LinkSchema>;
 export type Route = z.infer<typeof RouteSchema>;
 
-export type HostRepairKind =
+type HostRepairKind =
   | "host-device-missing"
   | "host-device-changed"
   | "host-device-down"

@@ -48,7 +48,7 @@ export function podVerdict(pod: KubeObject | undefined, goal: PodGoal): Verdict 
   return { done: false, progress: state.phase };
 }
 
-export class PodFailedError extends Error {
+class PodFailedError extends Error {
   constructor(ref: ObjectRef, reason: string) {
     super(`pod ${ref.namespace}/${ref.name} failed: ${reason}`);
     this.name = "PodFailedError";
@@ -66,7 +66,7 @@ export async function startPod(
   return awaitPod(api, podRef(pod), goal, options);
 }
 
-export async function awaitPod(
+async function awaitPod(
   api: KubeApi,
   ref: ObjectRef,
   goal: PodGoal,
@@ -90,7 +90,7 @@ export async function awaitPod(
   return pod!;
 }
 
-export function podRef(pod: KubeObject): ObjectRef {
+function podRef(pod: KubeObject): ObjectRef {
   return { apiVersion: "v1", kind: "Pod", name: pod.metadata.name, namespace: pod.metadata.namespace };
 }
 

@@ -9,11 +9,11 @@ import { modelOf, type Model } from "./models.ts";
 import type { Progress } from "./wait.ts";
 import { WaitTimeoutError, waitFor, type Selection } from "./wait.ts";
 
-export const CLEANUP_FLAG = "--cleanup";
+const CLEANUP_FLAG = "--cleanup";
 const CLEANUP_LABEL = "aks-ipvlan.io/cleanup";
 const WORKLOADS = new Set(["DaemonSet", "Deployment"]);
 
-export interface NodeCleanup {
+interface NodeCleanup {
   node: string;
   outcome: "cleaned" | "failed" | "timed out";
   detail?: string;
@@ -90,7 +90,7 @@ export async function uninstall(
 }
 
 /** The agent's own pod, run once on one node with --cleanup: same image, mounts and privileges. */
-export function cleanupPod(agent: Model<"apps/v1/DaemonSet">, node: string): KubeObject {
+function cleanupPod(agent: Model<"apps/v1/DaemonSet">, node: string): KubeObject {
   const template = structuredClone(agent.spec?.template);
   const spec = template?.spec;
   const [container] = spec?.containers ?? [];

@@ -3,7 +3,7 @@
 import type { Server } from "node:http";
 import { parseListen } from "../net/listen.ts";
 
-export interface Reply {
+interface Reply {
   /** 200 unless set. */
   code?: number;
   type: string;

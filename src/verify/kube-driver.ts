@@ -39,8 +39,8 @@ export interface KubeDriverOptions {
   progress?: (label: string) => Progress;
 }
 
-export const HTTP_PORT = 8080;
-export const CLIENT_IP_PATH = "/clientip";
+const HTTP_PORT = 8080;
+const CLIENT_IP_PATH = "/clientip";
 /** Selects one test pod; services select their one backend by it. */
 export const POD_LABEL = "aks-ipvlan.io/verify-pod";
 const NGINX_CONFIG = "verify-http";
@@ -236,7 +236,7 @@ function testPod(options: KubeDriverOptions, request: PodRequest): KubeObject {
 }
 
 /** As `kubectl debug node/NAME --profile=sysadmin` starts it: the node's network, full privileges. */
-export function nodeDebugPod(options: KubeDriverOptions, node: string): KubeObject {
+function nodeDebugPod(options: KubeDriverOptions, node: string): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Pod",
