@@ -1,0 +1,50 @@
+// The verdict on a node after a kill (agents-protocol.ts), on states written out by hand: the suite on
+// the real kernel trusts it to call every half-done node "between".
+import { describe, expect, it } from "vitest";
+import { killVerdict, type NodeState } from "./agents-protocol.ts";
+
+function state(values: Partial<NodeState>): NodeState {
+  return {
+    hostDevice: "before",
+    sysctls: "before",
+    rules: "before",
+    conflist: "before",
+    jumps: 0,
+    detail: "",
+    ...values,
+  };
+}
+
+describe("killVerdict", () => {
+  it("names the untouched node, each prefix of the steps, and the finished node", () => {
+    expect(killVerdict(state({}))).toBe("as before");
+    expect(killVerdict(state({ hostDevice: "desired" }))).toBe("after hostDevice");
+    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired" }))).toBe("after sysctls");
+    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired", rules: "desired" }))).toBe(
+      "after rules",
+    );
+    expect(
+      killVerdict(
+        state({ hostDevice: "desired", sysctls: "desired", rules: "desired", conflist: "desired" }),
+      ),
+    ).toBe("as desired");
+  });
+
+  it("allows the host device half made (separate netlink requests) while nothing after it is applied", () => {
+    expect(killVerdict(state({ hostDevice: "neither" }))).toBe("in hostDevice");
+    expect(killVerdict(state({ hostDevice: "neither", sysctls: "desired" }))).toBe("between");
+  });
+
+  it("calls a step applied out of order, or any other component half done, between", () => {
+    expect(killVerdict(state({ conflist: "desired" }))).toBe("between");
+    expect(killVerdict(state({ hostDevice: "desired", rules: "desired" }))).toBe("between");
+    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired", rules: "neither" }))).toBe(
+      "between",
+    );
+    expect(
+      killVerdict(
+        state({ hostDevice: "desired", sysctls: "desired", rules: "desired", conflist: "neither" }),
+      ),
+    ).toBe("between");
+  });
+});
