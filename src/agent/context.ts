@@ -25,7 +25,7 @@ export interface AgentOptions {
 }
 
 /** Forces the backend on nodes where detection has nothing to go on (no kubelet, e.g. a testbed). */
-const BACKEND_ENV = "AKS_IPVLAN_IPTABLES";
+export const BACKEND_ENV = "AKS_IPVLAN_IPTABLES";
 
 /** Where the agent meets the machine and the cluster; tests substitute them. */
 export interface Seams {
