@@ -26,9 +26,11 @@ import { backend } from "../src/iptables/backend.ts";
 import { cleanupRules, syncRules } from "../src/iptables/apply.ts";
 import { parseSave } from "../src/iptables/save.ts";
 import { writeFileAtomic } from "../src/sys/atomic-write.ts";
+import { readJsonFile } from "../src/testbed/job.ts";
 import {
   footprint,
   FootprintResultSchema,
+  FootprintJobSchema,
   type FootprintJob,
   type FootprintResult,
 } from "./agent/footprint.ts";
@@ -51,20 +53,21 @@ interface SyncRow {
   seedSteadySpawns: number;
 }
 
-interface Program {
+const ProgramSchema = z.strictObject({
   /** e.g. "dist (as in the image)" */
-  label: string;
-  main: string;
-}
+  label: z.string(),
+  main: z.string(),
+});
 
-interface GuestJob {
-  specFile: string;
-  programs: Program[];
-  starts: number;
-  sync: boolean;
+const GuestJobSchema = z.strictObject({
+  specFile: z.string(),
+  programs: z.array(ProgramSchema),
+  starts: z.number(),
+  sync: z.boolean(),
   /** agent --kube against the in-test API server in a private namespace (bench/agent/footprint.ts). */
-  footprint: Omit<FootprintJob, "specFile" | "dir">;
-}
+  footprint: FootprintJobSchema.omit({ specFile: true, dir: true }),
+});
+type GuestJob = z.infer<typeof GuestJobSchema>;
 
 interface StartRun {
   label: string;
@@ -208,7 +211,7 @@ function printSync(where: string, rows: SyncRow[]): void {
 
 // ---- guest: the agent's start → ready and RSS on an emulated node, then the sync comparison ----
 async function guest(jobFile: string): Promise<void> {
-  const job = JSON.parse(await readFile(jobFile, "utf8")) as GuestJob;
+  const job = await readJsonFile(jobFile, GuestJobSchema);
   const result: GuestResult = { kernel: (await import("node:os")).release(), starts: [], sync: [] };
   try {
     const spec = parseSpec(await readFile(job.specFile, "utf8"));
@@ -421,7 +424,7 @@ async function guestBench(dist: string, sync: boolean): Promise<void> {
         { label: "dist/cli/main.js (as in the image)", main: join(dist, "cli/main.js") },
         { label: "src/cli/main.ts (as in the testbed)", main: join(REPO, "src/cli/main.ts") },
       ],
-    },
+    } satisfies Omit<GuestJob, "specFile">,
     timeoutMs: 900_000,
   });
   if (result.error) throw new Error(`guest: ${result.error}`);
@@ -443,7 +446,7 @@ async function guestBench(dist: string, sync: boolean): Promise<void> {
 
 if (process.argv[2] === "--footprint") {
   const jobFile = process.argv[3]!;
-  const job = JSON.parse(await readFile(jobFile, "utf8")) as FootprintJob;
+  const job = await readJsonFile(jobFile, FootprintJobSchema);
   await writeFileAtomic(join(dirname(jobFile), "result.json"), `${JSON.stringify(await footprint(job))}\n`);
   process.exit(0);
 } else if (process.argv[2] && !process.argv[2].startsWith("--")) await guest(process.argv[2]);

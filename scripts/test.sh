@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Every test: host setup, type check, lint and format, unit tests, and the e2e tests on a real kernel.
+# Every test: host setup, type check, lint and format, unused code (knip), unit tests, and the e2e
+# tests on a real kernel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
 tsc --noEmit
 eslint .
 prettier --check .
+knip
 vitest run

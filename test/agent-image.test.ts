@@ -20,7 +20,7 @@ import {
 } from "../src/manifests/names.ts";
 import { IPAM_DATA_DIR, REQUIRED_PLUGINS } from "../src/cni/conflist.ts";
 import { DEFAULT_PATHS } from "../src/agent/desired.ts";
-import { parseListen } from "../src/agent/server.ts";
+import { parseListen } from "../src/net/listen.ts";
 import { register } from "../src/cli/commands/agent.ts";
 
 const root = new URL("../", import.meta.url);

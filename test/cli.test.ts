@@ -161,6 +161,22 @@ describe("the built CLI", () => {
   });
 });
 
+describe("--listen of the agent and the controller", () => {
+  it.each([
+    ["agent", ":9464"],
+    ["agent", "localhost:9464"],
+    ["controller", "127.0.0.1:99999"],
+    ["controller", ":9465"],
+  ])("%s refuses --listen %s before it reads anything (exit 2)", (command, listen) => {
+    const missing = join(scratch, "no-such-spec.yaml");
+    const result = cli([command, "--config", missing, "--node", "node1", "--listen", listen]);
+    expectUserError(result, "--listen");
+    expect(result.stderr).toContain(`(got ${JSON.stringify(listen)})`);
+    expect(result.stderr).toContain("fix: write a.b.c.d:port");
+    expect(result.stderr).not.toContain("no-such-spec");
+  });
+});
+
 describe("aks-ipvlan render", () => {
   it("writes the manifests and each node's files into --out", () => {
     const out = join(scratch, "render-all");

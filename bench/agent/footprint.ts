@@ -20,7 +20,7 @@ import { BLOCKS_ANNOTATION } from "../../src/ipam/annotation.ts";
 import { AGENT_NODE_OPTIONS } from "../../src/manifests/agent.ts";
 
 const sampleSchema = z.strictObject({ label: z.string(), rssMb: z.number(), heapMb: z.number() });
-export type Sample = z.infer<typeof sampleSchema>;
+type Sample = z.infer<typeof sampleSchema>;
 
 /** What the footprint run writes to result.json (read back by bench/agent.ts, maybe from the guest). */
 export const FootprintResultSchema = z.strictObject({
@@ -46,18 +46,30 @@ export const FootprintResultSchema = z.strictObject({
 });
 export type FootprintResult = z.infer<typeof FootprintResultSchema>;
 
-export interface FootprintJob {
+export const FootprintJobSchema = z.strictObject({
   /** The built CLI (tsc's output, as in the image). */
-  main: string;
-  dist: string;
-  specFile: string;
-  dir: string;
+  main: z.string(),
+  dist: z.string(),
+  specFile: z.string(),
+  dir: z.string(),
   /** The node's block, as the controller would have annotated it. */
-  block: string;
-  nodeIp: string;
+  block: z.string(),
+  nodeIp: z.string(),
   /** Without the hour of traffic and the informer comparison (the UML guest, 5-10× slower). */
-  light?: boolean;
-}
+  light: z.boolean().optional(),
+});
+export type FootprintJob = z.infer<typeof FootprintJobSchema>;
+
+/** The agent's log lines (pino's JSON); a line that is not JSON is kept as its message. */
+const logLineSchema = z.looseObject({ msg: z.string() });
+
+/** What the informer-comparison script prints. */
+const informerRunSchema = z.strictObject({
+  count: z.number(),
+  rss: z.number(),
+  heapUsed: z.number(),
+  ms: z.number(),
+});
 
 const NODE = "node1";
 const PODS = 110;
@@ -227,7 +239,7 @@ class Agent {
     this.child = child;
     createInterface({ input: child.stdout! }).on("line", (line) => {
       try {
-        this.lines.push({ ...(JSON.parse(line) as { msg: string }), at: performance.now() - this.started });
+        this.lines.push({ ...logLineSchema.parse(JSON.parse(line)), at: performance.now() - this.started });
       } catch {
         this.lines.push({ msg: line, at: performance.now() - this.started });
       }
@@ -500,7 +512,7 @@ async function informerCost(
         CLIENT_NODE: `file://${resolve(import.meta.dirname, "../../node_modules/@kubernetes/client-node/dist/index.js")}`,
       },
     });
-    const parsed = JSON.parse(result.stdout) as { count: number; rss: number; heapUsed: number; ms: number };
+    const parsed = informerRunSchema.parse(JSON.parse(result.stdout));
     rows.push({
       label: `${label}: ${parsed.count} pods`,
       rssMb: mb(parsed.rss),

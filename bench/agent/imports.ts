@@ -3,6 +3,7 @@
 // time the import took. The options of issue 13 — client-node whole, client-node's deep modules, the
 // agent's own client — and the agent's other libraries.
 import { join, resolve } from "node:path";
+import { z } from "zod";
 import { run } from "../../src/sys/exec.ts";
 
 export interface ImportCost {
@@ -14,7 +15,7 @@ export interface ImportCost {
 
 const CLIENT_NODE = resolve(import.meta.dirname, "../../node_modules/@kubernetes/client-node/dist");
 
-export function importRows(dist: string): Array<[string, string[]]> {
+function importRows(dist: string): Array<[string, string[]]> {
   const file = (path: string) => `file://${path}`;
   return [
     ["node alone", []],
@@ -39,7 +40,10 @@ export function importRows(dist: string): Array<[string, string[]]> {
     ['process.getBuiltinModule("node:http")', ["builtin:node:http"]],
     ["node:https", ["node:https"]],
     ["pino", [import.meta.resolve("pino")]],
-    ["prom-client", [import.meta.resolve("prom-client")]],
+    [
+      "src/sys/metrics.ts (the metrics registry, instead of prom-client)",
+      [file(join(dist, "sys/metrics.js"))],
+    ],
     ["zod", [import.meta.resolve("zod")]],
     ["yaml", [import.meta.resolve("yaml")]],
     ["commander", [import.meta.resolve("commander")]],
@@ -68,6 +72,9 @@ const memory = process.memoryUsage();
 console.log(JSON.stringify({ rss: memory.rss, heapUsed: memory.heapUsed, ms }));
 `;
 
+/** What SCRIPT prints. */
+const importRunSchema = z.strictObject({ rss: z.number(), heapUsed: z.number(), ms: z.number() });
+
 export async function importCosts(dist: string, repeats = 3): Promise<ImportCost[]> {
   const rows: ImportCost[] = [];
   for (const [label, modules] of importRows(dist)) {
@@ -80,7 +87,7 @@ export async function importCosts(dist: string, repeats = 3): Promise<ImportCost
         SCRIPT,
         ...modules,
       ]);
-      runs.push(JSON.parse(result.stdout) as { rss: number; heapUsed: number; ms: number });
+      runs.push(importRunSchema.parse(JSON.parse(result.stdout)));
     }
     const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
     rows.push({

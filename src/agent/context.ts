@@ -81,7 +81,7 @@ async function chooseBackend(runner: Runner): Promise<Detection> {
 }
 
 /** Beside the IPAM data dir (/run/aks-ipvlan/agent.lock): on tmpfs, shared by every agent of the node. */
-export function nodeLockFile(paths: AgentPaths): string {
+function nodeLockFile(paths: AgentPaths): string {
   return join(dirname(paths.ipamDataDir), "agent.lock");
 }
 

@@ -4,6 +4,8 @@
 // rest-client.ts, never @kubernetes/client-node (issue 13).
 import type { KubeObject, KubeReader } from "../kube/api.ts";
 import { Informer } from "../kube/informer.ts";
+import { modelOf } from "../kube/models.ts";
+import { internalIp } from "../kube/nodes.ts";
 import { agentRestConfig } from "../kube/rest-config.ts";
 import { restClient } from "../kube/rest-client.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
@@ -61,17 +63,16 @@ export function clusterView(nodeName: string, api: KubeReader): ClusterView {
 }
 
 export function nodeFacts(node: KubeObject): NodeFacts {
-  const status = node.status as { addresses?: { type: string; address: string }[] } | undefined;
-  const internalIp = status?.addresses?.find((address) => address.type === "InternalIP")?.address;
+  const ip = internalIp(node);
   return {
-    ...(internalIp ? { internalIp } : {}),
+    ...(ip ? { internalIp: ip } : {}),
     blocks: parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]),
   };
 }
 
 /** A finished pod's sandbox is gone (its DEL ran or failed); only running or starting pods hold addresses. */
 export function podIps(pod: KubeObject): string[] {
-  const status = pod.status as { phase?: string; podIP?: string; podIPs?: { ip: string }[] } | undefined;
+  const status = modelOf("v1/Pod", pod).status;
   if (status?.phase === "Succeeded" || status?.phase === "Failed") return [];
   return [
     ...new Set([

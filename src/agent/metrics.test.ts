@@ -14,7 +14,7 @@ describe("agent metrics", () => {
     const metrics = agentMetrics();
     metrics.recordSuccess(report(["sysctl", "chain-missing", "chain-missing"]));
     metrics.recordError();
-    const text = metrics.text();
+    const text = metrics.registry.text();
     expect(text).toMatch(
       /^# HELP aks_ipvlan_reconciles_total .+\n# TYPE aks_ipvlan_reconciles_total counter\naks_ipvlan_reconciles_total 2$/m,
     );
@@ -30,7 +30,7 @@ describe("agent metrics", () => {
   });
 
   it("counts zero reconciles before the first, and no gauge it has no value for", () => {
-    const text = agentMetrics().text();
+    const text = agentMetrics().registry.text();
     expect(text).toMatch(/^aks_ipvlan_reconciles_total 0$/m);
     expect(text).not.toMatch(/^aks_ipvlan_block_capacity /m);
   });

@@ -49,8 +49,3 @@ export function resolveNode(spec: ClusterSpec, name: string, facts?: NodeFacts):
   }
   return { node: nodePlan({ name, ip }, blocks, pool) };
 }
-
-/** A node plan with no blocks: enough to name everything the cleanup removes. */
-export function emptyNode(name: string): NodePlan {
-  return { name, ip: "0.0.0.0", blocks: [], capacity: 0 };
-}

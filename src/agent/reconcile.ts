@@ -12,7 +12,7 @@ import type { DesiredNode, AgentPaths } from "./desired.ts";
 import { contentHash, conflistPath, missingPlugins, writeConflist } from "./cni-files.ts";
 import { findLeaks, listReservations, release, reservationDir, type LivePods } from "./ipam-gc.ts";
 
-export interface Repair {
+interface Repair {
   /** e.g. conflist-written, sysctl, chain-missing, jump-duplicated, host-route-missing, address-released. */
   kind: string;
   detail: string;

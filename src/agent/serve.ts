@@ -20,6 +20,7 @@ import {
 import type { ReconcileReport } from "./reconcile.ts";
 import { agentMetrics } from "./metrics.ts";
 import { listen } from "./server.ts";
+import { Coalescer } from "../sys/coalesce.ts";
 
 interface State {
   ready: boolean;
@@ -47,7 +48,7 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   const state: State = { ready: false };
 
   const server = await listen(options.listen ?? spec.agent.listenAddress, {
-    metrics,
+    metrics: metrics.registry,
     ready: () => state.ready,
     notReadyReason: () => state.lastError ?? state.waiting,
     status: async () => status(context, state),
@@ -67,8 +68,20 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
     }
   };
 
-  const reconcileNow = async (reasons: Set<string>) => {
-    if (reasons.has("spec")) await reloadSpec();
+  let resyncSeconds = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = (seconds: number) => {
+    if (seconds === resyncSeconds) return;
+    clearInterval(timer);
+    resyncSeconds = seconds;
+    timer = setInterval(() => trigger.kick("resync"), seconds * 1000);
+  };
+
+  const reconcileNow = async (reasons: ReadonlySet<string>) => {
+    if (reasons.has("spec")) {
+      await reloadSpec();
+      schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
+    }
     try {
       const outcome = await reconcileNode(context, spec);
       if ("waiting" in outcome) {
@@ -97,17 +110,9 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
     }
   };
 
-  const trigger = coalescing(reconcileNow);
+  // reconcileNow logs its own failures; a failed reconcile is retried at the next resync.
+  const trigger = new Coalescer(reconcileNow, (error) => log.error({ err: error }, "reconcile failed"));
   trigger.kick("start");
-
-  let resyncSeconds = 0;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (seconds: number) => {
-    if (seconds === resyncSeconds) return;
-    clearInterval(timer);
-    resyncSeconds = seconds;
-    timer = setInterval(() => trigger.kick("resync"), seconds * 1000);
-  };
   schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
   const specWatcher = watchSpec(options.config, () => trigger.kick("spec"));
   const stopNodeWatch = context.cluster?.watchNode(() => trigger.kick("node"));
@@ -120,16 +125,14 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
           return undefined;
         })
     : undefined;
-  const afterEach = trigger.onIdle(() => schedule(options.resyncSeconds ?? spec.agent.resyncSeconds));
 
   const signal = await stopped(hooks.stop);
   log.info({ signal }, "stopping; the datapath stays in place");
-  clearInterval(timer);
   specWatcher?.close();
   stopNodeWatch?.();
   await policy?.stop();
-  afterEach();
-  await trigger.idle();
+  await trigger.stop();
+  clearInterval(timer); // after the last reconcile, which may have scheduled a new interval
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections();
 }
@@ -150,33 +153,6 @@ function watchSpec(file: string, onChange: () => void): FSWatcher | undefined {
   } catch {
     return undefined; // the resync interval still picks up changes
   }
-}
-
-/** Runs `work` one at a time; kicks during a run are merged into one follow-up run. */
-function coalescing(work: (reasons: Set<string>) => Promise<void>) {
-  let pending = new Set<string>();
-  let running: Promise<void> | undefined;
-  const listeners = new Set<() => void>();
-  const drain = async () => {
-    while (pending.size > 0) {
-      const reasons = pending;
-      pending = new Set();
-      await work(reasons);
-      for (const listener of listeners) listener();
-    }
-    running = undefined;
-  };
-  return {
-    kick(reason: string) {
-      pending.add(reason);
-      running ??= drain();
-    },
-    idle: () => running ?? Promise.resolve(),
-    onIdle(listener: () => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
 }
 
 async function status(context: AgentContext, state: State): Promise<AgentStatus> {

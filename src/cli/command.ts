@@ -4,6 +4,7 @@
 // error path (failure.ts). Loads nothing heavy: the commands import the Kubernetes client only when they run.
 import type { Command } from "commander";
 import { UserError } from "../errors/user-error.ts";
+import { parseListen } from "../net/listen.ts";
 import { EXIT_FAILED } from "./failure.ts";
 
 export const EXIT_OK = 0;
@@ -33,6 +34,23 @@ export function parseCount(flag: string, text: string): number {
     ]);
   }
   return count;
+}
+
+/** --listen's value, checked before the command does anything (an option parser for commander). */
+export function parseListenFlag(text: string): string {
+  try {
+    parseListen(text);
+    return text;
+  } catch (error) {
+    throw new UserError([
+      {
+        path: "--listen",
+        value: text,
+        message: (error as Error).message,
+        fix: "write a.b.c.d:port, e.g. 127.0.0.1:9464 (loopback; 0.0.0.0 serves every address of the host)",
+      },
+    ]);
+  }
 }
 
 /** Runs a command body; its result is the exit code. Failures go to main, like every command's. */

@@ -6,7 +6,7 @@ import { ClusterUnreachableError, KubeApiError } from "../kube/errors.ts";
 
 export const EXIT_FAILED = 1;
 export const EXIT_BAD_INPUT = 2;
-export const EXIT_UNREACHABLE = 3;
+const EXIT_UNREACHABLE = 3;
 
 export interface Failure {
   code: number;

@@ -6,7 +6,7 @@ export function useColour(stream: { isTTY?: boolean } = process.stdout): boolean
   return Boolean(stream.isTTY) && !process.env.NO_COLOR;
 }
 
-export function paint(text: string, style: "bold" | "red" | "yellow", colour: boolean): string {
+function paint(text: string, style: "bold" | "red" | "yellow", colour: boolean): string {
   if (!colour) return text;
   const code = { bold: 1, red: 31, yellow: 33 }[style];
   return `\u001b[${code}m${text}\u001b[0m`;

@@ -8,7 +8,7 @@ export interface ProgressStream {
   isTTY?: boolean;
 }
 
-export const PROGRESS_QUIET_MS = 1000;
+const PROGRESS_QUIET_MS = 1000;
 
 export function startProgress(stream: ProgressStream, label: string, quietMs = PROGRESS_QUIET_MS): Progress {
   let latest: string | undefined;

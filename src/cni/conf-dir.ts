@@ -3,7 +3,7 @@
 // get another network than the agent set up. lint reports it, and the agent stays unready.
 import { readdir } from "node:fs/promises";
 
-export const NETWORK_CONFIG_FILE = /\.(conf|conflist|json)$/;
+const NETWORK_CONFIG_FILE = /\.(conf|conflist|json)$/;
 
 /** The network config files in the order libcni returns them (by name). */
 export function networkConfigs(names: readonly string[]): string[] {
@@ -11,7 +11,7 @@ export function networkConfigs(names: readonly string[]): string[] {
 }
 
 /** The file the runtime uses instead of `ours`, or undefined when ours is first (or absent). */
-export function shadowing(names: readonly string[], ours: string): string | undefined {
+function shadowing(names: readonly string[], ours: string): string | undefined {
   const [first] = networkConfigs(names);
   return first !== undefined && first !== ours && names.includes(ours) ? first : undefined;
 }

@@ -4,6 +4,7 @@
 // in the node's network namespace, where the ipvlan master is).
 import { access, constants, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
+import { z } from "zod";
 import { CommandError, run as defaultRun, type Runner } from "../sys/exec.ts";
 import { writeFileAtomic } from "../sys/atomic-write.ts";
 import { UserError, formatPath } from "../errors/user-error.ts";
@@ -43,7 +44,7 @@ export class CniError extends Error {
 }
 
 /** The error codes the CNI spec reserves (1-99); plugins may use 100 and up. */
-export const CNI_ERRORS = {
+const CNI_ERRORS = {
   incompatibleVersion: 1,
   unsupportedField: 2,
   containerUnknown: 3,
@@ -54,18 +55,25 @@ export const CNI_ERRORS = {
   tryAgainLater: 11,
 } as const;
 
-export type CniResult = Record<string, unknown>;
+/** A plugin's ADD result, passed on as prevResult as it came (each plugin reads its own parts). */
+const CniResultSchema = z.record(z.string(), z.unknown());
+export type CniResult = z.infer<typeof CniResultSchema>;
 
-interface CacheEntry {
-  kind: "cniCacheV1";
-  containerId: string;
-  ifName: string;
-  networkName: string;
-  config: Conflist;
-  cniArgs: Array<[string, string]>;
-  capabilityArgs: Record<string, unknown>;
-  result: CniResult;
-}
+/** The error JSON a plugin prints when it fails (CNI spec, "Error"). */
+const CniErrorSchema = z.looseObject({ code: z.number(), msg: z.string(), details: z.string().optional() });
+
+/** What ADD leaves in the cache directory for CHECK and DEL (libcni's cache file). */
+const CacheEntrySchema = z.object({
+  kind: z.literal("cniCacheV1"),
+  containerId: z.string(),
+  ifName: z.string(),
+  networkName: z.string(),
+  config: NetConfListSchema,
+  cniArgs: z.array(z.tuple([z.string(), z.string()])),
+  capabilityArgs: z.record(z.string(), z.unknown()),
+  result: CniResultSchema,
+});
+type CacheEntry = z.infer<typeof CacheEntrySchema>;
 
 export interface CniRuntimeOptions {
   /** Directories searched for plugin binaries, in order (CNI_PATH). */
@@ -127,7 +135,7 @@ export class CniRuntime {
 
   async cachedResult(conflist: Conflist, attachment: Attachment): Promise<CniResult | undefined> {
     const text = await readFile(this.#cachePath(conflist, attachment), "utf8").catch(() => undefined);
-    return text === undefined ? undefined : (JSON.parse(text) as CacheEntry).result;
+    return text === undefined ? undefined : CacheEntrySchema.parse(JSON.parse(text)).result;
   }
 
   #cachePath(conflist: Conflist, attachment: Attachment): string {
@@ -162,7 +170,7 @@ export class CniRuntime {
     }
     if (command !== "ADD") return prevResult;
     try {
-      return JSON.parse(stdout) as CniResult;
+      return CniResultSchema.parse(JSON.parse(stdout));
     } catch {
       throw new CniError(
         type,
@@ -195,7 +203,7 @@ export class CniRuntime {
 }
 
 /** The config one plugin sees: its own object plus the network's name and version, prevResult and runtimeConfig. */
-export function pluginConfig(
+function pluginConfig(
   conflist: Conflist,
   plugin: PluginConf,
   attachment: Attachment,
@@ -225,20 +233,17 @@ function cacheEntry(conflist: Conflist, attachment: Attachment, result: CniResul
 }
 
 function pluginError(type: string, command: CniCommand, error: CommandError): CniError {
+  let printed: unknown;
   try {
-    const parsed = JSON.parse(error.result.stdout) as { code?: unknown; msg?: unknown; details?: unknown };
-    if (typeof parsed.code === "number" && typeof parsed.msg === "string") {
-      return new CniError(
-        type,
-        command,
-        parsed.code,
-        parsed.msg,
-        typeof parsed.details === "string" ? parsed.details : "",
-      );
-    }
+    printed = JSON.parse(error.result.stdout);
   } catch {
-    // not the spec's error JSON: report what the plugin wrote
+    printed = undefined;
   }
+  const parsed = CniErrorSchema.safeParse(printed);
+  if (parsed.success) {
+    return new CniError(type, command, parsed.data.code, parsed.data.msg, parsed.data.details ?? "");
+  }
+  // not the spec's error JSON: report what the plugin wrote
   const output = (error.result.stderr || error.result.stdout).trim().slice(0, 500);
   return new CniError(type, command, CNI_ERRORS.ioFailure, `plugin exited ${error.result.code}`, output);
 }

@@ -10,10 +10,10 @@ export const CNI_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0
 /** libcni's ValidateNetworkName: the name becomes part of file and chain names. */
 export const NETWORK_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
-export const RouteSchema = z.looseObject({ dst: z.string(), gw: z.string().optional() });
+const RouteSchema = z.looseObject({ dst: z.string(), gw: z.string().optional() });
 
 /** One host-local range: `subnet`, optionally narrowed by rangeStart/rangeEnd, with its gateway. */
-export const RangeSchema = z.looseObject({
+const RangeSchema = z.looseObject({
   subnet: z.string(),
   rangeStart: z.string().optional(),
   rangeEnd: z.string().optional(),
@@ -21,7 +21,7 @@ export const RangeSchema = z.looseObject({
 });
 
 /** host-local's IPAMConfig: `ranges` is a list of range sets (one address per set per pod). */
-export const IpamSchema = z.looseObject({
+const IpamSchema = z.looseObject({
   type: z.string().min(1),
   dataDir: z.string().optional(),
   ranges: z.array(z.array(RangeSchema)).optional(),
@@ -34,7 +34,7 @@ export const IpamSchema = z.looseObject({
 });
 
 /** One plugin's configuration (NetConf without the list's name and version). */
-export const PluginConfSchema = z.looseObject({
+const PluginConfSchema = z.looseObject({
   type: z.string().min(1),
   capabilities: z.record(z.string(), z.boolean()).optional(),
   ipam: IpamSchema.optional(),
@@ -55,7 +55,6 @@ export const NetConfListSchema = z.looseObject({
 /** A .conf file: one plugin with the network's name and version. */
 export const NetConfSchema = PluginConfSchema.extend({ cniVersion: z.string(), name: z.string() });
 
-export type Route = z.infer<typeof RouteSchema>;
 export type HostLocalRange = z.infer<typeof RangeSchema>;
 export type IpamConf = z.infer<typeof IpamSchema>;
 export type PluginConf = z.infer<typeof PluginConfSchema>;

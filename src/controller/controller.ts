@@ -13,9 +13,9 @@ import { assignBlocks, type NodeView } from "../ipam/assign.ts";
 import { ledgerPatchData, parseLedger } from "./ledger.ts";
 import { LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
+import { modelOf } from "../kube/models.ts";
 import { internalIp, providerId } from "../kube/nodes.ts";
-import type { IPod } from "kubernetes-models/v1/Pod";
-import { type Backoff, Coalescer } from "./coalesce.ts";
+import { type Backoff, Coalescer } from "../sys/coalesce.ts";
 import { mapBounded } from "../sys/bounded.ts";
 import { desiredRoutes, type NodeBlocks } from "../routes/routes.ts";
 import { syncRoutes } from "../routes/sync.ts";
@@ -126,7 +126,7 @@ export class BlockController {
         const pods = await this.api.list("v1", "Pod");
         this.podCounts.clear();
         for (const pod of pods.items) {
-          const { spec, status } = pod as unknown as IPod;
+          const { spec, status } = modelOf("v1/Pod", pod);
           const phase = status?.phase;
           if (!spec?.nodeName || spec.hostNetwork || phase === "Succeeded" || phase === "Failed") continue;
           this.podCounts.set(spec.nodeName, (this.podCounts.get(spec.nodeName) ?? 0) + 1);
@@ -157,7 +157,7 @@ export class BlockController {
         this.passes.kick(); // someone else wrote the ledger: plan again on what it holds now
         return;
       }
-      this.options.metrics.releases.inc(assignment.releases.length);
+      this.options.metrics.releases.add(assignment.releases.length);
       for (const block of assignment.releases) this.log.info({ block }, "block returned to the pod pool");
     }
     await mapBounded(assignment.annotations, this.options.writeConcurrency ?? 16, (change) =>
@@ -239,7 +239,7 @@ export class BlockController {
       return true;
     } catch (error) {
       if (!(error instanceof KubeApiError) || (error.code !== 409 && error.code !== 404)) throw error;
-      this.options.metrics.conflicts.inc({ object: "ledger" });
+      this.options.metrics.conflicts.add(1, { object: "ledger" });
       this.ledgerVersion = undefined;
       await this.loadLedger();
       return false;
@@ -261,7 +261,7 @@ export class BlockController {
       });
       this.keepIfCurrent(node, written);
       const added = blocks.filter((block) => !before.includes(block));
-      this.options.metrics.allocations.inc(added.length);
+      this.options.metrics.allocations.add(added.length);
       if (added.length > 0) {
         this.log.info({ node: name, blocks: added }, "node block assigned");
         this.options.record(
@@ -275,7 +275,7 @@ export class BlockController {
       if (!(error instanceof KubeApiError)) throw error;
       if (error.code === 404) return; // deleted meanwhile; the watch will say so
       if (error.code !== 409) throw error;
-      this.options.metrics.conflicts.inc({ object: "node" });
+      this.options.metrics.conflicts.add(1, { object: "node" });
       const fresh = await this.api.get(ref);
       if (fresh) this.keepIfCurrent(node, fresh);
       this.passes.kick();
@@ -330,8 +330,8 @@ export class BlockController {
       );
       try {
         const changes = await syncRoutes(routeTable, this.spec.name, desired);
-        this.options.metrics.routeChanges.inc({ action: "put" }, changes.put.length);
-        this.options.metrics.routeChanges.inc({ action: "delete" }, changes.remove.length);
+        this.options.metrics.routeChanges.add(changes.put.length, { action: "put" });
+        this.options.metrics.routeChanges.add(changes.remove.length, { action: "delete" });
         for (const route of changes.put) {
           this.log.info(
             { route: route.name, block: route.addressPrefix, via: route.nextHopIpAddress },

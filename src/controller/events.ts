@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { KubeApi } from "../kube/client.ts";
 import { Limiter } from "../sys/bounded.ts";
 
-export const EVENT_SOURCE = "aks-ipvlan-controller";
+const EVENT_SOURCE = "aks-ipvlan-controller";
 
 export type EventRecorder = (
   node: string,

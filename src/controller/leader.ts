@@ -5,6 +5,7 @@
 // a leader that cannot renew within the renew deadline stops leading before its lease can expire.
 import type { KubeApi, KubeObject, ObjectRef } from "../kube/client.ts";
 import { KubeApiError } from "../kube/client.ts";
+import { modelOf, type Model } from "../kube/models.ts";
 
 export interface LeaseTimings {
   leaseDurationMs: number;
@@ -12,7 +13,7 @@ export interface LeaseTimings {
   retryPeriodMs: number;
 }
 
-export const DEFAULT_LEASE_TIMINGS: LeaseTimings = {
+const DEFAULT_LEASE_TIMINGS: LeaseTimings = {
   leaseDurationMs: 15_000,
   renewDeadlineMs: 10_000,
   retryPeriodMs: 2_000,
@@ -24,13 +25,7 @@ export interface LeaderCallbacks {
   onError?: (error: unknown) => void;
 }
 
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
+type LeaseSpec = NonNullable<Model<"coordination.k8s.io/v1/Lease">["spec"]>;
 
 export class LeaderElector {
   private readonly api: KubeApi;
@@ -118,7 +113,7 @@ export class LeaderElector {
         }),
       );
     }
-    const spec = (lease.spec ?? {}) as LeaseSpec;
+    const spec = modelOf("coordination.k8s.io/v1/Lease", lease).spec ?? {};
     const record = JSON.stringify([spec.holderIdentity, spec.renewTime, lease.metadata.resourceVersion]);
     if (record !== this.observedRecord) {
       this.observedRecord = record;
@@ -136,7 +131,7 @@ export class LeaderElector {
   /** Gives the lease up so the other replica need not wait for it to expire. */
   private async release(): Promise<void> {
     const lease = await this.api.get(this.ref);
-    const spec = (lease?.spec ?? {}) as LeaseSpec;
+    const spec = (lease && modelOf("coordination.k8s.io/v1/Lease", lease).spec) ?? {};
     if (!lease || spec.holderIdentity !== this.identity) return;
     const now = microTime(Date.now());
     await this.patch(lease, {

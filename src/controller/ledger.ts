@@ -7,7 +7,7 @@
 import { formatCidr, parseCidr } from "../net/cidr.ts";
 
 /** ConfigMap keys allow [-._a-zA-Z0-9]: "10.241.0.16/28" is stored as "10.241.0.16_28". */
-export function ledgerKey(block: string): string {
+function ledgerKey(block: string): string {
   return block.replace("/", "_");
 }
 

@@ -3,7 +3,7 @@
 import type { ClusterFacts, NodeFacts } from "./facts.ts";
 import type { AgentStatus } from "../agent/status.ts";
 
-export type Severity = "ok" | "warning" | "error" | "not checked";
+type Severity = "ok" | "warning" | "error" | "not checked";
 
 export interface DoctorFinding {
   check: string;
@@ -15,7 +15,7 @@ export interface DoctorFinding {
 }
 
 /** At this share of a node's addresses in use, the doctor warns. */
-export const ADDRESS_WARNING_RATIO = 0.9;
+const ADDRESS_WARNING_RATIO = 0.9;
 
 const AGENT_LOGS = "kubectl -n aks-ipvlan-system logs";
 

@@ -4,7 +4,7 @@ import type { AgentStatus } from "../agent/status.ts";
 
 export type Fetched<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-export interface AgentPodFacts {
+interface AgentPodFacts {
   name: string;
   phase: string;
   ready: boolean;

@@ -9,6 +9,7 @@ import { labelSelector, type KubeApi, type KubeObject } from "../kube/client.ts"
 import type { PodExec } from "../kube/exec.ts";
 import { podState } from "../kube/pods.ts";
 import { internalIp } from "../kube/nodes.ts";
+import { modelOf } from "../kube/models.ts";
 import { deploymentRollout } from "../kube/rollout.ts";
 import { COREDNS } from "../kube/install.ts";
 import { mapBounded } from "../sys/bounded.ts";
@@ -49,8 +50,7 @@ export async function gatherFacts(deps: GatherDeps): Promise<ClusterFacts> {
     namespace: NAMESPACE,
   });
   // The nodes the agent is meant to run on (its nodeSelector); Windows nodes are none of our business.
-  const template = (daemonSet?.spec as { template?: { spec?: { nodeSelector?: Record<string, string> } } })
-    ?.template;
+  const template = daemonSet && modelOf("apps/v1/DaemonSet", daemonSet).spec?.template;
   const nodeSelector = template?.spec?.nodeSelector ?? { "kubernetes.io/os": "linux" };
   const [nodeList, podList, coreDns, ledger] = await Promise.all([
     api.list("v1", "Node", { labelSelector: labelSelector(nodeSelector) }),
@@ -145,5 +145,5 @@ async function routes(deps: GatherDeps, nodes: readonly NodeFacts[]): Promise<Cl
 }
 
 function nodeNameOf(pod: KubeObject): string | undefined {
-  return (pod.spec as { nodeName?: string } | undefined)?.nodeName;
+  return modelOf("v1/Pod", pod).spec?.nodeName;
 }

@@ -1,23 +1,34 @@
 // Making the node's host device and block routes match desiredHostPath(): read them with
 // `ip -json`, plan the difference (pure), fix it with one `ip -batch -`.
+import { z } from "zod";
 import { CommandError, type Runner } from "../sys/exec.ts";
 import type { HostPath } from "./desired.ts";
 
-export interface Link {
-  ifname: string;
-  flags?: string[];
+/** The fields of `ip -json -details link show` this module reads. */
+const LinkSchema = z.looseObject({
+  ifname: z.string(),
+  flags: z.array(z.string()).optional(),
   /** The master's name, for a device stacked on another one in the same namespace. */
-  link?: string;
-  linkinfo?: { info_kind?: string; info_data?: { mode?: string } };
-}
+  link: z.string().optional(),
+  linkinfo: z
+    .looseObject({
+      info_kind: z.string().optional(),
+      info_data: z.looseObject({ mode: z.string().optional() }).optional(),
+    })
+    .optional(),
+});
 
-export interface Route {
-  dst: string;
-  dev?: string;
-  prefsrc?: string;
-}
+/** The fields of `ip -json -4 route show` this module reads. */
+const RouteSchema = z.looseObject({
+  dst: z.string(),
+  dev: z.string().optional(),
+  prefsrc: z.string().optional(),
+});
 
-export type HostRepairKind =
+export type Link = z.infer<typeof LinkSchema>;
+export type Route = z.infer<typeof RouteSchema>;
+
+type HostRepairKind =
   | "host-device-missing"
   | "host-device-changed"
   | "host-device-down"
@@ -102,8 +113,8 @@ async function readState(runner: Runner): Promise<{ links: Link[]; routes: Route
     runner("ip", ["-json", "-4", "route", "show", "table", "main"]),
   ]);
   return {
-    links: JSON.parse(links.stdout || "[]") as Link[],
-    routes: JSON.parse(routes.stdout || "[]") as Route[],
+    links: z.array(LinkSchema).parse(JSON.parse(links.stdout || "[]")),
+    routes: z.array(RouteSchema).parse(JSON.parse(routes.stdout || "[]")),
   };
 }
 

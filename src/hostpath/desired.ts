@@ -7,7 +7,7 @@ import type { NodePlan } from "../ipam/planner.ts";
 /** The ipvlan device in the node's namespace; kubelet probes and same-node services need it. */
 export const HOST_DEVICE = "ipvl-host";
 
-export interface HostRoute {
+interface HostRoute {
   dst: string;
   dev: string;
   src: string;

@@ -38,7 +38,7 @@ export interface AssignInput {
   due: ReadonlySet<string>;
 }
 
-export interface AssignWarning {
+interface AssignWarning {
   node: string;
   block: string;
   message: string;

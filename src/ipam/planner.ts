@@ -11,7 +11,7 @@ import { assignBlocks } from "./assign.ts";
 import { routeFor, type RouteEntry } from "../routes/routes.ts";
 import { BlockAllocator } from "./allocator.ts";
 
-export interface BlockPlan {
+interface BlockPlan {
   cidr: string;
   firstPod: string;
   lastPod: string;

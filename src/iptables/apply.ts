@@ -9,7 +9,7 @@ import { planCleanup, planRules, type RuleRepair } from "./sync.ts";
 /** Waits for the xtables lock (kube-proxy and kubelet hold it briefly) instead of failing at once. */
 const RESTORE_ARGS = ["--noflush", "--wait=5"];
 
-export async function readTables(runner: Runner, backend: Backend): Promise<Tables> {
+async function readTables(runner: Runner, backend: Backend): Promise<Tables> {
   return parseSave((await runner(backend.save, [], { timeoutMs: 10_000 })).stdout);
 }
 

@@ -1,5 +1,5 @@
 // Parsing `iptables-save` output: per table, each chain's rules as iptables-save prints them.
-export interface Table {
+interface Table {
   /** Chain name → the rules that `-A` that chain, without the `-A CHAIN ` prefix, in order. */
   chains: Map<string, string[]>;
 }

@@ -4,8 +4,7 @@
 import type { ChainSet, JumpRule } from "./chain-set.ts";
 import { chainRules, parseSave, ruleTarget, type Tables } from "./save.ts";
 
-export type RuleRepairKind =
-  "chain-missing" | "chain-changed" | "jump-missing" | "jump-duplicated" | "jump-stale";
+type RuleRepairKind = "chain-missing" | "chain-changed" | "jump-missing" | "jump-duplicated" | "jump-stale";
 
 export interface RuleRepair {
   kind: RuleRepairKind;

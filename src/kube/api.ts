@@ -4,12 +4,12 @@
 
 export const FIELD_MANAGER = "aks-ipvlan";
 
-export interface ManagedFieldsEntry {
+interface ManagedFieldsEntry {
   manager?: string;
   operation?: string;
 }
 
-export interface ObjectMeta {
+interface ObjectMeta {
   name: string;
   namespace?: string;
   resourceVersion?: string;

@@ -5,7 +5,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { FIELD_MANAGER, KubeApiError, type KubeApi, type KubeObject, type ObjectRef } from "./client.ts";
 
-export type Change = "created" | "configured" | "unchanged";
+type Change = "created" | "configured" | "unchanged";
 
 export interface Applied {
   ref: ObjectRef;
@@ -46,7 +46,7 @@ export function applyOrder(objects: readonly KubeObject[]): KubeObject[] {
   return [...objects.filter(isNamespace), ...objects.filter((object) => !isNamespace(object))];
 }
 
-export function isOurs(object: KubeObject): boolean {
+function isOurs(object: KubeObject): boolean {
   return (object.metadata.managedFields ?? []).some((entry) => entry.manager === FIELD_MANAGER);
 }
 

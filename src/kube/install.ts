@@ -13,7 +13,7 @@ export const COREDNS: ObjectRef = {
   namespace: "kube-system",
 };
 
-export type CoreDnsOutcome = "ready" | "restarted" | "not found" | "not checked (dry run)";
+type CoreDnsOutcome = "ready" | "restarted" | "not found" | "not checked (dry run)";
 
 export interface InstallReport {
   applied: Applied[];

@@ -1,12 +1,9 @@
 // Reading Node objects: the address pods and routes use, the VM behind the node, and whether the
 // kubelet reports Ready. The one place that reads a Node's spec and status, typed by kubernetes-models.
-import type { INode } from "kubernetes-models/v1/Node";
 import type { KubeObject } from "./client.ts";
+import { modelOf } from "./models.ts";
 
-/** The client hands out objects as JSON; a Node from the API server has kubernetes-models' shape. */
-function asNode(node: KubeObject): INode {
-  return node as unknown as INode;
-}
+const asNode = (node: KubeObject) => modelOf("v1/Node", node);
 
 export function internalIp(node: KubeObject): string | undefined {
   return asNode(node).status?.addresses?.find((address) => address.type === "InternalIP")?.address;

@@ -2,6 +2,7 @@
 // ready or finished, failing fast when the pod can never get there (image pull errors, a failed run).
 import { createHash } from "node:crypto";
 import type { KubeApi, KubeObject, ObjectRef } from "./client.ts";
+import { modelOf } from "./models.ts";
 import { waitFor, type Verdict } from "./wait.ts";
 
 export type PodGoal = "ready" | "finished";
@@ -13,18 +14,6 @@ export interface PodState {
   problem?: string;
 }
 
-interface PodStatus {
-  phase?: string;
-  conditions?: Array<{ type: string; status: string }>;
-  containerStatuses?: Array<{
-    name: string;
-    state?: {
-      waiting?: { reason?: string; message?: string };
-      terminated?: { exitCode?: number; reason?: string };
-    };
-  }>;
-}
-
 const HOPELESS_WAITING = new Set([
   "ErrImagePull",
   "ImagePullBackOff",
@@ -34,7 +23,7 @@ const HOPELESS_WAITING = new Set([
 ]);
 
 export function podState(pod: KubeObject): PodState {
-  const status = (pod.status ?? {}) as PodStatus;
+  const status = modelOf("v1/Pod", pod).status ?? {};
   const phase = status.phase ?? "Pending";
   const ready = (status.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
   for (const container of status.containerStatuses ?? []) {
@@ -59,7 +48,7 @@ export function podVerdict(pod: KubeObject | undefined, goal: PodGoal): Verdict 
   return { done: false, progress: state.phase };
 }
 
-export class PodFailedError extends Error {
+class PodFailedError extends Error {
   constructor(ref: ObjectRef, reason: string) {
     super(`pod ${ref.namespace}/${ref.name} failed: ${reason}`);
     this.name = "PodFailedError";
@@ -77,7 +66,7 @@ export async function startPod(
   return awaitPod(api, podRef(pod), goal, options);
 }
 
-export async function awaitPod(
+async function awaitPod(
   api: KubeApi,
   ref: ObjectRef,
   goal: PodGoal,
@@ -101,7 +90,7 @@ export async function awaitPod(
   return pod!;
 }
 
-export function podRef(pod: KubeObject): ObjectRef {
+function podRef(pod: KubeObject): ObjectRef {
   return { apiVersion: "v1", kind: "Pod", name: pod.metadata.name, namespace: pod.metadata.namespace };
 }
 

@@ -11,7 +11,7 @@ import { z } from "zod";
 import { UserError } from "../errors/user-error.ts";
 import type { RestConfig } from "./rest-client.ts";
 
-export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
+const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 const kubeconfigSchema = z.object({
   "current-context": z.string().optional(),

@@ -16,7 +16,7 @@ export interface ScratchOptions {
   onDeleted?: (namespace: string) => void;
 }
 
-export const SCRATCH_LABEL = "aks-ipvlan.io/scratch";
+const SCRATCH_LABEL = "aks-ipvlan.io/scratch";
 
 export async function withScratchNamespace<T>(
   api: KubeApi,

@@ -5,14 +5,15 @@ import { labelSelector, type KubeApi, type KubeObject } from "./client.ts";
 import { applyOrder, describeRef, refOf } from "./apply.ts";
 import { agentDaemonSet } from "./install.ts";
 import { perNodeName, podState } from "./pods.ts";
+import { modelOf, type Model } from "./models.ts";
 import type { Progress } from "./wait.ts";
 import { WaitTimeoutError, waitFor, type Selection } from "./wait.ts";
 
-export const CLEANUP_FLAG = "--cleanup";
+const CLEANUP_FLAG = "--cleanup";
 const CLEANUP_LABEL = "aks-ipvlan.io/cleanup";
 const WORKLOADS = new Set(["DaemonSet", "Deployment"]);
 
-export interface NodeCleanup {
+interface NodeCleanup {
   node: string;
   outcome: "cleaned" | "failed" | "timed out";
   detail?: string;
@@ -40,7 +41,7 @@ export async function uninstall(
   const agentRef = refOf(rendered);
   const live = await api.get(agentRef);
   // What is running is what must be cleaned up; the rendering only stands in when it is gone.
-  const agent = live ?? rendered;
+  const agent = modelOf("apps/v1/DaemonSet", live ?? rendered);
   const namespace = agentRef.namespace!;
 
   const removed: UninstallReport["removed"] = [];
@@ -56,9 +57,7 @@ export async function uninstall(
   }
 
   // Only the nodes the agent runs on (its nodeSelector: Linux) have anything to clean.
-  const nodeSelector = labelSelector(
-    (agent.spec as { template: PodTemplate }).template.spec.nodeSelector ?? {},
-  );
+  const nodeSelector = labelSelector(agent.spec?.template.spec?.nodeSelector ?? {});
   const nodes = (await api.list("v1", "Node", { labelSelector: nodeSelector })).items.map(
     (node) => node.metadata.name,
   );
@@ -91,11 +90,11 @@ export async function uninstall(
 }
 
 /** The agent's own pod, run once on one node with --cleanup: same image, mounts and privileges. */
-export function cleanupPod(agent: KubeObject, node: string): KubeObject {
-  const template = structuredClone((agent.spec as { template: PodTemplate }).template);
-  const spec = template.spec;
-  const [container] = spec.containers;
-  if (!container) throw new Error(`${describeRef(refOf(agent))} has no containers`);
+function cleanupPod(agent: Model<"apps/v1/DaemonSet">, node: string): KubeObject {
+  const template = structuredClone(agent.spec?.template);
+  const spec = template?.spec;
+  const [container] = spec?.containers ?? [];
+  if (!spec || !container) throw new Error(`${describeRef(refOf(agent))} has no containers`);
   // Probes and ports belong to the long-running agent (its port is on the host network and may be
   // in use); init containers prepare a node for running, not for cleaning.
   const { livenessProbe: _l, readinessProbe: _r, startupProbe: _s, ports: _p, ...kept } = container;
@@ -106,7 +105,7 @@ export function cleanupPod(agent: KubeObject, node: string): KubeObject {
     metadata: {
       name: perNodeName("aks-ipvlan-cleanup", node),
       namespace: agent.metadata.namespace,
-      labels: { ...template.metadata?.labels, [CLEANUP_LABEL]: "true" },
+      labels: { ...template?.metadata?.labels, [CLEANUP_LABEL]: "true" },
     },
     spec: {
       ...podSpec,
@@ -118,25 +117,8 @@ export function cleanupPod(agent: KubeObject, node: string): KubeObject {
   };
 }
 
-interface Container {
-  name: string;
-  args?: string[];
-  [field: string]: unknown;
-}
-
-interface PodTemplate {
-  metadata?: { labels?: Record<string, string> };
-  spec: {
-    containers: Container[];
-    initContainers?: Container[];
-    nodeSelector?: Record<string, string>;
-    [field: string]: unknown;
-  };
-}
-
-function selectorOf(agent: KubeObject): string {
-  const spec = agent.spec as { selector?: { matchLabels?: Record<string, string> } };
-  return labelSelector(spec.selector?.matchLabels ?? {});
+function selectorOf(agent: Model<"apps/v1/DaemonSet">): string {
+  return labelSelector(agent.spec?.selector.matchLabels ?? {});
 }
 
 async function waitForCleanup(
@@ -176,7 +158,7 @@ async function waitForCleanup(
   } finally {
     progress.done();
   }
-  const byNode = new Map(pods.map((pod) => [(pod.spec as { nodeName?: string }).nodeName, pod]));
+  const byNode = new Map(pods.map((pod) => [modelOf("v1/Pod", pod).spec?.nodeName, pod]));
   return nodes.map((node): NodeCleanup => {
     const pod = byNode.get(node);
     const state = pod ? podState(pod) : undefined;

@@ -1,6 +1,7 @@
 // The node agent's DaemonSet: one agent per node, on the host network, running before the node is Ready.
 import type { IDaemonSet } from "kubernetes-models/apps/v1/DaemonSet";
 import type { ClusterSpec } from "../spec/schema.ts";
+import { parseListen } from "../net/listen.ts";
 import {
   AGENT_NAME,
   CNI_BIN_DIR,
@@ -30,8 +31,8 @@ const NETNS_DIR = "/run/netns";
 
 /** Host and port the kubelet probes: the listen address itself, or loopback when it listens on all. */
 export function probeTarget(listenAddress: string): { host: string; port: number } {
-  const [host, port] = listenAddress.split(":") as [string, string];
-  return { host: host === "0.0.0.0" ? "127.0.0.1" : host, port: Number(port) };
+  const { host, port } = parseListen(listenAddress);
+  return { host: host === "0.0.0.0" ? "127.0.0.1" : host, port };
 }
 
 export function agentDaemonSet(spec: ClusterSpec): IDaemonSet {

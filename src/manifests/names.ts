@@ -1,5 +1,4 @@
 // Names shared by the manifests, the install command and the image: one place for each of them.
-export { BLOCKS_ANNOTATION } from "../ipam/annotation.ts";
 
 export const NAMESPACE = "aks-ipvlan-system";
 export const AGENT_NAME = "aks-ipvlan-agent";
@@ -7,7 +6,10 @@ export const CONTROLLER_NAME = "aks-ipvlan-controller";
 export const CONFIG_MAP_NAME = "aks-ipvlan-config";
 /** The controller's record of which node holds which block (claims are written here first). */
 export const LEDGER_NAME = "aks-ipvlan-blocks";
-/** The Lease the controller replicas elect their leader with. */
+/**
+ * The Lease the controller replicas elect their leader with (named after the controller).
+ * @alias
+ */
 export const LEASE_NAME = CONTROLLER_NAME;
 /** The ConfigMap key holding the cluster spec, and the file name it is mounted as. */
 export const CONFIG_KEY = "cluster.yaml";
@@ -27,9 +29,9 @@ export const HOST_CNI_BIN_MOUNT = "/host/opt/cni/bin";
 /** The image's entry point: the built CLI. */
 export const ENTRYPOINT = ["node", "/app/dist/cli/main.js"] as const;
 
-export const NAME_LABEL = "app.kubernetes.io/name";
-export const PART_OF_LABEL = "app.kubernetes.io/part-of";
-export const PART_OF = "aks-ipvlan";
+const NAME_LABEL = "app.kubernetes.io/name";
+const PART_OF_LABEL = "app.kubernetes.io/part-of";
+const PART_OF = "aks-ipvlan";
 
 export function labelsOf(name: string): Record<string, string> {
   return { [NAME_LABEL]: name, [PART_OF_LABEL]: PART_OF };

@@ -51,7 +51,7 @@ export function renderManifests(spec: ClusterSpec): Manifest[] {
   ] as Manifest[];
 }
 
-export function specText(spec: ClusterSpec): string {
+function specText(spec: ClusterSpec): string {
   return stringify(spec);
 }
 

@@ -26,7 +26,7 @@ import type { Manifest } from "./render.ts";
 export const SEED_CONFIG_FILE = "ipv4-config-egress.yaml";
 export const SEED_MASQUERADE_FILE = "ipv4-enable-masquerade.yaml";
 /** Has sh, ip, sysctl and iptables; the seed already uses it for debugging. */
-export const SEED_TOOLS_IMAGE = "nicolaka/netshoot:v0.13";
+const SEED_TOOLS_IMAGE = "nicolaka/netshoot:v0.13";
 const NAMESPACE = "default";
 const SLEEP_FOREVER = "exec sleep 2147483647";
 

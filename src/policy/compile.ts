@@ -48,27 +48,27 @@ export interface PodFirewall {
   restore: string;
 }
 
-export interface PortRange {
+interface PortRange {
   protocol: Protocol;
   from: number;
   to: number;
 }
 
 /** What one policy rule allows a pod, resolved to addresses and port numbers. */
-export interface Clause {
+interface Clause {
   policy: string;
   /** Peer addresses ("any" when the rule has no peers). */
   addrs: Cidr[] | "any";
   ports: PortRange[] | "any";
 }
 
-export interface DirectionIntent {
+interface DirectionIntent {
   isolated: boolean;
   clauses: Clause[];
 }
 
 /** A pod's resolved policy: everything its rules depend on, without rendering. */
-export interface PodIntent {
+interface PodIntent {
   ingress: DirectionIntent;
   egress: DirectionIntent;
 }
@@ -613,7 +613,7 @@ export function podsAffected(before: PolicyWorld, after: PolicyWorld): Set<PodKe
 // The node side: ingress from other nodes, and Services.
 
 /** A jump into a node chain; planRules takes it once JumpRule's chain union includes INPUT. */
-export type NodeJump = Omit<JumpRule, "chain"> & { chain: "INPUT" | "OUTPUT" };
+type NodeJump = Omit<JumpRule, "chain"> & { chain: "INPUT" | "OUTPUT" };
 
 /** Same shape as the node's other rules (iptables/chain-set.ts ChainSet), for planRules and planCleanup. */
 export interface NodePolicyRules extends Omit<ChainSet, "jumps"> {

@@ -27,7 +27,7 @@ export interface PolicyPod {
   ports: PodPort[];
 }
 
-export interface PolicyNamespace {
+interface PolicyNamespace {
   name: string;
   labels: Record<string, string>;
 }

@@ -17,7 +17,7 @@ import type { Finding } from "../errors/user-error.ts";
  * that are not forwardable or not unicast, plus Azure's platform endpoints). 169.254.169.254 (IMDS) is
  * inside 169.254.0.0/16 and 255.255.255.255 inside 240.0.0.0/4; they are listed so messages name them.
  */
-export const SPECIAL_RANGES: ReadonlyArray<{ cidr: Cidr; name: string }> = [
+const SPECIAL_RANGES: ReadonlyArray<{ cidr: Cidr; name: string }> = [
   ["0.0.0.0/8", '"this network" (RFC 6890)'],
   ["127.0.0.0/8", "loopback (RFC 6890)"],
   ["169.254.0.0/16", "link-local (RFC 6890)"],
@@ -33,14 +33,14 @@ export const SPECIAL_RANGES: ReadonlyArray<{ cidr: Cidr; name: string }> = [
  * anything wider necessarily spans public space and, at /0, every destination: as a non-masquerade
  * destination it turns masquerade off, as a pool it hands out 0.0.0.x.
  */
-export const WIDEST_PREFIX = 8;
+const WIDEST_PREFIX = 8;
 /** Azure's smallest subnet: the five addresses it keeps leave three usable ones. */
-export const NARROWEST_SUBNET_PREFIX = 29;
+const NARROWEST_SUBNET_PREFIX = 29;
 /** Azure keeps the subnet's first four addresses (network, gateway, two DNS) and its last (broadcast). */
-export const AZURE_RESERVED_LOW = 4;
+const AZURE_RESERVED_LOW = 4;
 
 /** The special-purpose ranges `cidr` overlaps, named, e.g. "link-local (RFC 6890) and Azure IMDS". */
-export function specialRangesOverlapping(cidr: Cidr): string | undefined {
+function specialRangesOverlapping(cidr: Cidr): string | undefined {
   const names = SPECIAL_RANGES.filter((special) => overlaps(special.cidr, cidr)).map(
     (special) => special.name,
   );

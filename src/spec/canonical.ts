@@ -3,6 +3,7 @@
 // see what was validated; a value that cannot be read unambiguously is refused with its fix.
 import { z } from "zod";
 import { formatCidr, formatIp, parseCidr, parseCidrOrIp, parseIp } from "../net/cidr.ts";
+import { formatListen, parseListen } from "../net/listen.ts";
 
 function fix(text: string) {
   return { params: { fix: text } };
@@ -73,12 +74,11 @@ export const image = matching(
 /** IPv4:port, canonical ("127.0.0.1:9464"); port 0 (any free port) would leave the probes nowhere. */
 export const listenAddress = canonicalBy(
   (text) => {
-    const match = /^([0-9.]+):(\d{1,5})$/.exec(text.trim());
-    const port = Number(match?.[2]);
-    if (!match || port < 1 || port > 65535) throw new Error("not an IPv4 address and port from 1 to 65535");
-    return { ip: parseIp(match[1]!), port };
+    const address = parseListen(text.trim());
+    if (address.port === 0) throw new Error("port 0 picks a random port the probes cannot find");
+    return address;
   },
-  ({ ip: address, port }) => `${formatIp(address)}:${port}`,
+  formatListen,
   "write it as a.b.c.d:port, e.g. 127.0.0.1:9464 (kubelet probes reach it on the host network)",
 );
 

@@ -38,7 +38,7 @@ const dnsLabel = matching(
   "use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
 );
 
-export const NodeSchema = z.strictObject({
+const NodeSchema = z.strictObject({
   name: dnsLabel,
   ip: ip.describe("The node's primary NIC address (its InternalIP)."),
   block: cidr.optional().describe("Pins this node's block; otherwise the planner picks the lowest free one."),
@@ -253,4 +253,3 @@ export const ClusterSpecSchema = z
 export type ClusterSpecInput = z.input<typeof ClusterSpecSchema>;
 /** The spec after validation, with every default filled in. */
 export type ClusterSpec = z.output<typeof ClusterSpecSchema>;
-export type NodeSpec = z.output<typeof NodeSchema>;

@@ -6,7 +6,7 @@ import { formatIp, parseCidr, size } from "../net/cidr.ts";
 import { validateSpec } from "../spec/load.ts";
 
 const FIRST_HOST = 4;
-export const MAX_NODES = 32;
+const MAX_NODES = 32;
 
 export function withNodes(spec: ClusterSpec, count: number): ClusterSpec {
   const subnet = parseCidr(spec.nodeSubnet);

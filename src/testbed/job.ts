@@ -75,7 +75,6 @@ const ProfileRunSchema = z.strictObject({
   setupMs: z.number(),
   suiteMs: z.number(),
 });
-export type ProfileRun = z.infer<typeof ProfileRunSchema>;
 
 const ControlRunSchema = z.strictObject({
   id: z.string(),

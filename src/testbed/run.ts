@@ -12,7 +12,7 @@ import { RunnerChoice, type KernelRunner, type RunnerName } from "./runners/runn
 
 export const RUNS_DIR = resolve(import.meta.dirname, "../../.testbed");
 /** Chooses the runner of the e2e tests and benches (auto|native|uml|qemu); default auto. */
-export const RUNNER_VARIABLE = "AKS_IPVLAN_RUNNER";
+const RUNNER_VARIABLE = "AKS_IPVLAN_RUNNER";
 const KERNEL_UP = /^testbed: kernel up: (\S+) (\S+)$/;
 
 export interface GuestRun<Result> {

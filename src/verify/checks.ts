@@ -79,7 +79,7 @@ interface Check {
 }
 
 /** Runs commands for a check and keeps each one as evidence. */
-export class Recorder {
+class Recorder {
   readonly evidence: Evidence[] = [];
 
   async pod(fixture: Fixture, pod: PodRef, argv: string[]): Promise<ExecResult> {

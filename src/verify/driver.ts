@@ -15,7 +15,7 @@ export interface NodeRef {
  *   the body (agnhost netexec's /clientip, or a busybox httpd CGI).
  * dns: a cluster DNS server forwarding to the node's upstream resolver (the testbed's kube-dns backend).
  */
-export type PodRole = "client" | "http" | "dns";
+type PodRole = "client" | "http" | "dns";
 
 export interface PodRequest {
   /** Unique in the run; a DNS label. */

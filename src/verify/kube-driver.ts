@@ -7,6 +7,7 @@ import type { PodExec } from "../kube/exec.ts";
 import { perNodeName, startPod } from "../kube/pods.ts";
 import { waitFor } from "../kube/wait.ts";
 import { internalIp, isNodeReady } from "../kube/nodes.ts";
+import { modelOf } from "../kube/models.ts";
 import type { Progress } from "../kube/wait.ts";
 import type {
   ClusterDriver,
@@ -38,8 +39,8 @@ export interface KubeDriverOptions {
   progress?: (label: string) => Progress;
 }
 
-export const HTTP_PORT = 8080;
-export const CLIENT_IP_PATH = "/clientip";
+const HTTP_PORT = 8080;
+const CLIENT_IP_PATH = "/clientip";
 /** Selects one test pod; services select their one backend by it. */
 export const POD_LABEL = "aks-ipvlan.io/verify-pod";
 const NGINX_CONFIG = "verify-http";
@@ -87,7 +88,7 @@ export function kubeDriver(options: KubeDriverOptions): ClusterDriver {
         name: "kube-dns",
         namespace: "kube-system",
       });
-      const clusterDnsIp = (dns?.spec as { clusterIP?: string } | undefined)?.clusterIP;
+      const clusterDnsIp = dns && modelOf("v1/Service", dns).spec?.clusterIP;
       if (!clusterDnsIp)
         throw new Error("no Service kube-system/kube-dns with a ClusterIP: is this an AKS cluster?");
       return {
@@ -128,7 +129,7 @@ export function kubeDriver(options: KubeDriverOptions): ClusterDriver {
         await nginxConfig;
       }
       const pod = await started(testPod(options, request));
-      const ip = (pod.status as { podIP?: string } | undefined)?.podIP;
+      const ip = modelOf("v1/Pod", pod).status?.podIP;
       if (!ip) throw new Error(`pod ${request.name} is ready but has no address`);
       return { name: request.name, node: request.node, ip, role: request.role };
     },
@@ -178,8 +179,8 @@ export function kubeDriver(options: KubeDriverOptions): ClusterDriver {
       );
       // Read after the endpoints exist: by then every field the control plane fills in is there.
       const service = await api.get({ apiVersion: "v1", kind: "Service", name: request.name, namespace });
-      const spec = (service?.spec ?? {}) as { clusterIP?: string; ports?: Array<{ nodePort?: number }> };
-      if (!spec.clusterIP) throw new Error(`service ${request.name} got no ClusterIP`);
+      const spec = service && modelOf("v1/Service", service).spec;
+      if (!spec?.clusterIP) throw new Error(`service ${request.name} got no ClusterIP`);
       const nodePort = spec.ports?.[0]?.nodePort;
       return {
         name: request.name,
@@ -235,7 +236,7 @@ function testPod(options: KubeDriverOptions, request: PodRequest): KubeObject {
 }
 
 /** As `kubectl debug node/NAME --profile=sysadmin` starts it: the node's network, full privileges. */
-export function nodeDebugPod(options: KubeDriverOptions, node: string): KubeObject {
+function nodeDebugPod(options: KubeDriverOptions, node: string): KubeObject {
   return {
     apiVersion: "v1",
     kind: "Pod",

@@ -8,7 +8,7 @@ import { mayConnect } from "../policy/evaluate.ts";
 import type { NetworkPolicy, PolicyPod, PolicyWorld } from "../policy/model.ts";
 
 export const MODEL_NAMESPACE_LABEL = "aks-ipvlan.io/verify-policy-ns";
-export const MODEL_NAMESPACES = ["x", "y"] as const;
+const MODEL_NAMESPACES = ["x", "y"] as const;
 export type ModelNamespace = (typeof MODEL_NAMESPACES)[number];
 export const MODEL_POD_LABEL = "aks-ipvlan.io/verify-policy-pod";
 export const SERVED_PORTS = [80, 81] as const;
@@ -125,7 +125,7 @@ export function modelWorld(env: PolicyRunEnv, policies: NetworkPolicy[]): Policy
   };
 }
 
-export function modelPod(model: ModelPod, env: PolicyRunEnv): PolicyPod {
+function modelPod(model: ModelPod, env: PolicyRunEnv): PolicyPod {
   const [namespace, name] = model.split("/") as [ModelNamespace, "a" | "b"];
   return {
     namespace: env.namespace(namespace),

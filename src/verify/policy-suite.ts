@@ -26,7 +26,7 @@ export interface PolicyCluster {
   probe(from: ModelPod, targets: readonly { ip: string; port: number }[]): Promise<boolean[]>;
 }
 
-export interface PolicyMismatch {
+interface PolicyMismatch {
   from: ModelPod;
   to: ModelPod;
   port: number;

@@ -5,7 +5,7 @@ import { CHECKS, runCheck, type CheckId, type CheckResult, type Fixture } from "
 import type { ClusterDriver, PodRef, ServiceRef } from "./driver.ts";
 import { mapBounded } from "../sys/bounded.ts";
 
-export const HOST_PORT = 8080;
+const HOST_PORT = 8080;
 
 export interface SuiteOptions {
   /** Suffix for the names of the suite's pods and services, unique per run in one cluster. */

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { BlockController } from "../../src/controller/controller.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
-import type { Backoff } from "../../src/controller/coalesce.ts";
+import type { Backoff } from "../../src/sys/coalesce.ts";
 import { addNode, blocksByNode, nodeIp, silentLog, testSpec, whenServerSees } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
 

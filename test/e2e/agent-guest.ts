@@ -18,7 +18,9 @@ import { AgentLog } from "../../src/testbed/guest/agent-log.ts";
 import { probe } from "../../src/testbed/guest/netns.ts";
 import { CNI_BIN_DIR, type NodeDirs, type Profile } from "../../src/testbed/guest/node-setup.ts";
 import type { EmulatedNode } from "../../src/testbed/guest/topology.ts";
-import { RESULT_FILE } from "../../src/testbed/job.ts";
+import { RESULT_FILE, readJsonFile } from "../../src/testbed/job.ts";
+import { agentStatusSchema } from "../../src/agent/status.ts";
+import { AgentJobSchema, SpecInputSchema } from "./agent-result.ts";
 import { CONFLIST_FILE, NETWORK_NAME } from "../../src/cni/conflist.ts";
 import { HOST_DEVICE } from "../../src/hostpath/desired.ts";
 import { MASQ_CHAIN, POSTROUTING_CHAIN } from "../../src/noderules/masquerade.ts";
@@ -286,7 +288,7 @@ async function writeSpec(file: string, spec: object): Promise<void> {
 }
 
 async function main(jobFile: string): Promise<void> {
-  job = JSON.parse(await readFile(jobFile, "utf8")) as AgentJob;
+  job = await readJsonFile(jobFile, AgentJobSchema);
   const resultFile = join(dirname(jobFile), RESULT_FILE);
   const result: AgentE2eResult = { kernel: release(), startToReadyMs: [], rssKb: [], suite: [], repairs: [] };
   const configDir = join(ROOT, "config");
@@ -295,9 +297,7 @@ async function main(jobFile: string): Promise<void> {
   let testbed: Testbed | undefined;
   try {
     await mkdir(configDir, { recursive: true });
-    const specInput = JSON.parse(await readFile(job.specFile, "utf8")) as Record<string, unknown> & {
-      agent?: object;
-    };
+    const specInput = await readJsonFile(job.specFile, SpecInputSchema);
     await writeSpec(configFile, specInput);
     const spec: ClusterSpec = await loadSpec(configFile);
 
@@ -311,8 +311,9 @@ async function main(jobFile: string): Promise<void> {
 
     const node1 = agents.byNode.get(spec.nodes[0]!.name)!;
     const ns = node1.node.ns;
-    result.status = JSON.parse((await get(ns, "/status")) ?? "{}") as Record<string, unknown>;
-    const block = (result.status.blocks as string[])[0]!;
+    const status = agentStatusSchema.parse(JSON.parse((await get(ns, "/status")) ?? "{}"));
+    result.status = status;
+    const block = status.blocks![0]!;
 
     // ---- drift: each break is repaired by the agent within one resync ----
     result.repairs.push(
@@ -459,11 +460,8 @@ async function main(jobFile: string): Promise<void> {
         (await metric(node2.node.ns, /^aks_ipvlan_reconcile_errors_total /)) > errors ? true : undefined,
       30_000,
     );
-    const status2 = JSON.parse((await get(node2.node.ns, "/status")) ?? "{}") as {
-      lastError: string;
-      ready: boolean;
-    };
-    result.refusal = { lastError: status2.lastError, ready: status2.ready };
+    const status2 = agentStatusSchema.parse(JSON.parse((await get(node2.node.ns, "/status")) ?? "{}"));
+    result.refusal = { lastError: status2.lastError ?? "", ready: status2.ready };
   } catch (error) {
     result.error = (error as Error).stack ?? String(error);
     log(`error: ${result.error}`);

@@ -1,8 +1,18 @@
-// The schema of what test/e2e/agent-guest.ts writes to result.json, apart from that program so the
-// host-side test can import it without running the guest's main.
+// The schemas of what test/e2e/agent-guest.ts reads (job.json) and writes (result.json), apart from
+// that program so the host-side test can import them without running the guest's main.
 import { z } from "zod";
 import { CheckResultSchema } from "../../src/testbed/job.ts";
-import type { AgentE2eResult, Snapshot } from "./agent-guest.ts";
+import type { AgentE2eResult, AgentJob, Snapshot } from "./agent-guest.ts";
+
+export const AgentJobSchema = z.strictObject({
+  specFile: z.string(),
+  resyncSeconds: z.number(),
+  leakGraceSeconds: z.number(),
+  restarts: z.number(),
+}) satisfies z.ZodType<AgentJob>;
+
+/** The spec file runInGuest writes (JSON); the guest edits its agent section. */
+export const SpecInputSchema = z.looseObject({ agent: z.looseObject({}).optional() });
 
 const SnapshotSchema = z.strictObject({
   iptables: z.string(),

@@ -8,7 +8,6 @@
 // the negative control (enforcement off) and the window between a pod's sandbox and its rules.
 // Writes what it saw to result.json; the host-side test asserts on it.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { release } from "node:os";
 import { createInterface } from "node:readline";
@@ -18,7 +17,8 @@ import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
 import { Testbed } from "../../src/testbed/guest/cluster.ts";
 import { productProfile } from "../../src/testbed/guest/node-setup.ts";
 import { iptablesRestore } from "../../src/testbed/guest/netns.ts";
-import { RESULT_FILE } from "../../src/testbed/job.ts";
+import { RESULT_FILE, readJsonFile } from "../../src/testbed/job.ts";
+import { NetpolJobSchema } from "./netpol-result.ts";
 import type { PodRef } from "../../src/verify/driver.ts";
 import type { PolicyEnforcer, SyncReport } from "../../src/agent/policy/enforcer.ts";
 import { testbedEnforcer } from "../../src/testbed/guest/policies.ts";
@@ -173,7 +173,7 @@ interface Replica {
 let job: NetpolJob;
 
 async function main(jobFile: string): Promise<void> {
-  job = JSON.parse(await readFile(jobFile, "utf8")) as NetpolJob;
+  job = await readJsonFile(jobFile, NetpolJobSchema);
   const result: NetpolE2eResult = {
     kernel: release(),
     placement: {},

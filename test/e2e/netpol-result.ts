@@ -1,7 +1,15 @@
 // The schema of what test/e2e/netpol-guest.ts writes to result.json, apart from that program so the
 // host-side test can import it without running the guest's main.
 import { z } from "zod";
-import type { NetpolE2eResult } from "./netpol-guest.ts";
+import type { NetpolE2eResult, NetpolJob } from "./netpol-guest.ts";
+
+/** What the guest reads from job.json. */
+export const NetpolJobSchema = z.strictObject({
+  specFile: z.string(),
+  prober: z.string(),
+  caseLimit: z.number().optional(),
+  probeTimeoutMs: z.number(),
+}) satisfies z.ZodType<NetpolJob>;
 
 const both = z.strictObject({ sameNode: z.boolean(), crossNode: z.boolean() });
 

@@ -2,13 +2,13 @@
 // canned results per command line (first match wins), and throws CommandError for non-zero exits.
 import { CommandError, type RunOptions, type RunResult, type Runner } from "../../src/sys/exec.ts";
 
-export interface Call {
+interface Call {
   file: string;
   args: string[];
   input: string | undefined;
 }
 
-export type Answer = Partial<RunResult> | ((call: Call) => Partial<RunResult>) | Error;
+type Answer = Partial<RunResult> | ((call: Call) => Partial<RunResult>) | Error;
 
 export interface FakeRunner {
   run: Runner;

@@ -49,15 +49,14 @@ export const WorkerEventSchema = z.discriminatedUnion("event", [
 export type WorkerEvent = z.infer<typeof WorkerEventSchema>;
 
 /** The components a reconcile applies, in its order (reconcile.ts). */
-export const COMPONENTS = ["hostDevice", "sysctls", "rules", "conflist"] as const;
-export type Component = (typeof COMPONENTS)[number];
+const COMPONENTS = ["hostDevice", "sysctls", "rules", "conflist"] as const;
 
 /**
  * Each component of one node: as before (a node the agent never touched), as desired (what an
  * undisturbed reconcile leaves; for the rules: our chains and exactly one jump into each), or neither.
  * `jumps` counts the jumps into our chains.
  */
-export const NodeStateSchema = z.strictObject({
+const NodeStateSchema = z.strictObject({
   hostDevice: z.enum(["before", "desired", "neither"]),
   sysctls: z.enum(["before", "desired", "neither"]),
   rules: z.enum(["before", "desired", "neither"]),
@@ -83,7 +82,6 @@ const KillSchema = z.strictObject({
   /** After one more undisturbed reconcile. */
   repaired: NodeStateSchema,
 });
-export type Kill = z.infer<typeof KillSchema>;
 
 const FullOrReadOnlySchema = z.strictObject({
   ok: z.boolean(),

@@ -12,7 +12,7 @@ function meta(object: JsonObject): Meta {
 }
 
 /** Calls `react` (outside the server's own event delivery) for every change to objects of `kind`. */
-export function onKind(
+function onKind(
   server: ApiServer,
   kind: string,
   react: (object: JsonObject, type: string) => void,
@@ -45,7 +45,7 @@ export function daemonSetsBecomeReady(server: ApiServer, nodes: number): () => v
   });
 }
 
-export function deploymentStatus(generation: number, replicas: number, ready: number): JsonObject {
+function deploymentStatus(generation: number, replicas: number, ready: number): JsonObject {
   return { observedGeneration: generation, replicas, updatedReplicas: replicas, readyReplicas: ready };
 }
 
@@ -125,7 +125,7 @@ export function recordedProgress(lines: string[]): (label: string) => Progress {
 }
 
 /** Assigns ClusterIP and NodePort, and publishes the selected pod as the service's EndpointSlice. */
-export function serviceControllers(server: ApiServer): () => void {
+function serviceControllers(server: ApiServer): () => void {
   let next = 100;
   return onKind(server, "Service", (object, type) => {
     const meta = object.metadata as { name: string; namespace: string };

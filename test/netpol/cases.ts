@@ -10,8 +10,8 @@
 import type { NetworkPolicy, Protocol } from "../../src/policy/model.ts";
 
 export const NAMESPACES = ["x", "y", "z"] as const;
-export const POD_NAMES = ["a", "b", "c"] as const;
-export type ModelNamespace = (typeof NAMESPACES)[number];
+const POD_NAMES = ["a", "b", "c"] as const;
+type ModelNamespace = (typeof NAMESPACES)[number];
 /** "x/a" … "z/c". */
 export type ModelPod = `${ModelNamespace}/${(typeof POD_NAMES)[number]}`;
 export const MODEL_PODS: ModelPod[] = NAMESPACES.flatMap((ns) =>
@@ -27,7 +27,7 @@ export interface CaseEnv {
   ipOf(pod: ModelPod): string;
 }
 
-export type CaseGroup =
+type CaseGroup =
   | "default deny"
   | "pod selector"
   | "namespace selector"
@@ -38,7 +38,7 @@ export type CaseGroup =
   | "ipBlock";
 
 /** Upstream's reachability statement: from → to is `allowed`; "*" and "x/*" widen a side. */
-export type Expectation = [from: string, to: string, allowed: boolean];
+type Expectation = [from: string, to: string, allowed: boolean];
 
 export interface NetpolCase {
   /** The upstream It() title (or our own title for source "aks-ipvlan"). */
@@ -974,7 +974,7 @@ function perProtocolCases(protocol: Protocol): NetpolCase[] {
   ];
 }
 
-/** Upstream cases not translated, and why. */
+/** @public Upstream cases not translated, and why (for readers: no test reads it). */
 export const NOT_TRANSLATED: { what: string; why: string }[] = [
   {
     what: "IPv6 and dual-stack variants of the ipBlock cases (hostMask 128)",

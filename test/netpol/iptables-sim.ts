@@ -4,7 +4,7 @@
 // evaluator without a kernel. Anything it does not understand is an error, never a silent match.
 import { parseIp } from "../../src/net/cidr.ts";
 
-export interface SimRule {
+interface SimRule {
   text: string;
   source?: { base: number; prefix: number };
   destination?: { base: number; prefix: number };
@@ -53,7 +53,7 @@ function portRange(text: string): [number, number] {
   return [from!, to!];
 }
 
-export function parseRule(args: string[]): SimRule {
+function parseRule(args: string[]): SimRule {
   const rule: SimRule = { text: args.join(" "), ctstates: [], target: "" };
   const modules = new Set<string>();
   for (let index = 0; index < args.length; index++) {

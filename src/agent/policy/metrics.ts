@@ -1,5 +1,5 @@
 // The policy enforcer's Prometheus metrics, defined in the agent's registry beside its own.
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../sys/metrics.ts";
 import type { SyncReport } from "./enforcer.ts";
 
 export interface PolicyMetrics {

@@ -39,7 +39,7 @@ export function parseAllNetnsAddresses(output: string): Map<string, string> {
 }
 
 /** Where containerd (and `ip netns`) pin the namespaces. */
-export const NETNS_DIR = "/run/netns";
+const NETNS_DIR = "/run/netns";
 
 /**
  * Calls `onChange` whenever a namespace is pinned or removed under `dir` (inotify): a sandbox exists

@@ -3,7 +3,7 @@
 // through the agent's own light client (the cluster view's), never @kubernetes/client-node (issue 13).
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../sys/metrics.ts";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { AgentContext } from "../context.ts";
 import { resolveNode } from "../node.ts";

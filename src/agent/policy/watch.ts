@@ -3,10 +3,10 @@
 // and a sync of the enforcer whenever one of them changes, coalesced so a burst of events costs one
 // pass. Runs beside the node reconcile with --kube when the spec enables policy.
 import type { Logger } from "pino";
-import type { MetricsRegistry } from "../metrics.ts";
+import type { MetricsRegistry } from "../../sys/metrics.ts";
 import type { KubeReader } from "../../kube/api.ts";
 import { Informer } from "../../kube/informer.ts";
-import { Coalescer } from "../../controller/coalesce.ts";
+import { Coalescer } from "../../sys/coalesce.ts";
 import { PolicyEnforcer, type EnforcerOptions, type SyncReport } from "./enforcer.ts";
 import { buildWorld } from "./world.ts";
 import { policyMetrics } from "./metrics.ts";

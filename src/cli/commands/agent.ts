@@ -2,6 +2,7 @@
 // --cleanup removes what the agent created; otherwise it keeps the node right until SIGTERM.
 import type { Command } from "commander";
 import { UserError } from "../../errors/user-error.ts";
+import { parseListenFlag } from "../command.ts";
 import { DEFAULT_PATHS } from "../../agent/desired.ts";
 import type { AgentOptions } from "../../agent/context.ts";
 
@@ -30,7 +31,11 @@ export function register(program: Command): void {
     .option("--cni-conf-dir <dir>", "CNI config directory", DEFAULT_PATHS.cniConfDir)
     .option("--cni-bin-dir <dir>", "CNI plugin directory", DEFAULT_PATHS.cniBinDir)
     .option("--ipam-data-dir <dir>", "host-local data directory", DEFAULT_PATHS.ipamDataDir)
-    .option("--listen <addr>", "health, metrics and status address (default: spec.agent.listenAddress)")
+    .option(
+      "--listen <addr>",
+      "health, metrics and status address (default: spec.agent.listenAddress)",
+      parseListenFlag,
+    )
     .option("--resync <seconds>", "full reconcile interval (default: spec.agent.resyncSeconds)")
     .option(
       "--kube",

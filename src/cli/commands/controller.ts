@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
+import { parseListenFlag } from "../command.ts";
 
 interface ControllerFlags {
   config: string;
@@ -27,7 +28,7 @@ export function register(program: Command): void {
     .option("--context <name>", "kubeconfig context")
     .option("--dry-run", "print the node annotations and `az` route commands it would run, change nothing")
     .option("--enable-ip-forwarding", "turn IP forwarding on for standalone VM NICs that lack it")
-    .option("--listen <addr>", "metrics and health address", "127.0.0.1:9465")
+    .option("--listen <addr>", "metrics and health address", parseListenFlag, "127.0.0.1:9465")
     .action(async (flags: ControllerFlags) => {
       const [{ loadSpec }, { loadKubeConfig }, { connect }] = await Promise.all([
         import("../../spec/load.ts"),

@@ -45,7 +45,7 @@ export function register(program: Command): void {
           import("../../testbed/run.ts"),
           import("../../testbed/runners/auto.ts"),
           import("../../testbed/job.ts"),
-          import("../../verify/report.ts"),
+          import("../check-report.ts"),
         ]);
       let spec = await loadSpec(flags.config);
       if (flags.nodes !== undefined) spec = withNodes(spec, parseCount(flags.nodes));
@@ -99,7 +99,7 @@ export function register(program: Command): void {
         const firstCheck =
           run.firstCheckMs === undefined ? "" : `, first check at ${seconds(run.firstCheckMs)} s`;
         const lines = [
-          report.formatTable(columns),
+          report.formatChecks(columns),
           "",
           ...columns.flatMap(report.failureLines),
           ...(policies.length > 0 ? [policySummary(policies), ""] : []),

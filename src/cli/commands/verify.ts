@@ -16,8 +16,8 @@ import {
 } from "../command.ts";
 import type { Cluster, ClusterFlags } from "../../kube/cluster.ts";
 import { wrongCellLines, type PolicyCaseResult } from "../../verify/policy-suite.ts";
-import { formatTable as formatRows, printJson } from "../output.ts";
-import { allPassed, failureLines, formatTable } from "../../verify/report.ts";
+import { formatTable, printJson } from "../output.ts";
+import { allPassed, failureLines, formatChecks } from "../check-report.ts";
 import { CHECK_IDS } from "../../verify/checks.ts";
 
 interface Flags extends ClusterFlags {
@@ -132,7 +132,7 @@ async function verifyCommand(flags: Flags): Promise<number> {
   if (flags.json) printJson({ cluster: cluster.name, results, ...(policies ? { policies } : {}) });
   else {
     const column = { label: cluster.name, results };
-    process.stdout.write(`${[formatTable([column]), ...failureLines(column)].join("\n")}\n`);
+    process.stdout.write(`${[formatChecks([column]), ...failureLines(column)].join("\n")}\n`);
     if (policies) process.stdout.write(`\n${policyLines(policies).join("\n")}\n`);
   }
   const policiesPassed = !policies || policies.every((result) => result.wrong.length === 0);
@@ -197,7 +197,7 @@ function policyLines(results: readonly PolicyCaseResult[]): string[] {
     result.settledMs === undefined ? "-" : `${(result.settledMs / 1000).toFixed(1)}s`,
   ]);
   return [
-    formatRows(["NetworkPolicy case (upstream)", "cells", "denied", "wrong", "settled"], rows).trimEnd(),
+    formatTable(["NetworkPolicy case (upstream)", "cells", "denied", "wrong", "settled"], rows).trimEnd(),
     ...wrongCellLines(results),
   ];
 }

@@ -2,10 +2,10 @@
 // the checks that piece is for, and expects them to FAIL; then the piece is restored by the node agent.
 // A check that cannot fail proves nothing.
 import { join } from "node:path";
-import { readFile } from "node:fs/promises";
 import { run } from "../../sys/exec.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
-import { CONFLIST_FILE, type Conflist } from "../../cni/conflist.ts";
+import { CONFLIST_FILE } from "../../cni/conflist.ts";
+import { loadConflist } from "../../cni/runtime.ts";
 import { MASQ_CHAIN } from "../../noderules/masquerade.ts";
 import { HOST_DEVICE } from "../../hostpath/desired.ts";
 import type { CheckId } from "../../verify/checks.ts";
@@ -30,13 +30,10 @@ export const CONTROLS: readonly Control[] = [
     async apply(testbed, name) {
       const node = testbed.node(name);
       const file = join(node.dirs.confDir, CONFLIST_FILE);
-      const conflist = JSON.parse(await readFile(file, "utf8")) as Conflist;
-      const ipam = conflist.plugins[0]!.ipam as {
-        routes: unknown;
-        ranges: Array<Array<{ gateway: string }>>;
-      };
+      const conflist = await loadConflist(file);
+      const ipam = conflist.plugins[0]!.ipam!;
       ipam.routes = [{ dst: testbed.spec.nodeSubnet }];
-      for (const range of ipam.ranges.flat()) range.gateway = nodeGateway(testbed.spec);
+      for (const range of ipam.ranges!.flat()) range.gateway = nodeGateway(testbed.spec);
       await writeFileAtomic(file, `${JSON.stringify(conflist, null, 2)}\n`);
       return () => repairNode(testbed, name);
     },

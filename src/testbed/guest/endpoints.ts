@@ -20,7 +20,7 @@ printf 'Content-Type: text/plain\\r\\n\\r\\n%s\\n' "$REMOTE_ADDR"
 `;
 
 /** Writes the document roots: `www` serves the client-address CGI, `metadata` a plain page. */
-export async function writeDocumentRoots(root: string): Promise<{ www: string; metadata: string }> {
+async function writeDocumentRoots(root: string): Promise<{ www: string; metadata: string }> {
   const www = join(root, "www");
   const metadata = join(root, "metadata");
   await writeFileAtomic(join(www, "cgi-bin", "clientip"), CLIENT_IP_CGI, 0o755);

@@ -30,7 +30,7 @@ export function nodeDirs(root: string, node: string): NodeDirs {
   };
 }
 
-export type ProfileName = "product" | "seed";
+type ProfileName = "product" | "seed";
 
 export interface Profile {
   name: ProfileName;
@@ -49,7 +49,7 @@ export function productProfile(specFile: string, vnetRoutes?: readonly RouteEntr
 }
 
 /** One reconcile of the real node agent inside the node's namespace; throws with its JSON summary on failure. */
-export async function runAgentOnce(specFile: string, node: EmulatedNode, dirs: NodeDirs): Promise<void> {
+async function runAgentOnce(specFile: string, node: EmulatedNode, dirs: NodeDirs): Promise<void> {
   // prettier-ignore
   await run("ip", [
     "netns", "exec", node.ns,

@@ -15,10 +15,10 @@ import {
   type KernelRunner,
 } from "./runner.ts";
 
-export const UML_KERNEL = "/usr/bin/linux.uml";
+const UML_KERNEL = "/usr/bin/linux.uml";
 const MODULES = "/usr/lib/uml/modules";
 /** Built by scripts/setup-host.sh from xsave-fix.c. */
-export const XSAVE_FIX = `${REPO}/.testbed/lib/uml-xsave-fix.so`;
+const XSAVE_FIX = `${REPO}/.testbed/lib/uml-xsave-fix.so`;
 
 /** `xsaveFix: false` only for the negative control that shows what the fix is for. */
 export function umlRunner(options: { xsaveFix: boolean } = { xsaveFix: true }): KernelRunner {

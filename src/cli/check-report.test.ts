@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { allPassed, failureLines, formatTable } from "./report.ts";
-import type { CheckResult } from "./checks.ts";
+import { allPassed, failureLines, formatChecks } from "./check-report.ts";
+import type { CheckResult } from "../verify/checks.ts";
 
 function check(id: CheckResult["id"], status: CheckResult["status"], durationMs = 1200): CheckResult {
   return { id, title: id, nodes: "node1", status, reason: `${id} ${status}`, evidence: [], durationMs };
@@ -11,9 +11,8 @@ describe("report", () => {
   const seed = { label: "seed", results: [check("egress", "pass"), check("dns", "fail")] };
 
   it("prints one row per check and one column per run", () => {
-    expect(formatTable([product, seed]).split("\n")).toEqual([
+    expect(formatChecks([product, seed]).split("\n")).toEqual([
       "check   nodes  aks-ipvlan  seed",
-      "------  -----  ----------  ---------",
       "egress  node1  pass 1.2s   pass 1.2s",
       "dns     node1  pass 0.3s   FAIL 1.2s",
     ]);

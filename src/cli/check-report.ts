@@ -1,6 +1,7 @@
-// The suite's results as a text table: one row per check, one result column per run (e.g. this product
-// and the seed's configuration side by side).
-import type { CheckResult, CheckStatus } from "./checks.ts";
+// What verify and demo print: the suite's results as a table, one row per check and one result column
+// per run (e.g. this product and the seed's configuration side by side), and the failures' reasons.
+import type { CheckResult, CheckStatus } from "../verify/checks.ts";
+import { formatTable } from "./output.ts";
 
 export interface Column {
   label: string;
@@ -9,7 +10,7 @@ export interface Column {
 
 const MARK: Record<CheckStatus, string> = { pass: "pass", fail: "FAIL", "not-applicable": "n/a" };
 
-export function formatTable(columns: readonly Column[]): string {
+export function formatChecks(columns: readonly Column[]): string {
   const first = columns[0];
   if (!first) return "";
   const rows = first.results.map((result) => [
@@ -20,14 +21,7 @@ export function formatTable(columns: readonly Column[]): string {
       return match ? `${MARK[match.status]} ${(match.durationMs / 1000).toFixed(1)}s` : "-";
     }),
   ]);
-  const header = ["check", "nodes", ...columns.map((column) => column.label)];
-  const widths = header.map((cell, index) => Math.max(cell.length, ...rows.map((row) => row[index]!.length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, index) => cell.padEnd(widths[index]!))
-      .join("  ")
-      .trimEnd();
-  return [line(header), line(widths.map((width) => "-".repeat(width))), ...rows.map(line)].join("\n");
+  return formatTable(["check", "nodes", ...columns.map((column) => column.label)], rows).trimEnd();
 }
 
 /** The failed checks' reasons, for the lines under the table. */
