@@ -8,8 +8,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
 import { z } from "zod";
+import { AgentLog, type AgentLogLine } from "../../src/testbed/guest/agent-log.ts";
 import { parse, stringify } from "yaml";
 import { startApiServer, type ApiServer } from "../../test/apiserver/server.ts";
 import { selfSignedCertificate } from "../../test/arm/tls.ts";
@@ -61,7 +61,7 @@ export const FootprintJobSchema = z.strictObject({
 export type FootprintJob = z.infer<typeof FootprintJobSchema>;
 
 /** The agent's log lines (pino's JSON); a line that is not JSON is kept as its message. */
-const logLineSchema = z.looseObject({ msg: z.string() });
+const LINE_WAIT_MS = 600_000;
 
 /** What the informer-comparison script prints. */
 const informerRunSchema = z.strictObject({
@@ -229,40 +229,26 @@ async function cpuSeconds(pid: number, ticks: number): Promise<{ own: number; ch
 }
 
 class Agent {
-  readonly lines: Array<{ msg: string; at: number; [field: string]: unknown }> = [];
-  private readonly listeners: Array<() => void> = [];
+  readonly log: AgentLog;
   private readonly replies: Array<(message: { type: string; [field: string]: unknown }) => boolean> = [];
-  readonly started = performance.now();
   readonly child: ChildProcess;
 
   constructor(child: ChildProcess) {
     this.child = child;
-    createInterface({ input: child.stdout! }).on("line", (line) => {
-      try {
-        this.lines.push({ ...logLineSchema.parse(JSON.parse(line)), at: performance.now() - this.started });
-      } catch {
-        this.lines.push({ msg: line, at: performance.now() - this.started });
-      }
-      this.listeners.forEach((listener) => listener());
-    });
+    this.log = new AgentLog(child);
     child.on("message", (message: { type: string }) => {
       const index = this.replies.findIndex((reply) => reply(message));
       if (index >= 0) this.replies.splice(index, 1);
     });
   }
 
-  /** The first log line (from `from` on) that matches. */
-  line(match: (line: Agent["lines"][number]) => boolean, from = 0): Promise<Agent["lines"][number]> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const found = this.lines.slice(from).find(match);
-        if (found) resolve(found);
-        else if (this.child.exitCode !== null) reject(new Error(`the agent exited ${this.child.exitCode}`));
-        else return false;
-        return true;
-      };
-      if (!check()) this.listeners.push(() => void check());
-    });
+  get lines(): AgentLogLine[] {
+    return this.log.lines;
+  }
+
+  /** The first log line (from `from` on) that matches; the bench's own timeout bounds the wait. */
+  line(match: (line: AgentLogLine) => boolean, from = 0): Promise<AgentLogLine> {
+    return this.log.waitFor(match, LINE_WAIT_MS, from);
   }
 
   ask<T>(message: object, reply: string): Promise<T> {
