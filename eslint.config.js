@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "schema/"] },
+  { ignores: ["dist/", "node_modules/", "schema/", ".testbed/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

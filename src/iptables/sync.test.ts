@@ -69,7 +69,8 @@ describe("planRules", () => {
       "jump-missing",
     ]);
     const lines = result.payload!.split("\n");
-    expect(lines.filter((l) => l.startsWith("*"))).toEqual(["*nat", "*filter"]);
+    // Each table commits on its own: the guard (filter) before the masquerade (nat).
+    expect(lines.filter((l) => l.startsWith("*"))).toEqual(["*filter", "*nat"]);
     expect(lines.filter((l) => l === "COMMIT")).toHaveLength(2);
     const natJump = lines.indexOf(JUMP_NAT);
     expect(natJump).toBeGreaterThan(lines.indexOf(":AKS-IPVLAN-POSTROUTING - [0:0]"));
@@ -113,8 +114,34 @@ describe("planRules", () => {
   });
 });
 
+describe("the order of the tables", () => {
+  // A chain set that lists nat first, as the node rules did before: the payload must not follow it.
+  const natFirst = {
+    ...desired,
+    chains: desired.chains.replace(/^(\*filter\n[\s\S]*?COMMIT\n)([\s\S]*)$/, "$2$1"),
+    jumps: [...desired.jumps].reverse(),
+  };
+
+  it("the control: the chain set really lists nat first", () => {
+    expect(natFirst.chains.indexOf("*nat")).toBeLessThan(natFirst.chains.indexOf("*filter"));
+    expect(natFirst.jumps[0]!.table).toBe("nat");
+  });
+
+  it.each([
+    ["chains and jumps", ""],
+    ["only the jumps", saved([], [])],
+  ])("applies filter before nat (%s missing), whatever order the chain set lists", (_what, save) => {
+    for (const set of [desired, natFirst]) {
+      const tables = planRules(set, parseSave(save))
+        .payload!.split("\n")
+        .filter((l) => l.startsWith("*"));
+      expect(tables).toEqual(["*filter", "*nat"]);
+    }
+  });
+});
+
 describe("planCleanup", () => {
-  it("deletes our jumps from any chain, then flushes and deletes our chains", () => {
+  it("deletes our jumps from any chain, then flushes and deletes our chains; nat (the way out) first", () => {
     const payload = planCleanup(desired.owned, parseSave(saved([JUMP_NAT, JUMP_NAT], [JUMP_FILTER])))!;
     const lines = payload.trim().split("\n");
     expect(lines).toEqual([

@@ -1,6 +1,11 @@
 // Pure planning of one iptables transaction: from the rules we want and what `iptables-save` shows,
 // the `iptables-restore --noflush` payload that makes our chains and jumps right (and nothing else),
 // with the drift it repairs. The same for the cleanup.
+//
+// iptables-restore commits table by table, so a payload of two tables is two transactions: a process
+// killed between them leaves the first applied and the second not. The order is chosen so that every
+// such point is at least as safe as before: on apply, filter (the metadata REJECTs, policy) before nat
+// (masquerade, which lets pods out); on cleanup the reverse, pods lose their way out before their guard.
 import type { ChainSet, JumpRule } from "./chain-set.ts";
 import { chainRules, parseSave, ruleTarget, type Tables } from "./save.ts";
 
@@ -56,7 +61,7 @@ export function planRules(desired: ChainSet, current: Tables): RulePlan {
     }
   }
   for (const [table, lines] of jumpLines) section(table).push(...lines);
-  return { payload: render(sections), repairs };
+  return { payload: render(sections, APPLY_ORDER), repairs };
 }
 
 function planJump(jump: JumpRule, rules: string[]): { kind: RuleRepairKind; lines: string[] } | undefined {
@@ -92,12 +97,17 @@ export function planCleanup(owned: ChainSet["owned"], current: Tables): string |
     for (const chain of ownedHere) lines.push(`-X ${chain}`);
     if (lines.length > 0) sections.set(table, lines);
   }
-  return sections.size > 0 ? render(sections) : undefined;
+  return sections.size > 0 ? render(sections, [...APPLY_ORDER].reverse()) : undefined;
 }
 
-function render(sections: Map<string, string[]>): string {
+/** Guards before the paths they guard; tables not listed (none today) go last, in their own order. */
+const APPLY_ORDER = ["filter", "nat"];
+
+function render(sections: Map<string, string[]>, order: readonly string[]): string {
+  const rank = (table: string) => (order.includes(table) ? order.indexOf(table) : order.length);
   const lines: string[] = [];
-  for (const [table, body] of sections) lines.push(`*${table}`, ...body, "COMMIT");
+  const tables = [...sections.keys()].sort((a, b) => rank(a) - rank(b));
+  for (const table of tables) lines.push(`*${table}`, ...sections.get(table)!, "COMMIT");
   return `${lines.join("\n")}\n`;
 }
 

@@ -21,15 +21,15 @@ describe("renderNodeRules", () => {
     const rules = renderNodeRules(seed, plan(seed).nodes[0]!);
     const declared = rules.chains.split("\n").filter((line) => line.startsWith(":"));
     expect(declared).toEqual([
+      `:${OUTPUT_CHAIN} - [0:0]`,
       `:${POSTROUTING_CHAIN} - [0:0]`,
       `:${MASQ_CHAIN} - [0:0]`,
-      `:${OUTPUT_CHAIN} - [0:0]`,
     ]);
     expect(rules.chains).not.toMatch(/^-A (POSTROUTING|OUTPUT|PREROUTING|FORWARD|INPUT) /m);
     expect(rules.owned).toEqual({ nat: [POSTROUTING_CHAIN, MASQ_CHAIN], filter: [OUTPUT_CHAIN] });
     expect(rules.jumps.map((jump) => [jump.table, jump.chain, jump.position, jump.spec.at(-1)])).toEqual([
-      ["nat", "POSTROUTING", "last", POSTROUTING_CHAIN],
       ["filter", "OUTPUT", "first", OUTPUT_CHAIN],
+      ["nat", "POSTROUTING", "last", POSTROUTING_CHAIN],
     ]);
   });
 

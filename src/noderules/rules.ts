@@ -19,9 +19,10 @@ export function renderNodeRules(spec: ClusterSpec, node: NodePlan): ChainSet {
     ...rules.map((rule) => rule.join(" ")),
     "COMMIT",
   ];
+  // The guard before the masquerade, the order the iptables layer applies them in (iptables/sync.ts).
   const chains = [
-    ...table("nat", [POSTROUTING_CHAIN, MASQ_CHAIN], nat),
     ...table("filter", [OUTPUT_CHAIN], filter),
+    ...table("nat", [POSTROUTING_CHAIN, MASQ_CHAIN], nat),
     "",
   ].join("\n");
 
@@ -29,16 +30,16 @@ export function renderNodeRules(spec: ClusterSpec, node: NodePlan): ChainSet {
     chains,
     jumps: [
       {
-        table: "nat",
-        chain: "POSTROUTING",
-        spec: [...comment("pod masquerade and hairpin"), "-j", POSTROUTING_CHAIN],
-        position: "last",
-      },
-      {
         table: "filter",
         chain: "OUTPUT",
         spec: [...comment("pod metadata protection"), "-j", OUTPUT_CHAIN],
         position: "first",
+      },
+      {
+        table: "nat",
+        chain: "POSTROUTING",
+        spec: [...comment("pod masquerade and hairpin"), "-j", POSTROUTING_CHAIN],
+        position: "last",
       },
     ],
     owned: OWNED_CHAINS,

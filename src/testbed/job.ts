@@ -26,9 +26,7 @@ const RouteSwitchSchema = z.strictObject({
 });
 export type RouteSwitch = z.infer<typeof RouteSwitchSchema>;
 
-export const SuiteJobSchema = z.strictObject({
-  /** The cluster spec file the guest and the node agent read. */
-  specFile: z.string(),
+const SuiteRunFields = {
   profiles: z.array(ProfileNameSchema),
   /** Also run the negative controls on the product's cluster. */
   controls: z.boolean(),
@@ -43,6 +41,23 @@ export const SuiteJobSchema = z.strictObject({
   vnetRoutesAfter: RouteSwitchSchema.optional(),
   /** After the product's suite: the NetworkPolicy cases of `verify --policies` (src/testbed/guest/policies.ts). */
   policies: z.boolean().optional(),
+};
+
+/** Another cluster built and checked in the same boot, after the first: its spec travels in the job. */
+const MoreRunSchema = z.strictObject({
+  /** Names the run in the results (and its directory in the guest). */
+  name: z.string().regex(/^[a-z0-9-]+$/),
+  /** The cluster spec, as its file would hold it (JSON is YAML). */
+  spec: z.record(z.string(), z.unknown()),
+  ...SuiteRunFields,
+});
+
+export const SuiteJobSchema = z.strictObject({
+  /** The cluster spec file the guest and the node agent read. */
+  specFile: z.string(),
+  ...SuiteRunFields,
+  /** More clusters for the same boot, one after another (a boot and a Node start saved each). */
+  more: z.array(MoreRunSchema).optional(),
 });
 export type SuiteJob = z.infer<typeof SuiteJobSchema>;
 
@@ -100,7 +115,7 @@ const PolicyCaseResultSchema = z.strictObject({
   settledMs: z.number().optional(),
 }) satisfies z.ZodType<PolicyCaseResult>;
 
-export const SuiteResultSchema = z.strictObject({
+const ClusterResultSchema = z.strictObject({
   kernel: z.string(),
   profiles: z.array(ProfileRunSchema),
   controls: z.array(ControlRunSchema),
@@ -110,6 +125,12 @@ export const SuiteResultSchema = z.strictObject({
   policies: z.array(PolicyCaseResultSchema).optional(),
   /** Set when the guest could not finish; the partial results above are still valid. */
   error: z.string().optional(),
+});
+export type ClusterResult = z.infer<typeof ClusterResultSchema>;
+
+export const SuiteResultSchema = ClusterResultSchema.extend({
+  /** The job's `more` runs, by name, in order. */
+  more: z.array(z.strictObject({ name: z.string(), result: ClusterResultSchema })).optional(),
 });
 export type SuiteResult = z.infer<typeof SuiteResultSchema>;
 

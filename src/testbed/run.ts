@@ -2,18 +2,28 @@
 // guest and its kernel write), the job and the spec in it, one boot with the chosen runner, and the
 // guest's results read back and validated.
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { z } from "zod";
 import type { ClusterSpecInput } from "../spec/schema.ts";
 import { writeFileAtomic } from "../sys/atomic-write.ts";
 import { JOB_FILE, RESULT_FILE, SUITE_STARTS, readJsonFile } from "./job.ts";
 import { NoRunnerError, chooseRunner, type Refusal } from "./runners/auto.ts";
-import { RunnerChoice, type KernelRunner, type RunnerName } from "./runners/runner.ts";
+import {
+  INIT,
+  REPO,
+  RunnerChoice,
+  unreadable,
+  type KernelRunner,
+  type RunnerName,
+} from "./runners/runner.ts";
+import { prepareGuestPrograms } from "./bundle.ts";
 
-export const RUNS_DIR = resolve(import.meta.dirname, "../../.testbed");
+export const RUNS_DIR = join(REPO, ".testbed");
 /** Chooses the runner of the e2e tests and benches (auto|native|uml|qemu); default auto. */
 const RUNNER_VARIABLE = "AKS_IPVLAN_RUNNER";
 const KERNEL_UP = /^testbed: kernel up: (\S+) (\S+)$/;
+/** init.sh's last line, with the guest program's exit code. */
+const GUEST_FINISHED = /^testbed: guest finished with exit code (\d+)$/m;
 
 export interface GuestRun<Result> {
   result: Result;
@@ -27,6 +37,8 @@ export interface GuestRun<Result> {
   firstCheckMs?: number;
   /** Runner start → the kernel exited. */
   totalMs: number;
+  /** Bundling the guest's programs on the host, before the boot. */
+  bundleMs: number;
   /** The runners auto passed over, each with why. */
   passedOver: Refusal[];
 }
@@ -73,7 +85,14 @@ export async function runInGuest<Job extends object, Result>(options: {
   runner?: RunnerChoice | KernelRunner;
   onLine?: (line: string) => void;
   keep?: boolean;
+  /** Programs the guest starts besides its entry and the CLI (absolute paths): bundled with them. */
+  programs?: readonly string[];
 }): Promise<GuestRun<Result>> {
+  // Before any boot: without init the kernel only panics, 30 lines that do not name the cause.
+  if ((await unreadable([INIT])).length > 0)
+    throw new TestbedError(
+      `the guest's init ${INIT} is missing: this installation lacks the testbed's files`,
+    );
   const choice = options.runner ?? runnerFromEnvironment();
   const { runner, passedOver } =
     typeof choice === "string" ? await chooseRunner(choice) : await checkedRunner(choice);
@@ -85,12 +104,16 @@ export async function runInGuest<Job extends object, Result>(options: {
     // JSON is YAML: the node agent reads this file like any spec.
     await writeFileAtomic(specFile, `${JSON.stringify(options.spec, null, 2)}\n`);
     await writeFileAtomic(join(dir, JOB_FILE), `${JSON.stringify({ ...options.job, specFile }, null, 2)}\n`);
+    const bundling = performance.now();
+    const programs = await prepareGuestPrograms(options.entry, options.programs);
+    const bundleMs = Math.round(performance.now() - bundling);
     const started = performance.now();
     const since = () => Math.round(performance.now() - started);
     let up: { kernel: string; ms: number } | undefined;
     let firstCheckMs: number | undefined;
     const boot = await runner.boot({
-      entry: options.entry,
+      entry: programs.entry,
+      env: programs.env,
       job: join(dir, JOB_FILE),
       runDir: dir,
       timeoutMs: options.timeoutMs,
@@ -104,6 +127,15 @@ export async function runInGuest<Job extends object, Result>(options: {
     const totalMs = since();
     const resultFile = join(dir, RESULT_FILE);
     const result = await readJsonFile(resultFile, options.schema).catch((error: unknown) => {
+      const finished = GUEST_FINISHED.exec(boot.console);
+      if (finished && finished[1] !== "0") {
+        // One line: the program's first error line; the stack and the kernel's shutdown say no more.
+        const cause = boot.console.split("\n").find((line) => /^\w*Error\b/.test(line.trim()));
+        throw new TestbedError(
+          `the guest program ${options.entry} exited with code ${finished[1]} on the ${runner.name} runner before writing results${cause ? `: ${cause.trim()}` : ""}`,
+          boot.console,
+        );
+      }
       const why =
         (error as NodeJS.ErrnoException).code === "ENOENT" ? "wrote no results" : (error as Error).message;
       throw new TestbedError(
@@ -119,6 +151,7 @@ export async function runInGuest<Job extends object, Result>(options: {
       bootMs: up?.ms ?? totalMs,
       ...(firstCheckMs === undefined ? {} : { firstCheckMs }),
       totalMs,
+      bundleMs,
       passedOver,
     };
   } finally {

@@ -78,26 +78,69 @@ interface Check {
   run(fixture: Fixture, record: Recorder): Promise<Verdict>;
 }
 
-/** Runs commands for a check and keeps each one as evidence. */
+/**
+ * A probe: the command for one attempt with a timeout in seconds, and whether a result is silence (no
+ * answer within the timeout) rather than an answer. Silence is the only result a slow machine can cause.
+ */
+interface Probe {
+  argv(timeoutS: number): string[];
+  silent(result: ExecResult): boolean;
+}
+
+/**
+ * Seconds each attempt of a probe that must be answered may take. An answer (also a refusal) is final;
+ * silence is tried again, longer: a starved CPU (the testbed's one guest CPU on a busy host, a node under
+ * load) can delay an answer by seconds, but no load explains silence for all of them, while a dropped
+ * path stays silent. A probe that must not be answered, or any probe of a check that is expected to
+ * fail, gets the first attempt only.
+ */
+const PATIENT_TIMEOUTS_S = [3, 10, 30] as const;
+/** How long a command may take beyond its probe's own timeout (the exec round trip). */
+const EXEC_MARGIN_MS = 12_000;
+
+/** The timeout each probe result had, for the failure's reason. */
+const probeTimeouts = new WeakMap<ExecResult, number>();
+
+/** Runs probes for a check and keeps each attempt as evidence. */
 class Recorder {
   readonly evidence: Evidence[] = [];
+  readonly #patient: boolean;
 
-  async pod(fixture: Fixture, pod: PodRef, argv: string[]): Promise<ExecResult> {
-    return this.#keep(
-      `pod ${pod.name}`,
-      await fixture.driver.execInPod(pod, argv, { timeoutMs: TIMEOUT_MS }),
+  constructor(patient: boolean) {
+    this.#patient = patient;
+  }
+
+  /** `answer`: whether an answer is the expected outcome (then silence earns another, longer attempt). */
+  pod(fixture: Fixture, pod: PodRef, probe: Probe, answer = true): Promise<ExecResult> {
+    return this.#attempts(`pod ${pod.name}`, probe, answer, (argv, timeoutMs) =>
+      fixture.driver.execInPod(pod, argv, { timeoutMs }),
     );
   }
 
-  async node(fixture: Fixture, node: NodeRef, argv: string[]): Promise<ExecResult> {
-    return this.#keep(
-      `node ${node.name}`,
-      await fixture.driver.execOnNode(node, argv, { timeoutMs: TIMEOUT_MS }),
+  node(fixture: Fixture, node: NodeRef, probe: Probe, answer = true): Promise<ExecResult> {
+    return this.#attempts(`node ${node.name}`, probe, answer, (argv, timeoutMs) =>
+      fixture.driver.execOnNode(node, argv, { timeoutMs }),
     );
   }
 
-  async external(client: SupportedExternalClient, argv: string[]): Promise<ExecResult> {
-    return this.#keep("external", await client.exec(argv, { timeoutMs: TIMEOUT_MS }));
+  external(client: SupportedExternalClient, probe: Probe): Promise<ExecResult> {
+    return this.#attempts("external", probe, true, (argv, timeoutMs) => client.exec(argv, { timeoutMs }));
+  }
+
+  async #attempts(
+    where: string,
+    probe: Probe,
+    answer: boolean,
+    exec: (argv: string[], timeoutMs: number) => Promise<ExecResult>,
+  ): Promise<ExecResult> {
+    const timeouts = this.#patient && answer ? PATIENT_TIMEOUTS_S : PATIENT_TIMEOUTS_S.slice(0, 1);
+    let result!: ExecResult;
+    for (const timeoutS of timeouts) {
+      result = this.#keep(where, await exec(probe.argv(timeoutS), timeoutS * 1000 + EXEC_MARGIN_MS));
+      probeTimeouts.set(result, timeoutS);
+      if (!probe.silent(result)) break;
+    }
+    return result;
   }
 
   #keep(where: string, result: ExecResult): ExecResult {
@@ -112,24 +155,57 @@ class Recorder {
   }
 }
 
-/** Seconds a probe may take; a dropped packet fails the probe after this. */
-const PROBE_TIMEOUT_S = 3;
-const TIMEOUT_MS = 15_000;
+/** A command that is not a probe: whatever it returns is its answer. */
+function command(argv: string[]): Probe {
+  return { argv: () => argv, silent: () => false };
+}
 
-function wget(url: string, headers: string[] = []): string[] {
-  // busybox's own -T segfaults in Debian's busybox 1.35; timeout(1) bounds a probe whose packets are dropped.
-  return [
-    "busybox",
-    "timeout",
-    String(PROBE_TIMEOUT_S),
-    "busybox",
-    "wget",
-    "-q",
-    "-O",
-    "-",
-    ...headers.flatMap((header) => ["--header", header]),
-    url,
-  ];
+/** timeout(1) ends a probe whose packets went nowhere with SIGTERM (143; 128 in busybox's applet). */
+const timedOut = (result: ExecResult) => result.code === 128 || result.code === 143;
+
+function wget(url: string, headers: string[] = []): Probe {
+  return {
+    // busybox's own -T segfaults in Debian's busybox 1.35; timeout(1) bounds a probe whose packets are dropped.
+    argv: (timeoutS) => [
+      "busybox",
+      "timeout",
+      String(timeoutS),
+      "busybox",
+      "wget",
+      "-q",
+      "-O",
+      "-",
+      ...headers.flatMap((header) => ["--header", header]),
+      url,
+    ],
+    silent: timedOut,
+  };
+}
+
+/** One echo request; ping exits 1 when no reply came (an error such as no route exits 2). */
+function ping(ip: string): Probe {
+  return {
+    argv: (timeoutS) => ["busybox", "ping", "-c", "1", "-W", String(timeoutS), ip],
+    silent: (result) => result.code === 1 && !/unreachable/i.test(result.stdout + result.stderr),
+  };
+}
+
+/** nslookup retries on its own; "no servers could be reached" is silence, NXDOMAIN an answer. */
+function nslookup(name: string, server: string): Probe {
+  return {
+    argv: (timeoutS) => [
+      "busybox",
+      "timeout",
+      String(timeoutS),
+      "busybox",
+      "nslookup",
+      "-type=a",
+      name,
+      server,
+    ],
+    silent: (result) =>
+      timedOut(result) || /timed out|no servers could be reached/i.test(result.stdout + result.stderr),
+  };
 }
 
 function httpUrl(fixture: Fixture, host: string, port = fixture.env.httpPort): string {
@@ -148,11 +224,9 @@ export function reachedHttp(result: ExecResult): boolean {
 
 function failed(result: ExecResult, what: string): Verdict {
   const output = `${result.stderr}${result.stdout}`.trim().split("\n")[0] ?? "";
-  // timeout(1) ends the probe with SIGTERM: the packets went nowhere.
-  const code =
-    result.code === 128 || result.code === 143
-      ? `no answer within ${PROBE_TIMEOUT_S} s`
-      : `exit ${result.code}`;
+  const code = timedOut(result)
+    ? `no answer within ${probeTimeouts.get(result) ?? "?"} s`
+    : `exit ${result.code}`;
   return { status: "fail", reason: `${what}: ${code}${output ? `, ${output}` : ""}` };
 }
 
@@ -189,7 +263,7 @@ async function closedToPods(
   const open: string[] = [];
   const unreachableFromNode: string[] = [];
   for (const url of urls) {
-    if (reachedHttp(await record.pod(fixture, fixture.clientA, wget(url, headers)))) open.push(url);
+    if (reachedHttp(await record.pod(fixture, fixture.clientA, wget(url, headers), false))) open.push(url);
     if (!reachedHttp(await record.node(fixture, fixture.a, wget(url, headers))))
       unreachableFromNode.push(url);
   }
@@ -221,7 +295,7 @@ export const CHECKS: readonly Check[] = [
     title: "pod default route on eth0",
     nodes: (f) => f.a.name,
     async run(f, record) {
-      const result = await record.pod(f, f.clientA, ["busybox", "ip", "route", "show"]);
+      const result = await record.pod(f, f.clientA, command(["busybox", "ip", "route", "show"]));
       if (result.code !== 0) return failed(result, "ip route");
       const route = result.stdout.split("\n").find((line) => /^default (via \S+ )?dev eth0\b/.test(line));
       return route
@@ -246,13 +320,7 @@ export const CHECKS: readonly Check[] = [
     title: "DNS via kube-dns → Azure DNS",
     nodes: (f) => f.a.name,
     async run(f, record) {
-      const result = await record.pod(f, f.clientA, [
-        "busybox",
-        "nslookup",
-        "-type=a",
-        f.env.dnsName,
-        f.env.clusterDnsIp,
-      ]);
+      const result = await record.pod(f, f.clientA, nslookup(f.env.dnsName, f.env.clusterDnsIp));
       if (result.code !== 0) return failed(result, `nslookup ${f.env.dnsName}`);
       const answer = result.stdout.split(/^Name:/m)[1];
       const ok =
@@ -301,15 +369,7 @@ export const CHECKS: readonly Check[] = [
     title: "pod → own node IP",
     nodes: (f) => f.a.name,
     async run(f, record) {
-      const result = await record.pod(f, f.clientA, [
-        "busybox",
-        "ping",
-        "-c",
-        "1",
-        "-W",
-        String(PROBE_TIMEOUT_S),
-        f.a.ip,
-      ]);
+      const result = await record.pod(f, f.clientA, ping(f.a.ip));
       return result.code === 0
         ? { status: "pass", reason: `${f.a.ip} answered` }
         : failed(result, `ping ${f.a.ip}`);
@@ -389,8 +449,12 @@ export const CHECKS: readonly Check[] = [
   },
 ];
 
-export async function runCheck(check: Check, fixture: Fixture): Promise<CheckResult> {
-  const record = new Recorder();
+/**
+ * Runs one check. `expectFail`: the caller expects this check to fail (a negative control), so silence
+ * is taken as it comes, not tried again.
+ */
+export async function runCheck(check: Check, fixture: Fixture, expectFail = false): Promise<CheckResult> {
+  const record = new Recorder(!expectFail);
   const started = performance.now();
   let verdict: Verdict;
   try {

@@ -89,7 +89,14 @@ describe("the busybox probe", () => {
   });
 
   it("reads one answer per target, and refuses output that is not", () => {
-    expect(probeAnswers("x/a", targets, { code: 0, stdout: "1\n0\n", stderr: "" })).toEqual([true, false]);
+    expect(probeAnswers("x/a", targets, { code: 0, stdout: "1\n0\n", stderr: "" })).toEqual([
+      "open",
+      "refused",
+    ]);
+    expect(probeAnswers("x/a", targets, { code: 0, stdout: "-\n1\n", stderr: "" })).toEqual([
+      "silent",
+      "open",
+    ]);
     expect(() => probeAnswers("x/a", targets, { code: 0, stdout: "1\n", stderr: "" })).toThrow(
       /probing from x\/a failed/,
     );

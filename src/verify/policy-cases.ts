@@ -156,11 +156,17 @@ export function expectedCells(c: PolicyCase, env: PolicyRunEnv): PolicyCell[] {
 
 /** Seconds one connection may take: a dropped SYN fails it after this. */
 const PROBE_TIMEOUT_S = 3;
+// timeout(1) ends a GET that got no answer with SIGTERM (143); any other failure is an answer (refused).
 const PROBE_SCRIPT = `for target in "$@"; do
-  if busybox timeout ${PROBE_TIMEOUT_S} busybox wget -q -O /dev/null "http://$target/"; then echo 1; else echo 0; fi
+  busybox timeout ${PROBE_TIMEOUT_S} busybox wget -q -O /dev/null "http://$target/"
+  case $? in 0) echo 1 ;; 143) echo - ;; *) echo 0 ;; esac
 done`;
 
-/** One GET per target, in order, from inside the client pod; prints 1 (answered) or 0 per target. */
+/** What one connection got: it opened, it was refused (a denial answers at once), or nothing came. */
+export type ProbeAnswer = "open" | "refused" | "silent";
+const ANSWERS: Record<string, ProbeAnswer> = { "1": "open", "0": "refused", "-": "silent" };
+
+/** One GET per target, in order, from inside the client pod; prints 1, 0 or - (silent) per target. */
 export function probeCommand(targets: readonly { ip: string; port: number }[]): string[] {
   return ["sh", "-c", PROBE_SCRIPT, "probe", ...targets.map((target) => `${target.ip}:${target.port}`)];
 }
@@ -174,9 +180,9 @@ export function probeAnswers(
   from: ModelPod,
   targets: readonly unknown[],
   result: { code: number; stdout: string; stderr: string },
-): boolean[] {
+): ProbeAnswer[] {
   const answers = result.stdout.trim().split("\n");
-  if (result.code !== 0 || answers.length !== targets.length || answers.some((line) => !/^[01]$/.test(line)))
+  if (result.code !== 0 || answers.length !== targets.length || answers.some((line) => !(line in ANSWERS)))
     throw new Error(`probing from ${from} failed (exit ${result.code}): ${result.stderr || result.stdout}`);
-  return answers.map((answer) => answer === "1");
+  return answers.map((answer) => ANSWERS[answer]!);
 }

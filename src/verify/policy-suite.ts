@@ -1,7 +1,9 @@
 // Running `verify --policies`: the model's pods spread over two nodes, then for each case its policies
 // applied, every cell probed and compared with the reference evaluator, the policies removed. A cell
 // that disagrees is probed again until it agrees or the settle time is over: the agents need a moment
-// to see a new policy, and how long they took is reported.
+// to see a new policy, and how long they took is reported. Silence is not an answer: a denial answers
+// at once (REJECT), so a cell that should open and only got silence (a slow node, a starved CPU) gets
+// more rounds past the settle time before it counts as wrong.
 import { setTimeout as delay } from "node:timers/promises";
 import { mapBounded } from "../sys/bounded.ts";
 import type { NetworkPolicy } from "../policy/model.ts";
@@ -14,7 +16,11 @@ import {
   type PolicyCase,
   type PolicyCell,
   type PolicyRunEnv,
+  type ProbeAnswer,
 } from "./policy-cases.ts";
+
+/** Rounds past the settle time for cells that should open and only got silence. */
+const SILENT_ROUNDS = 5;
 
 /** What the policy cases need from a cluster. */
 export interface PolicyCluster {
@@ -22,8 +28,8 @@ export interface PolicyCluster {
   createModel(placement: Record<ModelPod, NodeRef>): Promise<PolicyRunEnv>;
   apply(policy: NetworkPolicy): Promise<void>;
   remove(policy: NetworkPolicy): Promise<void>;
-  /** From the model pod `from`, one TCP connection to each target: did it open? In order. */
-  probe(from: ModelPod, targets: readonly { ip: string; port: number }[]): Promise<boolean[]>;
+  /** From the model pod `from`, one TCP connection to each target: what it got, in order. */
+  probe(from: ModelPod, targets: readonly { ip: string; port: number }[]): Promise<ProbeAnswer[]>;
 }
 
 interface PolicyMismatch {
@@ -92,11 +98,18 @@ async function probeCase(
   const cells = expectedCells(c, env);
   const same = (cell: PolicyCell) => env.pod(cell.from).node === env.pod(cell.to).node;
   let pending = cells;
-  for (let round = 0; ; round++) {
+  let silentRounds = 0;
+  for (;;) {
     const answers = await probeCells(cluster, env, pending);
-    pending = pending.filter((cell, i) => answers[i] !== cell.allowed);
+    const agrees = (cell: PolicyCell, answer: ProbeAnswer) =>
+      cell.allowed ? answer === "open" : answer !== "open";
+    const silent = pending.filter((cell, i) => cell.allowed && answers[i] === "silent");
+    pending = pending.filter((cell, i) => !agrees(cell, answers[i]!));
     const elapsed = performance.now() - started;
-    if (pending.length === 0 || elapsed >= options.settleMs) {
+    const settled = elapsed >= options.settleMs;
+    const patient = silent.length > 0 && silentRounds < SILENT_ROUNDS;
+    if (settled && patient) silentRounds++;
+    if (pending.length === 0 || (settled && !patient)) {
       return {
         name: c.name,
         group: c.group,
@@ -117,16 +130,16 @@ async function probeCells(
   cluster: PolicyCluster,
   env: PolicyRunEnv,
   cells: readonly PolicyCell[],
-): Promise<boolean[]> {
+): Promise<ProbeAnswer[]> {
   const clients = MODEL_PODS.filter((pod) => cells.some((cell) => cell.from === pod));
-  const answers = new Map<PolicyCell, boolean>();
+  const answers = new Map<PolicyCell, ProbeAnswer>();
   await mapBounded(clients, clients.length, async (from) => {
     const mine = cells.filter((cell) => cell.from === from);
     const opened = await cluster.probe(
       from,
       mine.map((cell) => ({ ip: env.pod(cell.to).ip, port: cell.port })),
     );
-    mine.forEach((cell, i) => answers.set(cell, opened[i] ?? false));
+    mine.forEach((cell, i) => answers.set(cell, opened[i] ?? "silent"));
   });
   return cells.map((cell) => answers.get(cell)!);
 }

@@ -12,6 +12,8 @@ export interface SuiteOptions {
   runId: string;
   /** Only these checks (default: all). */
   only?: readonly CheckId[];
+  /** Checks expected to fail (a negative control): their silence is final at once (checks.ts). */
+  expectFail?: readonly CheckId[];
   /** The nodes to use as "this node" and "another node" (default: the first two). */
   nodes?: [string, string?];
   /**
@@ -26,7 +28,9 @@ export async function runSuite(driver: ClusterDriver, options: SuiteOptions): Pr
   try {
     const fixture = await setUp(driver, options, created);
     const selected = CHECKS.filter((check) => !options.only || options.only.includes(check.id));
-    return await mapBounded(selected, options.concurrency ?? 1, (check) => runCheck(check, fixture));
+    return await mapBounded(selected, options.concurrency ?? 1, (check) =>
+      runCheck(check, fixture, options.expectFail?.includes(check.id) ?? false),
+    );
   } finally {
     for (const service of created.services) await driver.deleteService(service);
     for (const pod of created.pods) await driver.deletePod(pod);

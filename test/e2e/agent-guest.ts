@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, utimes, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { release } from "node:os";
 import { loadSpec } from "../../src/spec/load.ts";
 import type { ClusterSpec } from "../../src/spec/schema.ts";
@@ -23,6 +23,7 @@ import { agentStatusSchema } from "../../src/agent/status.ts";
 import { AgentJobSchema, SpecInputSchema } from "./agent-result.ts";
 import { CONFLIST_FILE, NETWORK_NAME } from "../../src/cni/conflist.ts";
 import { HOST_DEVICE } from "../../src/hostpath/desired.ts";
+import { guestCli } from "../../src/testbed/bundle.ts";
 import { MASQ_CHAIN, POSTROUTING_CHAIN } from "../../src/noderules/masquerade.ts";
 
 export interface AgentJob {
@@ -63,7 +64,6 @@ export interface AgentE2eResult {
     live: string[];
     /** Reservation files present after the agent reconciled with the new grace period, still inside it. */
     keptWithinGrace: string[];
-    secondsAfterAddAtControl: number;
     releasedAfterMs: number;
     remaining: string[];
     releasedCounter: number;
@@ -87,8 +87,12 @@ export interface AgentE2eResult {
   error?: string;
 }
 
-const REPO = resolve(import.meta.dirname, "../..");
 const ROOT = "/run/agent-e2e";
+/**
+ * How long a wait for the agent may last before the scenario gives up: a bound against a hang, never a
+ * target (a starved guest CPU stretches every step; the figures are reported, not asserted).
+ */
+const DEADLINE_MS = 300_000;
 const PORT = 9464;
 
 function log(line: string): void {
@@ -182,7 +186,7 @@ class Agents {
   args(agent: Pick<Agent, "node" | "dirs" | "livePods">, extra: string[] = []): string[] {
     // prettier-ignore
     return [
-      "netns", "exec", agent.node.ns, process.execPath, join(REPO, "src/cli/main.ts"), "agent",
+      "netns", "exec", agent.node.ns, process.execPath, guestCli(), "agent",
       "--config", this.configFile, "--node", agent.node.name, "--cni-conf-dir", agent.dirs.confDir,
       "--cni-bin-dir", CNI_BIN_DIR, "--ipam-data-dir", agent.dirs.ipamDataDir, "--live-pods", agent.livePods,
       ...extra,
@@ -207,7 +211,7 @@ class Agents {
     await until(
       `${agent.node.name}'s /readyz to answer 200 after the agent logged ready`,
       async () => ((await get(agent.node.ns, "/readyz")) === undefined ? undefined : true),
-      60_000,
+      DEADLINE_MS,
     );
     this.startToReadyMs.push(Math.round(performance.now() - started));
     const status = await readFile(`/proc/${child.pid}/status`, "utf8");
@@ -254,7 +258,7 @@ async function measureRepair(
       const [counter, count] = await Promise.all([repairsOf(ns, kind), reconciles(ns)]);
       return counter > counterBefore ? [counter, count] : undefined;
     },
-    30_000,
+    DEADLINE_MS,
   );
   const ms = Math.round(performance.now() - started);
   // Then the node itself: exactly as before the break.
@@ -268,7 +272,7 @@ async function measureRepair(
       last = JSON.stringify({ ...now, conflist: conflistNow, forward: await forward() });
       return last === expected ? true : undefined;
     },
-    30_000,
+    DEADLINE_MS,
   ).catch((error: Error) => {
     throw new Error(`${error.message}\nexpected: ${expected}\nlast seen: ${last}`);
   });
@@ -350,37 +354,38 @@ async function main(jobFile: string): Promise<void> {
       const alive = (await reservations(agent.dirs)).filter((ip) => !doomedIps.includes(ip));
       await writeFile(agent.livePods, `${alive.join("\n")}\n`);
     }
-    // The doomed reservations are as young as they can be; then the spec shortens the grace period.
-    const addedAt = Date.now();
-    for (const ip of doomedIps)
-      await utimes(join(node1.dirs.ipamDataDir, NETWORK_NAME, ip), addedAt / 1000, addedAt / 1000);
+    // While the spec's grace period (an hour during the suite) covers them, the doomed reservations
+    // stay: two reconciles after the live-pods list lost them, they are all there.
+    const reconcilesAtLoss = await reconciles(ns);
+    await until(
+      "two reconciles after the pods were lost",
+      async () => ((await reconciles(ns)) >= reconcilesAtLoss + 2 ? true : undefined),
+      DEADLINE_MS,
+    );
+    const keptWithinGrace = (await reservations(node1.dirs)).filter((ip) => doomedIps.includes(ip));
+    // Then they are made older than a shorter grace period, which the spec now sets: the agent reloads
+    // it and frees them. Ages are file times, so no clock of this slow guest decides the verdict.
     const releasedBefore = await repairsOf(ns, "address-released");
-    const reconcilesAtEdit = await reconciles(ns);
+    const agedAt = Date.now() / 1000 - 2 * job.leakGraceSeconds;
+    for (const ip of doomedIps) await utimes(join(node1.dirs.ipamDataDir, NETWORK_NAME, ip), agedAt, agedAt);
+    const editedAt = Date.now();
     await writeSpec(configFile, {
       ...specInput,
       agent: { ...(specInput.agent ?? {}), leakGraceSeconds: job.leakGraceSeconds },
     });
-    await until(
-      "two reconciles with the new spec",
-      async () => ((await reconciles(ns)) >= reconcilesAtEdit + 2 ? true : undefined),
-      30_000,
-    );
-    const keptWithinGrace = (await reservations(node1.dirs)).filter((ip) => doomedIps.includes(ip));
-    const secondsAfterAddAtControl = (Date.now() - addedAt) / 1000;
     await until(
       "the leaked addresses to be released",
       async () => {
         const left = await reservations(node1.dirs);
         return doomedIps.some((ip) => left.includes(ip)) ? undefined : true;
       },
-      (job.leakGraceSeconds + 30) * 1000,
+      DEADLINE_MS,
     );
     result.leaks = {
       doomed: doomedIps,
       live: live.map((pod) => pod.ip),
       keptWithinGrace,
-      secondsAfterAddAtControl,
-      releasedAfterMs: Date.now() - addedAt,
+      releasedAfterMs: Date.now() - editedAt,
       remaining: await reservations(node1.dirs),
       releasedCounter: (await repairsOf(ns, "address-released")) - releasedBefore,
     };
@@ -458,7 +463,7 @@ async function main(jobFile: string): Promise<void> {
       "node2's agent to report the conflict",
       async () =>
         (await metric(node2.node.ns, /^aks_ipvlan_reconcile_errors_total /)) > errors ? true : undefined,
-      30_000,
+      DEADLINE_MS,
     );
     const status2 = agentStatusSchema.parse(JSON.parse((await get(node2.node.ns, "/status")) ?? "{}"));
     result.refusal = { lastError: status2.lastError ?? "", ready: status2.ready };

@@ -42,7 +42,6 @@ export const AgentE2eResultSchema = z.strictObject({
       doomed: z.array(z.string()),
       live: z.array(z.string()),
       keptWithinGrace: z.array(z.string()),
-      secondsAfterAddAtControl: z.number(),
       releasedAfterMs: z.number(),
       remaining: z.array(z.string()),
       releasedCounter: z.number(),

@@ -10,7 +10,9 @@
  *   probe ID NETNS IP PORT tcp|udp   queued; run by the next `go`
  *   go TIMEOUT_MS              runs every queued probe at once: a line `ID ok|fail REASON` each, then `done`
  * A TCP probe passes when the handshake completes; a UDP probe when the echo comes back. A reset or an
- * ICMP error (REJECT) fails at once; silence (DROP) fails at the timeout.
+ * ICMP error (REJECT) fails at once; silence (DROP) fails at the timeout. TCP retransmits its SYN on its
+ * own; a UDP probe resends its datagram every RESEND_MS until an answer or the timeout, as a real UDP
+ * client does: one lost datagram is not a verdict.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,6 +29,7 @@
 #include <unistd.h>
 
 #define MAX_FDS 4096
+#define RESEND_MS 250
 
 enum kind { TCP_LISTENER, UDP_SERVER, TCP_PROBE, UDP_PROBE };
 
@@ -136,10 +139,19 @@ static void finish(int i, const char *verdict, const char *reason) {
   slots[i].done = 1;
 }
 
+/* Sends the datagram of every UDP probe still waiting (again). */
+static void resend_udp(void) {
+  for (int i = 0; i < nslots; i++)
+    if (!slots[i].done && slots[i].kind == UDP_PROBE && send(slots[i].fd, "netpol", 6, 0) < 0 &&
+        errno != EAGAIN)
+      finish(i, "fail", strerror(errno));
+}
+
 /* Serves and waits until every probe has an answer or the timeout passed; probes are then dropped. */
 static void go(long timeout_ms) {
   static struct pollfd fds[MAX_FDS];
   long deadline = now_ms() + timeout_ms;
+  long next_resend = now_ms() + RESEND_MS;
   for (;;) {
     int pending = 0;
     for (int i = 0; i < nslots; i++) {
@@ -148,9 +160,16 @@ static void go(long timeout_ms) {
       fds[i].revents = 0;
       if (!slots[i].done && (slots[i].kind == TCP_PROBE || slots[i].kind == UDP_PROBE)) pending++;
     }
-    long left = deadline - now_ms();
+    long now = now_ms();
+    long left = deadline - now;
     if (pending == 0 || left <= 0) break;
-    if (poll(fds, nslots, left) < 0 && errno != EINTR) break;
+    if (now >= next_resend) {
+      resend_udp();
+      next_resend = now + RESEND_MS;
+      continue;
+    }
+    long wait = next_resend - now < left ? next_resend - now : left;
+    if (poll(fds, nslots, wait) < 0 && errno != EINTR) break;
     answer_servers(fds);
     for (int i = 0; i < nslots; i++) {
       if (slots[i].done || !fds[i].revents) continue;

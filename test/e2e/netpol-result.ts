@@ -7,7 +7,7 @@ import type { NetpolE2eResult, NetpolJob } from "./netpol-guest.ts";
 export const NetpolJobSchema = z.strictObject({
   specFile: z.string(),
   prober: z.string(),
-  caseLimit: z.number().optional(),
+  cases: z.array(z.string()),
   probeTimeoutMs: z.number(),
 }) satisfies z.ZodType<NetpolJob>;
 

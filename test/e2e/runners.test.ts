@@ -1,6 +1,7 @@
 // Every kernel runner this machine can offer boots the guest and carries ipvlan L3S pod to pod (and, as
 // the negative control on the same cluster, cross-node pod to pod fails towards a node once the VNet
-// loses that node's routes). A runner the machine cannot offer is skipped with its refusal printed. The native runner is also run inside a
+// loses that node's routes); for the runner auto picks, which every other e2e file uses, that datapath
+// is cluster.test.ts's, and this file only boots it. A runner the machine cannot offer is skipped with its refusal printed. The native runner is also run inside a
 // UML guest when the host's kernel lacks ipvlan, and UML without the XSAVE fix must die with the
 // host's refusal where the host needs the fix.
 import { describe, expect, it } from "vitest";
@@ -9,7 +10,7 @@ import { plan } from "../../src/ipam/planner.ts";
 import { loadSpec } from "../../src/spec/load.ts";
 import { SuiteResultSchema, type SuiteJob, type SuiteResult } from "../../src/testbed/job.ts";
 import { TestbedError, runInGuest } from "../../src/testbed/run.ts";
-import { RUNNERS } from "../../src/testbed/runners/auto.ts";
+import { RUNNERS, chooseRunner } from "../../src/testbed/runners/auto.ts";
 import { RUNNER_NAMES } from "../../src/testbed/runners/runner.ts";
 import { umlRunner } from "../../src/testbed/runners/uml.ts";
 import { HelloResultSchema, NativeInGuestSchema } from "./runner-results.ts";
@@ -58,6 +59,24 @@ describe.each(RUNNER_NAMES)("the %s runner", (name) => {
   it("boots the guest, and ipvlan L3S carries pod-to-pod", { timeout: BOOT_TIMEOUT_MS }, async ({ skip }) => {
     const refusal = await RUNNERS[name].refusal();
     if (refusal !== undefined) skipBecause(skip, `the ${name} runner is not offered here: ${refusal}`);
+    if ((await chooseRunner("auto")).runner.name === name) {
+      // The runner every other e2e file boots: its pod-to-pod checks and the route switch run in
+      // cluster.test.ts; here only that it boots a program to the end on request by name.
+      const hello = await runInGuest({
+        entry: resolve(import.meta.dirname, "hello-guest.ts"),
+        spec: await loadSpec(SEED),
+        job: {},
+        schema: HelloResultSchema,
+        runner: name,
+        timeoutMs: BOOT_TIMEOUT_MS,
+      });
+      console.log(
+        `${name} (auto's choice): kernel ${hello.kernel}, boot ${hello.bootMs} ms, in all ${hello.totalMs} ms; its datapath: cluster.test.ts`,
+      );
+      expect(hello.runner).toBe(name);
+      expect(hello.result.kernel).toBe(hello.kernel);
+      return;
+    }
     const run = await runInGuest({
       entry: GUEST_ENTRY,
       spec: await loadSpec(SEED),
@@ -87,6 +106,7 @@ describe("the native runner where the host's kernel lacks ipvlan", () => {
       spec: await loadSpec(SEED),
       job: await smokeJob(),
       schema: NativeInGuestSchema,
+      programs: [GUEST_ENTRY],
       runner: "uml",
       timeoutMs: NESTED_TIMEOUT_MS - 60_000,
     });

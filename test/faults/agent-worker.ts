@@ -14,6 +14,7 @@ import { desiredNode } from "../../src/agent/desired.ts";
 import { reconcile } from "../../src/agent/reconcile.ts";
 import { writeConflist } from "../../src/agent/cni-files.ts";
 import {
+  PAYLOAD_POINT,
   WorkerArgsSchema,
   WorkerRequestSchema,
   type WorkerEvent,
@@ -41,6 +42,13 @@ async function reconcileOnce(request: WorkerRequest): Promise<WorkerEvent> {
     // The commands that change the node take their changes as input (`ip -batch -`, a restore
     // payload); a kill around a read leaves the same node as one at the change before or after it.
     if (options?.input === undefined) return run(file, argv, options);
+    if (request.mode === "nat-first" && /^\*nat$/m.test(options.input) && /^\*filter$/m.test(options.input)) {
+      const table = (name: string) =>
+        new RegExp(`^\\*${name}\\n[\\s\\S]*?^COMMIT$`, "m").exec(options.input!)![0];
+      await run(file, argv, { ...options, input: `${table("nat")}\n` });
+      await at(PAYLOAD_POINT, true);
+      return run(file, argv, { ...options, input: `${table("filter")}\n` });
+    }
     await at(`before ${name}`, true);
     const running = run(file, argv, options);
     await at(`during ${name}`, false);

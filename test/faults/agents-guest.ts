@@ -9,7 +9,7 @@
 // It records what it saw in result.json; the host-side test asserts on it.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { parse, stringify } from "yaml";
 import { z } from "zod";
@@ -18,10 +18,14 @@ import { writeFileAtomic } from "../../src/sys/atomic-write.ts";
 import { RESULT_FILE, readJsonFile } from "../../src/testbed/job.ts";
 import { CONFLIST_FILE } from "../../src/cni/conflist.ts";
 import { HOST_DEVICE } from "../../src/hostpath/desired.ts";
+import { PROGRAMS_VARIABLE, bundledPath } from "../../src/testbed/bundle.ts";
+import { REPO } from "../../src/testbed/runners/runner.ts";
 import { BACKEND_ENV } from "../../src/agent/context.ts";
 import { MASQ_CHAIN } from "../../src/noderules/masquerade.ts";
 import {
   FaultsJobSchema,
+  PAYLOAD_POINT,
+  WORKER_SOURCE,
   WorkerEventSchema,
   type FaultsResult,
   type NodeState,
@@ -31,7 +35,11 @@ import {
   type WorkerRequest,
 } from "./agents-protocol.ts";
 
-const WORKER = resolve(import.meta.dirname, "agent-worker.ts");
+/** The worker's bundle, which the host made with the guest's (agents.test.ts). */
+const WORKER = (() => {
+  const programs = process.env[PROGRAMS_VARIABLE];
+  return programs ? bundledPath(programs, WORKER_SOURCE) : join(REPO, WORKER_SOURCE);
+})();
 const ROOT = "/run/faults";
 const NODE = "node1";
 const NODE_ADDRESS = "10.224.0.4/16";
@@ -116,9 +124,13 @@ class Agent {
   }
 }
 
-/** A killed command finishes its system call before it dies: wait until no member of the group runs. */
+/**
+ * A killed command finishes its system call before it dies: wait until no member of the group runs.
+ * The deadline only ends a hang; a starved guest CPU may take long to reap, which is not a verdict.
+ */
 async function groupGone(group: number): Promise<void> {
-  for (let attempt = 0; attempt < 1000; attempt++) {
+  const deadline = performance.now() + 300_000;
+  while (performance.now() < deadline) {
     const alive: string[] = [];
     for (const pid of await readdir("/proc")) {
       if (!/^\d+$/.test(pid)) continue;
@@ -182,21 +194,24 @@ async function nodeState(desired: Desired): Promise<NodeState> {
   const rules = ourLines((await run("iptables-save", [])).stdout);
   const conflist = await readFile(CONFLIST, "utf8").catch(() => undefined);
   const forward = (await readFile(IP_FORWARD, "utf8")).trim();
+  const tableState = (table: string) => {
+    const ours = (lines: string[]) => lines.filter((line) => line.startsWith(`*${table} `));
+    const now = ours(rules);
+    if (now.length === 0) return "before";
+    if (JSON.stringify(now) === JSON.stringify(ours(desired.rules))) return "desired";
+    notes.push(`${table} rules ${JSON.stringify(now)}`);
+    return "neither";
+  };
   const state: NodeState = {
     hostDevice: device === undefined ? "before" : device === desired.hostDevice ? "desired" : "neither",
     sysctls: forward === "0" ? "before" : forward === "1" ? "desired" : "neither",
-    rules:
-      rules.length === 0
-        ? "before"
-        : JSON.stringify(rules) === JSON.stringify(desired.rules)
-          ? "desired"
-          : "neither",
+    filterRules: tableState("filter"),
+    natRules: tableState("nat"),
     conflist: conflist === undefined ? "before" : conflist === desired.conflist ? "desired" : "neither",
     jumps: rules.filter(isJump).length,
     detail: "",
   };
   if (state.hostDevice === "neither") notes.push(`host device ${device}`);
-  if (state.rules === "neither") notes.push(`rules ${JSON.stringify(rules)}`);
   if (state.conflist === "neither") notes.push(`conflist of ${conflist!.length} bytes`);
   return { ...state, detail: notes.join("; ").slice(0, 2000) };
 }
@@ -319,6 +334,16 @@ async function main(jobFile: string): Promise<void> {
     await misordered.kill();
     result.killControls.push({
       what: "conflist written first, killed at its first command",
+      state: await nodeState(desired),
+    });
+    await reset();
+    const natFirst = await victim();
+    natFirst.send({ config, mode: "nat-first", stopAt: PAYLOAD_POINT });
+    const natReached = (await natFirst.next()).event === "at";
+    await natFirst.kill();
+    if (!natReached) throw new Error(`the nat-first control never reached "${PAYLOAD_POINT}"`);
+    result.killControls.push({
+      what: "the masquerade (nat) applied before the guard (filter), killed between the tables",
       state: await nodeState(desired),
     });
     await pool[0]!.reconcile({ config, mode: "agent" });

@@ -4,6 +4,9 @@
 // verdict on a node's state after a kill (pure, so the host decides it and the controls exercise it).
 import { z } from "zod";
 
+/** The agent process's program, relative to the repository (the host bundles it for the guest). */
+export const WORKER_SOURCE = "test/faults/agent-worker.ts";
+
 /** Who the worker is and where its node's files are: its one argument, as JSON. */
 export const WorkerArgsSchema = z.strictObject({
   node: z.string(),
@@ -23,13 +26,15 @@ export type FaultsJob = z.infer<typeof FaultsJobSchema>;
 
 /**
  * One reconcile. `agent` is the product's path (`agent --once`: spec, context, reconcileNode under the
- * node lock); `unlocked` skips the node lock and `conflist-first` writes the conflist before anything
- * else: both exist only as negative controls. With `stopAt` the worker announces that point and, at a
+ * node lock); `unlocked` skips the node lock, `conflist-first` writes the conflist before anything
+ * else and `nat-first` applies a restore payload's nat table before its filter table (the order the
+ * agent used before the guard came first), stopping at `tables: nat applied, filter not yet`: all three
+ * exist only as negative controls. With `stopAt` the worker announces that point and, at a
  * `before`/`after` point, waits there to be killed.
  */
 export const WorkerRequestSchema = z.strictObject({
   config: z.string(),
-  mode: z.enum(["agent", "unlocked", "conflist-first"]),
+  mode: z.enum(["agent", "unlocked", "conflist-first", "nat-first"]),
   stopAt: z.string().optional(),
 });
 export type WorkerRequest = z.infer<typeof WorkerRequestSchema>;
@@ -48,19 +53,27 @@ export const WorkerEventSchema = z.discriminatedUnion("event", [
 ]);
 export type WorkerEvent = z.infer<typeof WorkerEventSchema>;
 
-/** The components a reconcile applies, in its order (reconcile.ts). */
-const COMPONENTS = ["hostDevice", "sysctls", "rules", "conflist"] as const;
+/**
+ * The components a reconcile applies, in its order (reconcile.ts). The rules are one
+ * `iptables-restore`, but iptables promises each table whole, not the payload: a kill between two
+ * COMMITs leaves the first table applied. So each table is a component, in the order the iptables layer
+ * applies them (src/iptables/sync.ts: the guard in filter before the masquerade in nat).
+ */
+export const COMPONENTS = ["hostDevice", "sysctls", "filterRules", "natRules", "conflist"] as const;
+export const PAYLOAD_POINT = "tables: nat applied, filter not yet";
 
 /**
  * Each component of one node: as before (a node the agent never touched), as desired (what an
- * undisturbed reconcile leaves; for the rules: our chains and exactly one jump into each), or neither.
- * `jumps` counts the jumps into our chains.
+ * undisturbed reconcile leaves; for the rules: our chains and exactly one jump into each, per table),
+ * or neither. `jumps` counts the jumps into our chains.
  */
+const ComponentStateSchema = z.enum(["before", "desired", "neither"]);
 const NodeStateSchema = z.strictObject({
-  hostDevice: z.enum(["before", "desired", "neither"]),
-  sysctls: z.enum(["before", "desired", "neither"]),
-  rules: z.enum(["before", "desired", "neither"]),
-  conflist: z.enum(["before", "desired", "neither"]),
+  hostDevice: ComponentStateSchema,
+  sysctls: ComponentStateSchema,
+  filterRules: ComponentStateSchema,
+  natRules: ComponentStateSchema,
+  conflist: ComponentStateSchema,
   jumps: z.number().int(),
   /** What made a component "neither", for the failure message. */
   detail: z.string(),

@@ -7,7 +7,8 @@ function state(values: Partial<NodeState>): NodeState {
   return {
     hostDevice: "before",
     sysctls: "before",
-    rules: "before",
+    filterRules: "before",
+    natRules: "before",
     conflist: "before",
     jumps: 0,
     detail: "",
@@ -15,18 +16,21 @@ function state(values: Partial<NodeState>): NodeState {
   };
 }
 
+const RULES = { filterRules: "desired", natRules: "desired" } as const;
+
 describe("killVerdict", () => {
   it("names the untouched node, each prefix of the steps, and the finished node", () => {
     expect(killVerdict(state({}))).toBe("as before");
     expect(killVerdict(state({ hostDevice: "desired" }))).toBe("after hostDevice");
     expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired" }))).toBe("after sysctls");
-    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired", rules: "desired" }))).toBe(
-      "after rules",
+    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired", filterRules: "desired" }))).toBe(
+      "after filterRules",
+    );
+    expect(killVerdict(state({ ...RULES, hostDevice: "desired", sysctls: "desired" }))).toBe(
+      "after natRules",
     );
     expect(
-      killVerdict(
-        state({ hostDevice: "desired", sysctls: "desired", rules: "desired", conflist: "desired" }),
-      ),
+      killVerdict(state({ ...RULES, hostDevice: "desired", sysctls: "desired", conflist: "desired" })),
     ).toBe("as desired");
   });
 
@@ -37,14 +41,18 @@ describe("killVerdict", () => {
 
   it("calls a step applied out of order, or any other component half done, between", () => {
     expect(killVerdict(state({ conflist: "desired" }))).toBe("between");
-    expect(killVerdict(state({ hostDevice: "desired", rules: "desired" }))).toBe("between");
-    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired", rules: "neither" }))).toBe(
+    expect(killVerdict(state({ ...RULES, hostDevice: "desired" }))).toBe("between");
+    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired", filterRules: "neither" }))).toBe(
       "between",
     );
     expect(
-      killVerdict(
-        state({ hostDevice: "desired", sysctls: "desired", rules: "desired", conflist: "neither" }),
-      ),
+      killVerdict(state({ ...RULES, hostDevice: "desired", sysctls: "desired", conflist: "neither" })),
     ).toBe("between");
+  });
+
+  it("calls the masquerade applied before the guard between (the unsafe order of the tables)", () => {
+    expect(killVerdict(state({ hostDevice: "desired", sysctls: "desired", natRules: "desired" }))).toBe(
+      "between",
+    );
   });
 });

@@ -88,7 +88,11 @@ export async function runControls(testbed: Testbed, log: (line: string) => void)
   for (const control of CONTROLS) {
     log(`control ${control.id}: ${control.description}`);
     const repair = await control.apply(testbed, first!.name);
-    const results = await runSuite(testbed, { runId: control.id, only: control.mustFail });
+    const results = await runSuite(testbed, {
+      runId: control.id,
+      only: control.mustFail,
+      expectFail: control.mustFail,
+    });
     await repair();
     runs.push({ id: control.id, description: control.description, mustFail: control.mustFail, results });
   }

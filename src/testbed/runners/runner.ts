@@ -12,8 +12,14 @@ export type RunnerName = (typeof RUNNER_NAMES)[number];
 export const RunnerChoice = z.enum(["auto", ...RUNNER_NAMES]);
 export type RunnerChoice = z.infer<typeof RunnerChoice>;
 
-export const REPO = resolve(import.meta.dirname, "../../..");
-export const INIT = resolve(import.meta.dirname, "../guest/init.sh");
+// Inside a guest the code runs from bundles (src/testbed/bundle.ts), which cannot locate themselves:
+// there init.sh's environment says where the repository and init are.
+const IN_GUEST = process.env.TESTBED_RUNNER !== undefined && process.env.REPO !== undefined;
+export const REPO = IN_GUEST ? process.env.REPO! : resolve(import.meta.dirname, "../../..");
+export const INIT =
+  IN_GUEST && process.env.TESTBED_INIT
+    ? process.env.TESTBED_INIT
+    : resolve(import.meta.dirname, "../guest/init.sh");
 
 export interface BootRequest {
   /** The Node program the guest runs, and its one argument. */
@@ -24,6 +30,8 @@ export interface BootRequest {
   timeoutMs: number;
   /** Each console line, as the guest prints it. */
   onLine?: (line: string) => void;
+  /** More environment for the guest program (where its programs are: src/testbed/bundle.ts). */
+  env?: Record<string, string>;
 }
 
 export interface BootResult {
@@ -49,9 +57,11 @@ export function initEnvironment(
   modules: string | undefined,
 ): Record<string, string> {
   return {
+    ...request.env,
     REPO,
     ENTRY: request.entry,
     JOB: request.job,
+    TESTBED_INIT: INIT,
     TESTBED_RUNNER: runner,
     TESTBED_MODULES: modules ?? "",
   };
