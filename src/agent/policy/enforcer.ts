@@ -12,12 +12,8 @@ import type { Runner } from "../../sys/exec.ts";
 import { mapBounded } from "../../sys/bounded.ts";
 import type { Backend } from "../../iptables/backend.ts";
 import { syncRules } from "../../iptables/apply.ts";
-import {
-  compileNodeRules,
-  compilePodFirewalls,
-  isolatedFirewall,
-  type PodFirewall,
-} from "../../policy/compile.ts";
+import { compilePodFirewalls, isolatedFirewall, type PodFirewall } from "../../policy/pod-firewall.ts";
+import { compileNodeRules } from "../../policy/node-rules.ts";
 import { podKey, type PodKey, type PolicyPod, type PolicyWorld } from "../../policy/model.ts";
 import { parseCidr, parseIp } from "../../net/cidr.ts";
 import type { NetnsLocator } from "./netns.ts";
