@@ -5,41 +5,7 @@ import {
   SERVICE_INGRESS_CHAIN,
   compileNodeRules,
 } from "./node-rules.ts";
-import type { NetworkPolicy, PolicyPod, PolicyWorld } from "./model.ts";
-
-const server: PolicyPod = {
-  namespace: "prod",
-  name: "server",
-  ip: "10.244.0.2",
-  node: "n1",
-  labels: { app: "server" },
-  ports: [{ name: "http", port: 8080, protocol: "TCP" }],
-};
-const client: PolicyPod = {
-  ...server,
-  name: "client",
-  ip: "10.244.0.3",
-  labels: { app: "client" },
-  ports: [],
-};
-
-function world(spec: NetworkPolicy["spec"], pods = [server, client]): PolicyWorld {
-  return {
-    pods,
-    namespaces: [{ name: "prod", labels: {} }],
-    policies: [
-      {
-        apiVersion: "networking.k8s.io/v1",
-        kind: "NetworkPolicy",
-        metadata: { name: "web", namespace: "prod" },
-        spec,
-      },
-    ],
-  };
-}
-
-const chainLines = (restore: string, chain: string) =>
-  restore.split("\n").filter((line) => line.startsWith(`-A ${chain} `));
+import { chainLines, client, server, world } from "../../test/netpol/compile-fixtures.ts";
 
 describe("compileNodeRules", () => {
   it("checks local pods' ingress from other nodes in INPUT, their egress beyond the node in OUTPUT", () => {

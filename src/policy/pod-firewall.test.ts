@@ -7,43 +7,9 @@ import {
   noPolicyFirewall,
   serviceDestination,
 } from "./pod-firewall.ts";
-import type { NetworkPolicy, PolicyPod, PolicyWorld } from "./model.ts";
+import { chainLines, client, server, world } from "../../test/netpol/compile-fixtures.ts";
 
 const options = { nodeIP: "10.224.0.4", podCIDRs: ["10.244.0.0/28"], serviceCIDR: "10.0.0.0/16" };
-const server: PolicyPod = {
-  namespace: "prod",
-  name: "server",
-  ip: "10.244.0.2",
-  node: "n1",
-  labels: { app: "server" },
-  ports: [{ name: "http", port: 8080, protocol: "TCP" }],
-};
-const client: PolicyPod = {
-  ...server,
-  name: "client",
-  ip: "10.244.0.3",
-  labels: { app: "client" },
-  ports: [],
-};
-
-function world(spec: NetworkPolicy["spec"], pods = [server, client]): PolicyWorld {
-  return {
-    pods,
-    namespaces: [{ name: "prod", labels: {} }],
-    policies: [
-      {
-        apiVersion: "networking.k8s.io/v1",
-        kind: "NetworkPolicy",
-        metadata: { name: "web", namespace: "prod" },
-        spec,
-      },
-    ],
-  };
-}
-
-const chainLines = (restore: string, chain: string) =>
-  restore.split("\n").filter((line) => line.startsWith(`-A ${chain} `));
-
 describe("compilePodFirewall", () => {
   it("renders one transaction: our chains declared, INPUT/OUTPUT flushed and jumping once each", () => {
     const firewall = compilePodFirewall(
