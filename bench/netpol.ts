@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { agentMetrics } from "../src/agent/metrics.ts";
+import { policyMetrics } from "../src/agent/policy/metrics.ts";
 import { KubeConfig } from "@kubernetes/client-node";
 import { ADMIN_TOKEN, startApiServer } from "../test/apiserver/server.ts";
 import { connect } from "../src/kube/client.ts";
@@ -100,7 +101,7 @@ async function main(): Promise<void> {
     locator: netnsLocator(inNetns(NODE_NS)),
     podCIDRs: ["10.250.0.0/16"],
     stateDir,
-    registry: agentMetrics().registry,
+    metrics: policyMetrics(agentMetrics().registry),
     log: pino({ level: process.env.BENCH_LOG ?? "silent" }),
     resyncMs: 3_600_000,
     onSync: (report, latencyMs) => waiter?.(report, latencyMs),

@@ -1,14 +1,9 @@
 // Benchmark: NetworkPolicy compilation for one node with 100 pods and 100 policies (issue 12 target:
 // policy change → enforcement < 1 s; this is the pure part of it). Prints the time to compile every
-// pod's payload, one pod's, the node's Service rules, podsAffected for one policy change, and the
-// payload sizes. Run: node --expose-gc bench/policy.ts [pods] [policies]
+// pod's payload, one pod's, the node's rules, and the payload sizes. Run: node --expose-gc bench/policy.ts [pods] [policies]
 import { performance } from "node:perf_hooks";
-import {
-  compileNodeRules,
-  compilePodFirewalls,
-  podsAffected,
-  compilePodFirewall,
-} from "../src/policy/compile.ts";
+import { compilePodFirewall, compilePodFirewalls } from "../src/policy/pod-firewall.ts";
+import { compileNodeRules } from "../src/policy/node-rules.ts";
 import type { NetworkPolicy, PolicyPod, PolicyWorld } from "../src/policy/model.ts";
 
 const podCount = Number(process.argv[2] ?? 100);
@@ -117,11 +112,6 @@ const onePod = median(
 const nodeRules = median(
   Array.from({ length: 10 }, () => timed(() => compileNodeRules(world, pods, { nodeIP: "10.224.0.4" }))[1]),
 );
-const changed: PolicyWorld = {
-  ...world,
-  policies: world.policies.map((policy, index) => (index === 1 ? makePolicy(6) : policy)),
-};
-const [affected, affectedTime] = timed(() => podsAffected(world, changed));
 const node = compileNodeRules(world, pods, { nodeIP: "10.224.0.4" });
 
 const payloads = [...firewalls.values()];
@@ -131,7 +121,6 @@ console.log(`policy compile: ${podCount} pods, ${policyCount} policies, one node
 console.log(`  all pods' payloads          ${ms(median(allRuns.map(([, time]) => time)))} (median of 10)`);
 console.log(`  one pod's payload           ${ms(onePod)} (median of 20, indexes the world each time)`);
 console.log(`  node rules                 ${ms(nodeRules)} (${node.ruleCount} rules)`);
-console.log(`  podsAffected, one policy    ${ms(affectedTime)} (${affected.size} pods affected)`);
 console.log(
   `  rules per pod               min ${rules[0]} / median ${median(rules)} / max ${rules.at(-1)}; ` +
     `${payloads.filter((firewall) => firewall.ingressIsolated || firewall.egressIsolated).length} pods isolated; ${(bytes / 1024).toFixed(0)} KiB of payload`,

@@ -1,23 +1,33 @@
-// `agent --cleanup`: removes what the agent created on this node (conflist, our chains and the jumps
-// into them, the host device with its routes) and nothing else. Address reservations stay: pods that
+// `agent --cleanup`: removes what any version of the agent created on this node (conflist, our chains
+// and the jumps into them: the node's rules, NetworkPolicy's node chains with fail-closed's REJECTs,
+// the retired SVC-EGRESS; the host device with its routes) and nothing else. Address reservations stay: pods that
 // still run keep their addresses, and a later install must not hand those addresses out again
 // (the data dir is on tmpfs, so a reboot clears it). Sysctls stay: kube-proxy needs ip_forward too.
 // Needs no spec: every name it removes is a constant, so uninstall works even with a broken ConfigMap.
 import type { Runner } from "../sys/exec.ts";
 import { OWNED_CHAINS } from "../noderules/rules.ts";
+import { NODE_POLICY_CHAINS } from "../policy/node-rules.ts";
 import { HOST_DEVICE } from "../hostpath/desired.ts";
 import { cleanupHostPath } from "../hostpath/apply.ts";
 import { backend, type BackendName } from "../iptables/backend.ts";
 import { cleanupRules } from "../iptables/apply.ts";
 import { conflistPath, removeConflist } from "./cni-files.ts";
 
+/** A node chain of NetworkPolicy that earlier versions created (Service egress, before issue 12's fix). */
+const RETIRED_FILTER_CHAINS = ["AKS-IPVLAN-SVC-EGRESS"];
+
+/** Every chain of ours, per table, of this version and earlier ones. */
+const EVERY_CHAIN = {
+  nat: OWNED_CHAINS.nat,
+  filter: [...OWNED_CHAINS.filter, ...NODE_POLICY_CHAINS, ...RETIRED_FILTER_CHAINS],
+};
+
 export async function cleanup(confDir: string, runner: Runner): Promise<string[]> {
   const removed: string[] = [];
   if (await removeConflist(confDir)) removed.push(conflistPath(confDir));
-  const owned = OWNED_CHAINS;
   // Both backends: rules written while the node used the other one are ours too.
   for (const name of ["legacy", "nft"] as BackendName[]) {
-    if (await cleanupRules(runner, backend(name), owned))
+    if (await cleanupRules(runner, backend(name), EVERY_CHAIN))
       removed.push(`iptables (${name}): our chains and jumps`);
   }
   if (await cleanupHostPath(runner, HOST_DEVICE)) removed.push(`link ${HOST_DEVICE} and its routes`);

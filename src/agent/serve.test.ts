@@ -115,45 +115,67 @@ describe("serve", () => {
   });
 });
 
-describe("serve with --kube", () => {
-  it("waits unready for the controller's block, then reconciles when the Node annotation arrives", async () => {
-    const { ADMIN_TOKEN, startApiServer } = await import("../../test/apiserver/server.ts");
-    const { restClient } = await import("../kube/rest-client.ts");
-    const { clusterView } = await import("./kube.ts");
-    const api = await startApiServer({ bookmarkIntervalMs: 50 });
-    const { root, paths, runner, procSys } = await fakeNode("serve-kube-", "1");
-    const node = (annotations: Record<string, string>) => ({
+/**
+ * node9 (not in the spec: its IP and block come from its Node object, created here without a block)
+ * served with --kube against the in-test API server, until `stop` aborts.
+ */
+async function serveNode9(prefix: string, config?: (root: string) => Promise<string>) {
+  const { ADMIN_TOKEN, startApiServer } = await import("../../test/apiserver/server.ts");
+  const { restClient } = await import("../kube/rest-client.ts");
+  const { clusterView } = await import("./kube.ts");
+  const api = await startApiServer({ bookmarkIntervalMs: 50 });
+  const fake = await fakeNode(prefix, "1");
+  const node = (annotations: Record<string, string>) =>
+    api.put({
       apiVersion: "v1",
       kind: "Node",
       metadata: { name: "node9", annotations },
       status: { addresses: [{ type: "InternalIP", address: "10.224.0.9" }] },
     });
-    api.put(node({}));
-    const stop = new AbortController();
-    let port = 0;
-    const running = serve(
-      {
-        // node9 is not in the spec: its IP and block come from the Node object.
-        config: new URL("../../examples/seed.yaml", import.meta.url).pathname,
-        node: "node9",
-        kube: true,
-        listen: "127.0.0.1:0",
-        resyncSeconds: 3600,
-        paths,
-      },
-      {
-        runner: runner.run,
-        procSys,
-        cluster: clusterView("node9", restClient({ server: api.url, token: async () => ADMIN_TOKEN })),
-        stop: stop.signal,
-        onListening: (address) => (port = address.port),
-        logger: pino({ level: "silent" }),
-      },
-    );
-    const url = (path: string) => `http://127.0.0.1:${port}${path}`;
+  node({});
+  const stop = new AbortController();
+  let port = 0;
+  const running = serve(
+    {
+      config: config
+        ? await config(fake.root)
+        : new URL("../../examples/seed.yaml", import.meta.url).pathname,
+      node: "node9",
+      kube: true,
+      listen: "127.0.0.1:0",
+      resyncSeconds: 3600,
+      paths: fake.paths,
+    },
+    {
+      runner: fake.runner.run,
+      procSys: fake.procSys,
+      cluster: clusterView("node9", restClient({ server: api.url, token: async () => ADMIN_TOKEN })),
+      stop: stop.signal,
+      onListening: (address) => (port = address.port),
+      logger: pino({ level: "silent" }),
+    },
+  );
+  return {
+    ...fake,
+    api,
+    /** Sets node9's annotations. */
+    node,
+    listening: () => port !== 0,
+    url: (path: string) => `http://127.0.0.1:${port}${path}`,
+    async close() {
+      stop.abort();
+      await running;
+      await api.close();
+    },
+  };
+}
+
+describe("serve with --kube", () => {
+  it("waits unready for the controller's block, then reconciles when the Node annotation arrives", async () => {
+    const { root, node, listening, url, close } = await serveNode9("serve-kube-");
     try {
       const waiting = await until(async () => {
-        const status = port
+        const status = listening()
           ? ((await (await fetch(url("/status"))).json()) as { waiting?: string })
           : undefined;
         return status?.waiting;
@@ -162,7 +184,7 @@ describe("serve with --kube", () => {
       expect((await fetch(url("/readyz"))).status).toBe(503);
       await expect(readFile(join(root, "net.d/10-aks-ipvlan.conflist"), "utf8")).rejects.toThrow(/ENOENT/);
 
-      api.put(node({ "aks-ipvlan.io/blocks": "10.224.0.64/28" }));
+      node({ "aks-ipvlan.io/blocks": "10.224.0.64/28" });
       await until(async () => ((await fetch(url("/readyz"))).status === 200 ? true : undefined), "ready");
       const status = (await (await fetch(url("/status"))).json()) as Record<string, unknown>;
       expect(status).toMatchObject({
@@ -173,9 +195,79 @@ describe("serve with --kube", () => {
       const conflist = JSON.parse(await readFile(join(root, "net.d/10-aks-ipvlan.conflist"), "utf8"));
       expect(conflist.plugins[0].ipam.ranges[0][0].rangeStart).toBe("10.224.0.64");
     } finally {
-      stop.abort();
-      await running;
-      await api.close();
+      await close();
+    }
+  });
+});
+
+describe("serve with --kube and NetworkPolicy", () => {
+  it("starts policy once the node has a block, says so in /status, /readyz and a metric, and follows a second block", async () => {
+    const { root, api, node, listening, url, close, runner } = await serveNode9(
+      "serve-policy-",
+      async (dir) => {
+        const config = join(dir, "cluster.yaml");
+        const seed = await readFile(new URL("../../examples/seed.yaml", import.meta.url), "utf8");
+        await writeFile(config, `${seed}agent:\n  policy:\n    enabled: true\n`);
+        return config;
+      },
+    );
+    // One pod of node9 in the block it gets second, in its own network namespace.
+    runner
+      .on("ip -all netns exec ip -4", {
+        stdout: "netns: cni-p\n2: eth0    inet 10.224.0.81/28 brd 10.224.0.95 scope global eth0\n",
+      })
+      .on("ip -all netns exec iptables-legacy-save", { stdout: "" })
+      .on("ip -force -batch -", {});
+    api.put({ apiVersion: "v1", kind: "Namespace", metadata: { name: "x" } });
+    api.put({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "p", namespace: "x", labels: { app: "p" } },
+      spec: { nodeName: "node9", containers: [{ name: "c" }] },
+      status: { podIP: "10.224.0.81", podIPs: [{ ip: "10.224.0.81" }] },
+    });
+    api.put({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "NetworkPolicy",
+      metadata: { name: "deny-egress", namespace: "x" },
+      spec: { podSelector: {}, policyTypes: ["Egress"] },
+    });
+    const policy = async () =>
+      listening()
+        ? ((await (await fetch(url("/status"))).json()) as { policy?: Record<string, unknown> }).policy
+        : undefined;
+    const payload = () => readFile(join(root, "policy", "cni-p.rules"), "utf8");
+    try {
+      const waiting = await until(
+        async () => ((await policy())?.reason ? await policy() : undefined),
+        "policy state",
+      );
+      expect(waiting).toMatchObject({
+        enabled: true,
+        enforced: false,
+        reason: expect.stringMatching(/no block yet/),
+      });
+      expect((await fetch(url("/readyz"))).status).toBe(503);
+      expect(await (await fetch(url("/metrics"))).text()).toMatch(/^aks_ipvlan_policy_enforced 0$/m);
+
+      // The controller assigns a first block: policy starts (this node joined after install).
+      node({ "aks-ipvlan.io/blocks": "10.224.0.64/28" });
+      await until(async () => ((await policy())?.enforced === true ? true : undefined), "policy enforced");
+      expect((await fetch(url("/readyz"))).status).toBe(200);
+      expect(await (await fetch(url("/metrics"))).text()).toMatch(/^aks_ipvlan_policy_enforced 1$/m);
+      // The pod's address is in no block of the node yet: its same-node egress check knows only the first.
+      expect(await payload()).toMatch(/-A AKS-IPVLAN-EGRESS -d 10.224.0.64\/28 .*-j REJECT/);
+      expect(await payload()).not.toMatch(/10.224.0.80\/28/);
+
+      // A second block: egress to it is judged in the pod's namespace from now on.
+      node({ "aks-ipvlan.io/blocks": "10.224.0.64/28,10.224.0.80/28" });
+      await until(
+        async () => ((await payload()).includes("-d 10.224.0.80/28") ? true : undefined),
+        "the second block in the pod's rules",
+      );
+      expect(await payload()).toMatch(/-A AKS-IPVLAN-EGRESS -d 10.224.0.80\/28 .*-j REJECT/);
+    } finally {
+      await close();
     }
   });
 });

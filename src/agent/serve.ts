@@ -1,7 +1,10 @@
 // The long-running agent: reconcile at start, when the spec file or the Node changes, and every resync
 // interval; one reconcile at a time (triggers that arrive meanwhile are merged into the next one).
+// Each reconcile hands the node's IP and blocks to NetworkPolicy enforcement (when enabled), which
+// starts once the node has a block and follows its changes; the agent is ready only while policy
+// that is enabled is in force.
 // SIGTERM stops it and leaves the datapath in place, so pods keep working across restarts.
-import type { AgentStatus } from "./status.ts";
+import type { AgentStatus, PolicyStatus } from "./status.ts";
 import { stopSignal } from "../sys/signals.ts";
 import { watch, type FSWatcher } from "node:fs";
 import { dirname } from "node:path";
@@ -47,11 +50,22 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   const metrics = agentMetrics();
   const state: State = { ready: false };
 
+  // Loaded only when enabled: the policy compiler and its informers are most of the agent's modules.
+  const policy = spec.agent.policy.enabled
+    ? (await import("./policy/start.ts")).startPolicy(context, spec, metrics.registry, log)
+    : undefined;
+  const policyStatus = (): PolicyStatus => {
+    if (!spec.agent.policy.enabled)
+      return { enabled: false, enforced: false, reason: "disabled in the spec" };
+    if (!policy) return { enabled: true, enforced: false, reason: "needs --kube" };
+    return { enabled: true, ...policy.state() };
+  };
+
   const server = await listen(options.listen ?? spec.agent.listenAddress, {
     metrics: metrics.registry,
-    ready: () => state.ready,
-    notReadyReason: () => state.lastError ?? state.waiting,
-    status: async () => status(context, state),
+    ready: () => state.ready && (policy?.state().enforced ?? true),
+    notReadyReason: () => state.lastError ?? state.waiting ?? policy?.state().reason,
+    status: async () => status(context, state, policyStatus()),
   });
   const address = server.address() as AddressInfo;
   hooks.onListening?.(address);
@@ -84,6 +98,9 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
     }
     try {
       const outcome = await reconcileNode(context, spec);
+      policy?.follow(
+        "waiting" in outcome ? outcome : { nodeIP: outcome.report.nodeIp, podCIDRs: outcome.report.blocks },
+      );
       if ("waiting" in outcome) {
         state.waiting = outcome.waiting;
         log.info({ reasons: [...reasons] }, outcome.waiting);
@@ -116,16 +133,6 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
   const specWatcher = watchSpec(options.config, () => trigger.kick("spec"));
   const stopNodeWatch = context.cluster?.watchNode(() => trigger.kick("node"));
-  // Loaded only when enabled: the policy compiler and its informers are most of the agent's modules.
-  const policy = spec.agent.policy.enabled
-    ? await import("./policy/start.ts")
-        .then(({ startPolicy }) => startPolicy(context, spec, metrics.registry, log))
-        .catch((error: unknown) => {
-          log.error({ err: error }, "NetworkPolicy enforcement did not start");
-          return undefined;
-        })
-    : undefined;
-
   const signal = await stopped(hooks.stop);
   log.info({ signal }, "stopping; the datapath stays in place");
   specWatcher?.close();
@@ -155,7 +162,7 @@ function watchSpec(file: string, onChange: () => void): FSWatcher | undefined {
   }
 }
 
-async function status(context: AgentContext, state: State): Promise<AgentStatus> {
+async function status(context: AgentContext, state: State, policy: PolicyStatus): Promise<AgentStatus> {
   const report = state.last;
   return {
     node: context.options.node,
@@ -177,5 +184,6 @@ async function status(context: AgentContext, state: State): Promise<AgentStatus>
     lastReconcile: report && { at: state.lastAt, durationMs: report.durationMs, repairs: report.repairs },
     lastError: state.lastError ?? null,
     specError: state.specError ?? null,
+    policy,
   };
 }

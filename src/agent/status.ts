@@ -5,6 +5,15 @@ import { z } from "zod";
 
 const text = z.string().nullish();
 
+const policyStatusSchema = z.object({
+  enabled: z.boolean(),
+  /** Whether NetworkPolicy is in force on the node (its last sync succeeded). */
+  enforced: z.boolean(),
+  reason: z.string().optional(),
+});
+
+export type PolicyStatus = z.infer<typeof policyStatusSchema>;
+
 export const agentStatusSchema = z.object({
   node: z.string(),
   ready: z.boolean(),
@@ -29,6 +38,7 @@ export const agentStatusSchema = z.object({
     .nullish(),
   lastError: text,
   specError: text,
+  policy: policyStatusSchema.nullish(),
 });
 
 export type AgentStatus = z.infer<typeof agentStatusSchema>;

@@ -62,8 +62,10 @@ export class BlockController {
   private readonly unusedSince = new Map<string, number>();
   private readonly lastIp = new Map<string, string>();
   private readonly podCounts = new Map<string, number>();
-  private readonly reported = new Set<string>();
-  private readonly nicChecked = new Map<string, "ok" | "reported">();
+  /** Problems reported once, by node (key "" for the cluster): forgotten with the node. */
+  private readonly reported = new Map<string, Set<string>>();
+  /** Nodes whose NIC was checked since the last resync. */
+  private readonly nicChecked = new Set<string>();
   private blocksOf = new Map<string, string[]>();
   private routeOwners = new Map<string, string>();
   private synced = false;
@@ -113,7 +115,8 @@ export class BlockController {
   private async resync(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       await pause(this.options.resyncMs ?? 60_000, signal);
-      for (const [node, state] of this.nicChecked) if (state === "reported") this.nicChecked.delete(node);
+      // Every NIC again: IP forwarding can be turned off (or a NIC replaced) at any time.
+      this.nicChecked.clear();
       // The allocation pass too: it is what a missed or failed pass is caught up by at the latest.
       this.passes.kickNow();
       this.routes.kickNow();
@@ -176,8 +179,21 @@ export class BlockController {
     this.options.metrics.nodesWithoutBlock.set(assignment.exhausted.length);
     this.options.metrics.freeBlocks.set(assignment.freeBlocks);
     this.blocksOf = assignment.blocksOf;
+    this.forgetGoneNodes();
     this.scheduleRelease(now);
     this.routes.kick();
+  }
+
+  /**
+   * Keeps what is known per node bounded by the nodes there are: a deleted node is forgotten once its
+   * blocks left the ledger (its routes need its last IP until then).
+   */
+  private forgetGoneNodes(): void {
+    const live = new Set(this.nodes.objects.keys());
+    const owners = new Set(this.ledger.values());
+    for (const name of this.lastIp.keys()) if (!live.has(name) && !owners.has(name)) this.lastIp.delete(name);
+    for (const name of this.nicChecked) if (!live.has(name)) this.nicChecked.delete(name);
+    for (const name of this.reported.keys()) if (name && !live.has(name)) this.reported.delete(name);
   }
 
   private view(node: KubeObject): NodeView {
@@ -351,6 +367,8 @@ export class BlockController {
           const owner = this.routeOwners.get(name);
           if (owner) this.options.record(owner, "Normal", "RouteDeleted", `route ${name} deleted`);
         }
+        // Every route not desired is gone now: only the desired ones' owners are worth keeping.
+        for (const name of this.routeOwners.keys()) if (!owners.has(name)) this.routeOwners.delete(name);
       } finally {
         for (const [name, owner] of owners) this.routeOwners.set(name, owner);
       }
@@ -368,7 +386,9 @@ export class BlockController {
     if (unchecked.length === 0) return;
     const results = await nics.checkAll(unchecked, this.options.enableIpForwarding ?? false);
     for (const [name, finding] of results) {
-      this.nicChecked.set(name, finding && finding.state !== "enabled" ? "reported" : "ok");
+      this.nicChecked.add(name);
+      // Fixed since: a later problem is news again.
+      if (!finding || finding.state === "enabled") this.forgetReports(name, "IPForwardingOff");
       if (finding?.state === "enabled") {
         this.log.info({ node: name, nic: finding.nic }, finding.message);
         this.options.record(name, "Normal", "IPForwardingEnabled", finding.message);
@@ -378,11 +398,18 @@ export class BlockController {
     }
   }
 
+  private forgetReports(node: string, reason: string): void {
+    const seen = this.reported.get(node);
+    for (const key of seen ?? []) if (key.startsWith(`${reason}\n`)) seen!.delete(key);
+  }
+
   /** Logs a problem once, with a Warning event on the node when there is one. */
   private warnOnce(node: string, reason: string, message: string): void {
-    const key = `${node}\n${reason}\n${message}`;
-    if (this.reported.has(key)) return;
-    this.reported.add(key);
+    const key = `${reason}\n${message}`;
+    let seen = this.reported.get(node);
+    if (!seen) this.reported.set(node, (seen = new Set()));
+    if (seen.has(key)) return;
+    seen.add(key);
     this.log.warn({ node, reason }, message);
     if (node) this.options.record(node, "Warning", reason, message);
   }

@@ -1,6 +1,7 @@
 // The reference evaluator: "may A open a connection to B on port P?", read straight from the
 // networking.k8s.io/v1 API documentation, one question at a time. It shares nothing with the rule
-// compiler (compile.ts) but the model, so that the two check each other in the tests.
+// compiler (resolve.ts, pod-firewall.ts, node-rules.ts) but the model, so that the two check each
+// other in the tests.
 //
 // Semantics, IPv4:
 // - A pod is isolated for ingress (egress) when a policy of its namespace selects it and lists

@@ -2,11 +2,9 @@
 // ports), the namespaces (labels) and the policies. Both the rule compiler and the reference evaluator
 // read only this; the agent builds it from its informers, parsing each policy here at the boundary.
 import { z } from "zod";
-import type { INetworkPolicy } from "kubernetes-models/networking.k8s.io/v1/NetworkPolicy";
 import { UserError, formatPath } from "../errors/user-error.ts";
 import { isIPv4 } from "../net/cidr.ts";
 
-export type NetworkPolicy = INetworkPolicy;
 export type Protocol = "TCP" | "UDP" | "SCTP";
 export const PROTOCOLS: readonly Protocol[] = ["TCP", "UDP", "SCTP"];
 
@@ -38,7 +36,7 @@ export interface PolicyWorld {
   policies: NetworkPolicy[];
 }
 
-/** "namespace/name": how the agent and podsAffected name a pod. */
+/** "namespace/name": how the agent names a pod. */
 export type PodKey = string;
 
 export function podKey(pod: { namespace: string; name: string }): PodKey {
@@ -116,6 +114,12 @@ const networkPolicySchema = z.looseObject({
       .optional(),
   }),
 });
+
+/** A policy as the schema leaves it: the one type the compiler and the evaluator read. */
+export type NetworkPolicy = z.output<typeof networkPolicySchema>;
+export type LabelSelector = z.output<typeof selectorSchema>;
+export type PolicyPeer = z.output<typeof peerSchema>;
+export type PolicyPort = z.output<typeof portSchema>;
 
 /** Checks a policy object from the API; a UserError names the field, the value and the fix. */
 export function parseNetworkPolicy(raw: unknown): NetworkPolicy {

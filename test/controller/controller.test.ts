@@ -66,6 +66,15 @@ const leaseHolder = () =>
       { holderIdentity?: string } | undefined
   )?.holderIdentity;
 
+const forwardingWarnings = (node: string) =>
+  server
+    .list("v1", "Event", "default")
+    .filter(
+      (event) =>
+        event.reason === "IPForwardingOff" &&
+        (event.involvedObject as { name?: string } | undefined)?.name === node,
+    ).length;
+
 describe("controller", () => {
   it("gives joining nodes blocks and routes with no hand-written config, and leaves foreign routes alone", async () => {
     routes().set("to-firewall", {
@@ -133,6 +142,39 @@ describe("controller", () => {
       () => routes().get(routeName("aks", gone!))?.nextHopIpAddress === nodeIp(3),
     );
     expect(server.list("v1", "Event", "default").some((event) => event.reason === "RouteDeleted")).toBe(true);
+  });
+
+  it("re-checks every node's NIC at each resync: IP forwarding turned off later is reported", async () => {
+    arm.nics.push({
+      resourceGroup: "MC_rg",
+      name: "node-0-nic",
+      privateIp: nodeIp(0),
+      enableIPForwarding: true,
+    });
+    start("a");
+    addNode(server, "node-0", nodeIp(0));
+    const nicReads = () =>
+      arm.requests.filter((request) => request.path.includes("networkInterfaces")).length;
+    await until("the node's NIC is checked", () => nicReads() > 0);
+    expect(forwardingWarnings("node-0")).toBe(0);
+    arm.nics[0]!.enableIPForwarding = false;
+    await until("a resync finds the flag off and warns", () => forwardingWarnings("node-0") === 1);
+  });
+
+  it("forgets a deleted node: the same node joining again with the same problem is reported again", async () => {
+    arm.nics.push({
+      resourceGroup: "MC_rg",
+      name: "node-0-nic",
+      privateIp: nodeIp(0),
+      enableIPForwarding: false,
+    });
+    start("a", { releaseGraceMs: 200 });
+    addNode(server, "node-0", nodeIp(0));
+    await until("the NIC without forwarding is reported", () => forwardingWarnings("node-0") === 1);
+    server.remove("v1", "Node", "node-0");
+    await until("the node's route is gone", () => routes().size === 0);
+    addNode(server, "node-0", nodeIp(0));
+    await until("reported again after it joined again", () => forwardingWarnings("node-0") === 2);
   });
 
   it("hands over leadership: one leader at a time, the other takes over when it leaves", async () => {

@@ -7,7 +7,8 @@
 // after DNAT, and a same-node backend the node's IP (hairpin SNAT). Replies take the mirror path, and
 // each namespace's conntrack knows only what crossed it: a reply is ESTABLISHED in a namespace only if
 // the request went through it; otherwise it is NEW there (a TCP SYN-ACK is INVALID).
-import { compileNodeRules, compilePodFirewalls } from "../../src/policy/compile.ts";
+import { compileNodeRules } from "../../src/policy/node-rules.ts";
+import { compilePodFirewalls } from "../../src/policy/pod-firewall.ts";
 import { podKey, type PolicyPod, type PolicyWorld, type Protocol } from "../../src/policy/model.ts";
 import { applyRestore, emptyTable, traverse, type SimPacket, type SimTable } from "./iptables-sim.ts";
 

@@ -1,7 +1,7 @@
 // Fail-closed on the node side: ingress from other nodes to an address of this node's pod blocks that
 // belongs to no computed pod is denied in the node's INPUT (the pod's own namespace never sees it).
 import { describe, expect, it } from "vitest";
-import { compileNodeRules } from "../../src/policy/compile.ts";
+import { compileNodeRules } from "../../src/policy/node-rules.ts";
 import type { PolicyPod, PolicyWorld } from "../../src/policy/model.ts";
 import { applyRestore, emptyTable, traverse } from "./iptables-sim.ts";
 

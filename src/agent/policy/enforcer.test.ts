@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fakeRunner, type FakeRunner } from "../../../test/fakes/runner.ts";
 import { tempDir } from "../../../test/fakes/temp-dir.ts";
 import { backend } from "../../iptables/backend.ts";
 import type { NetworkPolicy, PolicyPod, PolicyWorld } from "../../policy/model.ts";
+import { MetricsRegistry } from "../../sys/metrics.ts";
 import { PolicyEnforcer } from "./enforcer.ts";
+import { policyMetrics } from "./metrics.ts";
 import { netnsLocator, parseAllNetnsAddresses } from "./netns.ts";
 
 const pod = (
@@ -66,6 +69,43 @@ function fakeNode(failIn?: string): FakeRunner {
     .on("iptables-legacy-restore", {});
 }
 
+/**
+ * A fail-closed enforcer on n1 whose sandboxes are cni-aaa, cni-bbb (ADDRESSES) and `more` (name →
+ * its `ip -o addr` line), pinned under a directory of its own.
+ */
+async function failClosedNode(dir: string, podCIDRs: string[], more: Record<string, string>) {
+  const netnsDir = join(dir, "netns");
+  await mkdir(netnsDir);
+  for (const name of ["cni-aaa", "cni-bbb", ...Object.keys(more)]) await writeFile(join(netnsDir, name), "");
+  const addresses = [
+    ADDRESSES,
+    ...Object.entries(more).flatMap(([name, line]) => [`netns: ${name}`, line, ""]),
+  ];
+  const runner = fakeRunner()
+    .on("ip -all netns exec ip -4", { stdout: addresses.join("\n") })
+    .on("ip -force -batch -", {})
+    .on("iptables-legacy-save", { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" })
+    .on("iptables-legacy-restore", {});
+  const enforcer = new PolicyEnforcer({
+    node: "n1",
+    nodeIP: "10.224.0.4",
+    runner: runner.run,
+    backend: backend("legacy"),
+    locator: netnsLocator(runner.run, netnsDir),
+    podCIDRs,
+    failClosed: true,
+    stateDir: join(dir, "state"),
+  });
+  return { runner, enforcer };
+}
+
+/** a and b on n1, a isolated for ingress. */
+const aIsolated = (): PolicyWorld => ({
+  pods: [pod("a", "10.224.0.16"), pod("b", "10.224.0.17")],
+  namespaces: [{ name: "x", labels: {} }],
+  policies: [denyIngress({ app: "a" })],
+});
+
 const batchLines = (runner: FakeRunner) =>
   runner.calls
     .filter((call) => call.args.includes("-batch"))
@@ -118,11 +158,7 @@ describe("the policy enforcer", () => {
   it("touches only the pods whose rules changed", async () => {
     const runner = fakeNode();
     const enforcer = node(runner, await tempDir("enforcer-"));
-    const world: PolicyWorld = {
-      pods: [pod("a", "10.224.0.16"), pod("b", "10.224.0.17")],
-      namespaces: [{ name: "x", labels: {} }],
-      policies: [denyIngress({ app: "a" })],
-    };
+    const world = aIsolated();
     await enforcer.sync(world);
     runner.calls.length = 0;
     expect((await enforcer.sync(world)).applied).toEqual([]);
@@ -156,33 +192,10 @@ describe("the policy enforcer", () => {
 
   it("fail-closed: isolates the node's sandboxes that no known pod has, until their pod is known", async () => {
     const dir = await tempDir("enforcer-");
-    const netnsDir = join(dir, "netns");
-    await mkdir(netnsDir);
-    for (const name of ["cni-aaa", "cni-bbb", "cni-new", "elsewhere"])
-      await writeFile(join(netnsDir, name), "");
-    const addresses = [
-      ADDRESSES,
-      "netns: cni-new",
-      "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
-      "",
-      "netns: elsewhere",
-      "2: eth0    inet 10.224.1.5/16 brd 10.224.255.255 scope global eth0\\       valid_lft forever",
-      "",
-    ].join("\n");
-    const runner = fakeRunner()
-      .on("ip -all netns exec", { stdout: addresses })
-      .on("ip -force -batch -", {})
-      .on("iptables-legacy-save", { stdout: "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n" })
-      .on("iptables-legacy-restore", {});
-    const enforcer = new PolicyEnforcer({
-      node: "n1",
-      nodeIP: "10.224.0.4",
-      runner: runner.run,
-      backend: backend("legacy"),
-      locator: netnsLocator(runner.run, netnsDir),
-      podCIDRs: ["10.224.0.16/28"],
-      failClosed: true,
-      stateDir: join(dir, "state"),
+    const { runner, enforcer } = await failClosedNode(dir, ["10.224.0.16/28"], {
+      "cni-new": "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever",
+      elsewhere:
+        "2: eth0    inet 10.224.1.5/16 brd 10.224.255.255 scope global eth0\\       valid_lft forever",
     });
     const world: PolicyWorld = {
       pods: [pod("a", "10.224.0.16")],
@@ -226,5 +239,107 @@ describe("the policy enforcer", () => {
       policies: [denyIngress({})],
     });
     expect(report).toMatchObject({ unlocated: ["x/new"], applied: [], failed: [] });
+  });
+});
+
+describe("the policy enforcer follows the node's blocks", () => {
+  it("judges same-node egress to a second block and, fail-closed, isolates new sandboxes in it", async () => {
+    const dir = await tempDir("enforcer-");
+    const { runner, enforcer } = await failClosedNode(dir, ["10.224.0.16/28"], {
+      "cni-second":
+        "2: eth0    inet 10.224.0.40/28 brd 10.224.0.47 scope global eth0\\       valid_lft forever",
+    });
+    const world: PolicyWorld = {
+      pods: [pod("a", "10.224.0.16")],
+      namespaces: [{ name: "x", labels: {} }],
+      policies: [{ ...denyIngress({}), spec: { podSelector: {}, policyTypes: ["Egress"] } }],
+    };
+    const first = await enforcer.sync(world);
+    // 10.224.0.40 is in no block of the node yet: neither judged nor isolated (negative control);
+    // cni-bbb is, and no pod has its address yet.
+    expect(first.isolated).toEqual(["cni-bbb"]);
+    expect(await readFile(join(dir, "state", "cni-aaa.rules"), "utf8")).not.toContain("10.224.0.32/28");
+
+    expect(enforcer.follow({ nodeIP: "10.224.0.4", podCIDRs: ["10.224.0.16/28", "10.224.0.32/28"] })).toBe(
+      true,
+    );
+    const second = await enforcer.sync(world);
+    expect(second.isolated).toEqual(["cni-second"]);
+    expect(second.applied.map((outcome) => outcome.pod)).toEqual(["x/a"]);
+    expect(await readFile(join(dir, "state", "cni-aaa.rules"), "utf8")).toMatch(
+      /-A AKS-IPVLAN-EGRESS -d 10.224.0.32\/28 .*egress not allowed by policy.* -j REJECT/,
+    );
+    const restores = runner.calls.filter((call) => call.file === "iptables-legacy-restore");
+    expect(restores.at(-1)!.input).toMatch(/-A AKS-IPVLAN-POD-INGRESS -d 10.224.0.32\/28 .*-j REJECT/);
+    expect(enforcer.follow({ nodeIP: "10.224.0.4", podCIDRs: ["10.224.0.16/28", "10.224.0.32/28"] })).toBe(
+      false,
+    );
+  });
+});
+
+describe("the policy enforcer repairs drift at a resync", () => {
+  /** A node whose kernel keeps what was restored: per pod namespace, and the node's filter table. */
+  function kernel() {
+    const namespaces = new Map<string, string>();
+    let node = "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n";
+    const runner = fakeRunner()
+      .on("ip -all netns exec ip -4", { stdout: ADDRESSES })
+      .on("ip -all netns exec iptables-legacy-save -t filter", () => ({
+        stdout: ["cni-aaa", "cni-bbb"]
+          .map((name) => `netns: ${name}\n${namespaces.get(name) ?? ""}`)
+          .join("\n"),
+      }))
+      .on("ip -force -batch -", (call) => {
+        for (const line of call.input!.trim().split("\n")) {
+          const [, netns, file] = /^netns exec (\S+) \S+ --noflush --wait=5 (\S+)$/.exec(line)!;
+          namespaces.set(netns!, readFileSync(file!, "utf8"));
+        }
+        return {};
+      })
+      .on("iptables-legacy-save", () => ({ stdout: node }))
+      .on("iptables-legacy-restore", (call) => {
+        // A first restore holds every chain; jumps are inserted first in their chain.
+        const jumps = call.input!.replace(/^-I (\S+) 1 /gm, "-A $1 ");
+        node = jumps.replace("*filter", "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]");
+        return {};
+      });
+    return {
+      runner,
+      namespaces,
+      flushNode: () => (node = "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n"),
+    };
+  }
+
+  it("puts back a pod's rules flushed by hand and the node's chains, and only then; counts it", async () => {
+    const { runner, namespaces, flushNode } = kernel();
+    const enforcer = node(runner, await tempDir("enforcer-"));
+    const world = aIsolated();
+    await enforcer.sync(world);
+    const applied = namespaces.get("cni-aaa")!;
+    expect(applied).toContain("-A AKS-IPVLAN-INGRESS");
+
+    // Nothing drifted: a verifying sync changes nothing (negative control).
+    const calm = await enforcer.sync(world, { verify: true });
+    expect(calm.applied).toEqual([]);
+    expect(calm.nodeRulesApplied).toBe(false);
+
+    namespaces.set("cni-aaa", "*filter\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+    flushNode();
+    // Between resyncs the enforcer trusts what it applied.
+    expect((await enforcer.sync(world)).applied).toEqual([]);
+    const repaired = await enforcer.sync(world, { verify: true });
+    expect(repaired.applied.map((outcome) => outcome.pod)).toEqual(["x/a"]);
+    expect(namespaces.get("cni-aaa")).toBe(applied);
+    expect(repaired.nodeRulesApplied).toBe(true);
+    expect(calm.repairs).toEqual({ pods: [], node: [] });
+    expect(repaired.repairs.pods).toEqual(["x/a"]);
+    expect(repaired.repairs.node.map((repair) => `${repair.kind} ${repair.chain}`)).toContain(
+      "chain-missing AKS-IPVLAN-POD-INGRESS",
+    );
+
+    const registry = new MetricsRegistry("aks_ipvlan_");
+    policyMetrics(registry).record(repaired, 1);
+    expect(registry.text()).toMatch(/^aks_ipvlan_policy_drift_repairs_total\{where="pod"\} 1$/m);
+    expect(registry.text()).toMatch(/^aks_ipvlan_policy_drift_repairs_total\{where="node"\} [1-9]/m);
   });
 });

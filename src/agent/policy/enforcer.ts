@@ -2,7 +2,9 @@
 // and applies it in the pod's own network namespace, plus the node's rules (ingress from other
 // nodes, Service traffic after DNAT). Each pod's rules are one `iptables-restore --noflush` (one
 // atomic transaction per pod); a pod is touched only when its compiled rules differ from what was
-// last applied to it, so a change reaches only the pods it affects. The restores of one sync run
+// last applied to it, so a change reaches only the pods it affects, or (at a resync, `verify`) when
+// its namespace's filter table no longer holds them: drift is repaired, as the node reconcile does.
+// The node's blocks and IP follow the node (`follow`). The restores of one sync run
 // from a few `ip -batch` processes (`netns exec NS iptables-restore FILE` per line) instead of one
 // program start per pod: starting a program from the agent costs far more than the restore itself
 // on a busy node.
@@ -12,14 +14,19 @@ import type { Runner } from "../../sys/exec.ts";
 import { mapBounded } from "../../sys/bounded.ts";
 import type { Backend } from "../../iptables/backend.ts";
 import { syncRules } from "../../iptables/apply.ts";
+import type { RuleRepair } from "../../iptables/sync.ts";
+import { chainRules, parseSave } from "../../iptables/save.ts";
 import {
-  compileNodeRules,
+  EGRESS_CHAIN,
+  INGRESS_CHAIN,
   compilePodFirewalls,
   isolatedFirewall,
   type PodFirewall,
-} from "../../policy/compile.ts";
+} from "../../policy/pod-firewall.ts";
+import { compileNodeRules } from "../../policy/node-rules.ts";
 import { podKey, type PodKey, type PolicyPod, type PolicyWorld } from "../../policy/model.ts";
 import { parseCidr, parseIp } from "../../net/cidr.ts";
+import { inAny } from "../../net/cidr-set.ts";
 import type { NetnsLocator } from "./netns.ts";
 
 export interface EnforcerOptions {
@@ -29,6 +36,8 @@ export interface EnforcerOptions {
   serviceCIDR?: string;
   /** The node's pod blocks: egress to them is judged in the pods' namespaces, the rest by the node. */
   podCIDRs: readonly string[];
+  /** The cluster's pod pool: the Service ACCEPT must not cover it (defense in depth). */
+  podPool?: readonly string[];
   /**
    * Fail-closed: a sandbox of this node (a pinned namespace with no address yet or one in podCIDRs)
    * that is no pod of the world yet starts isolated, and the node denies its traffic beyond the node,
@@ -67,6 +76,8 @@ export interface SyncReport {
   nodeRulesApplied: boolean;
   /** Why the node's rules could not be applied (retried at the next sync). */
   nodeRulesError?: string;
+  /** `verify`: what the kernel no longer held and was put back (pods by key, node chains and jumps). */
+  repairs: { pods: PodKey[]; node: RuleRepair[] };
   durationMs: number;
   /** Of durationMs: compiling every local pod's rules, and applying (pods and node at once). */
   compileMs: number;
@@ -87,8 +98,15 @@ interface Pending {
   firewall: PodFirewall;
 }
 
+/** The node as the enforcer needs it: its IP and blocks, which change when the controller adds one. */
+export interface EnforcedNode {
+  nodeIP: string;
+  podCIDRs: readonly string[];
+}
+
 export class PolicyEnforcer {
   readonly #options: EnforcerOptions;
+  #node: EnforcedNode;
   /** What is in force in each local pod's namespace, as far as this process knows. */
   readonly #applied = new Map<PodKey, Applied>();
   #nodeRules?: { text: string; count: number };
@@ -97,21 +115,36 @@ export class PolicyEnforcer {
 
   constructor(options: EnforcerOptions) {
     this.#options = options;
+    this.#node = { nodeIP: options.nodeIP, podCIDRs: options.podCIDRs };
   }
 
-  /** Brings every local pod of `world` to its compiled rules; pods that left are forgotten. */
-  async sync(world: PolicyWorld): Promise<SyncReport> {
+  /** Whether `node` differs from what the enforcer uses; the next sync takes it in. */
+  follow(node: EnforcedNode): boolean {
+    const same =
+      node.nodeIP === this.#node.nodeIP && node.podCIDRs.join(",") === this.#node.podCIDRs.join(",");
+    this.#node = { nodeIP: node.nodeIP, podCIDRs: [...node.podCIDRs] };
+    return !same;
+  }
+
+  /**
+   * Brings every local pod of `world` to its compiled rules; pods that left are forgotten. `verify`
+   * reads back what the kernel holds (every pod's namespace and the node) and repairs what differs.
+   */
+  async sync(world: PolicyWorld, { verify = false }: { verify?: boolean } = {}): Promise<SyncReport> {
     const started = performance.now();
-    const { node, nodeIP, serviceCIDR } = this.#options;
+    const { node, serviceCIDR, podPool } = this.#options;
+    const { nodeIP, podCIDRs } = this.#node;
     const local = world.pods.filter((pod) => pod.node === node);
     const firewalls = compilePodFirewalls(world, local, {
       nodeIPOf: () => nodeIP,
-      podCIDRsOf: () => this.#options.podCIDRs,
+      podCIDRsOf: () => podCIDRs,
       ...(serviceCIDR ? { serviceCIDR } : {}),
+      ...(podPool ? { podPool } : {}),
     });
     const compiled = performance.now();
     const keys = new Set(local.map(podKey));
     for (const key of this.#applied.keys()) if (!keys.has(key)) this.#applied.delete(key);
+    const drifted = verify ? await this.#drifted() : [];
 
     const changed = local.filter((pod) => {
       const before = this.#applied.get(podKey(pod));
@@ -137,9 +170,9 @@ export class PolicyEnforcer {
     const applying = performance.now();
     const [outcomes, nodeRules] = await Promise.all([
       this.#applyPods(pending),
-      this.#applyNodeRules(world, local).then(
-        (applied) => ({ applied, error: undefined }),
-        (error: unknown) => ({ applied: false, error: (error as Error).message }),
+      this.#applyNodeRules(world, local, verify).then(
+        (result) => ({ ...result, error: undefined }),
+        (error: unknown) => ({ applied: false, drift: [], error: (error as Error).message }),
       ),
     ]);
 
@@ -158,6 +191,7 @@ export class PolicyEnforcer {
       rulesProgrammed,
       nodeRulesApplied: nodeRules.applied,
       ...(nodeRules.error ? { nodeRulesError: nodeRules.error } : {}),
+      repairs: { pods: drifted, node: nodeRules.drift },
       durationMs: Math.round(performance.now() - started),
       compileMs: Math.round(compiled - started),
       applyMs: Math.round(performance.now() - applying),
@@ -169,7 +203,8 @@ export class PolicyEnforcer {
    * node's blocks that no local pod has) and are not isolated already get the isolate payload.
    */
   async #newSandboxes(local: PolicyPod[]): Promise<Pending[]> {
-    const { podCIDRs, nodeIP, locator } = this.#options;
+    const { locator } = this.#options;
+    const { podCIDRs, nodeIP } = this.#node;
     const known = new Set(local.map((pod) => pod.ip));
     const sandboxes = await locator.sandboxes();
     for (const netns of this.#isolated) if (!sandboxes.has(netns)) this.#isolated.delete(netns);
@@ -177,7 +212,7 @@ export class PolicyEnforcer {
     const pending: Pending[] = [];
     for (const [netns, ips] of sandboxes) {
       if (this.#isolated.has(netns) || ips.some((ip) => known.has(ip))) continue;
-      if (ips.length > 0 && !ips.every((ip) => within(ip, podCIDRs))) continue;
+      if (ips.length > 0 && !ips.every((ip) => inAny(podCIDRs.map(parseCidr), parseIp(ip)))) continue;
       this.#isolated.add(netns);
       pending.push({ key: netns, netns, firewall });
     }
@@ -224,30 +259,80 @@ export class PolicyEnforcer {
   }
 
   /**
-   * The node's share (compileNodeRules), applied only when it changed: ingress from other nodes in
-   * filter INPUT (L3S delivers it through the node, never through the pod's INPUT), and Service
-   * traffic after DNAT in filter OUTPUT.
+   * The local pods (and fail-closed sandboxes) whose namespace's filter table no longer holds what was
+   * applied there: forgotten, so this sync applies them again. A namespace that is gone is forgotten
+   * too (the pod is located again). One `ip -all netns exec` reads every namespace.
    */
-  async #applyNodeRules(world: PolicyWorld, local: PolicyPod[]): Promise<boolean> {
-    const { nodeIP, podCIDRs, failClosed } = this.#options;
+  async #drifted(): Promise<PodKey[]> {
+    const { runner, backend } = this.#options;
+    const result = await runner("ip", ["-all", "netns", "exec", backend.save, "-t", "filter"], {
+      okCodes: [0, 1, 255],
+      timeoutMs: 60_000,
+    });
+    const saved = splitByNetns(result.stdout);
+    const drifted: PodKey[] = [];
+    for (const [key, applied] of this.#applied) {
+      const held = saved.get(applied.netns);
+      if (held !== undefined && holds(held, applied.firewall)) continue;
+      this.#applied.delete(key);
+      if (held === undefined) this.#options.locator.forget(applied.netns);
+      else drifted.push(key);
+    }
+    const isolate = isolatedFirewall({ nodeIP: this.#node.nodeIP });
+    for (const netns of this.#isolated) {
+      const held = saved.get(netns);
+      if (held !== undefined && holds(held, isolate)) continue;
+      this.#isolated.delete(netns);
+      if (held !== undefined) drifted.push(netns);
+    }
+    return drifted;
+  }
+
+  /**
+   * The node's share (compileNodeRules): ingress from other nodes in filter INPUT (L3S delivers it
+   * through the node, never through the pod's INPUT), and Service traffic after DNAT in filter
+   * OUTPUT. Applied when it changed, and compared with the node's tables when `verify` asks: what
+   * differs then although the rules did not change is drift.
+   */
+  async #applyNodeRules(
+    world: PolicyWorld,
+    local: PolicyPod[],
+    verify: boolean,
+  ): Promise<{ applied: boolean; drift: RuleRepair[] }> {
+    const { nodeIP, podCIDRs } = this.#node;
     const rules = compileNodeRules(world, local, {
       nodeIP,
-      ...(failClosed ? { failClosedCIDRs: [...podCIDRs] } : {}),
+      ...(this.#options.failClosed ? { failClosedCIDRs: podCIDRs } : {}),
     });
     const text = `${rules.chains}${JSON.stringify(rules.jumps)}`;
-    if (this.#nodeRules?.text === text) return false;
-    await syncRules(this.#options.runner, this.#options.backend, rules);
+    const unchanged = this.#nodeRules?.text === text;
+    if (unchanged && !verify) return { applied: false, drift: [] };
+    const repairs = await syncRules(this.#options.runner, this.#options.backend, rules);
     this.#nodeRules = { text, count: rules.ruleCount };
-    return true;
+    return { applied: !unchanged || repairs.length > 0, drift: unchanged ? repairs : [] };
   }
 }
 
-/** Whether `ip` lies in one of `cidrs`. */
-function within(ip: string, cidrs: readonly string[]): boolean {
-  const value = parseIp(ip);
-  return cidrs.some((text) => {
-    const cidr = parseCidr(text);
-    return value >= cidr.base && value < cidr.base + 2 ** (32 - cidr.prefix);
+/** `ip -all netns exec SAVE` prints `netns: NAME` before each namespace's tables. */
+function splitByNetns(output: string): Map<string, string> {
+  const byNetns = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of output.split("\n")) {
+    const header = /^netns: (\S+)$/.exec(line);
+    if (header) byNetns.set(header[1]!, (current = []));
+    else current?.push(line);
+  }
+  return new Map([...byNetns].map(([name, lines]) => [name, lines.join("\n")]));
+}
+
+/** Whether a namespace's saved filter table holds exactly the payload's rules in INPUT, OUTPUT and ours. */
+function holds(saved: string, firewall: PodFirewall): boolean {
+  const held = parseSave(saved);
+  const wanted = parseSave(firewall.restore);
+  return ["INPUT", "OUTPUT", INGRESS_CHAIN, EGRESS_CHAIN].every((chain) => {
+    const a = chainRules(held, "filter", chain) ?? [];
+    const b = chainRules(wanted, "filter", chain) ?? [];
+    return a.length === b.length && a.every((rule, index) => rule === b[index]);
   });
 }
 

@@ -33,17 +33,36 @@ export function policyMetrics(registry: MetricsRegistry): PolicyMetrics {
     "Pod rule updates or policy syncs that failed (retried at the next change or resync).",
     "counter",
   );
+  const enforced = registry.define(
+    "policy_enforced",
+    "1 while NetworkPolicy is in force on this node (its last sync succeeded), else 0 (no block yet, starting, failing).",
+    "gauge",
+  );
+  enforced.set(0);
+  const repairs = registry.define(
+    "policy_drift_repairs_total",
+    "NetworkPolicy rules the kernel no longer held and the resync put back: pod namespaces, and the node's chains and jumps.",
+    "counter",
+  );
   failures.add(0);
   applied.add(0);
+  repairs.add(0, { where: "pod" });
+  repairs.add(0, { where: "node" });
   return {
     record(report, latencyMs) {
+      enforced.set(1);
       rules.set(report.rulesProgrammed);
       pods.set(report.enforcedPods);
       latency.observe(latencyMs / 1000);
       applied.add(report.applied.length);
       const failed = report.failed.length + (report.nodeRulesError ? 1 : 0);
       if (failed > 0) failures.add(failed);
+      if (report.repairs.pods.length > 0) repairs.add(report.repairs.pods.length, { where: "pod" });
+      if (report.repairs.node.length > 0) repairs.add(report.repairs.node.length, { where: "node" });
     },
-    recordError: () => failures.add(),
+    recordError() {
+      enforced.set(0);
+      failures.add();
+    },
   };
 }

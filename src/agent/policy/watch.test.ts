@@ -6,6 +6,7 @@ import { tempDir } from "../../../test/fakes/temp-dir.ts";
 import { backend } from "../../iptables/backend.ts";
 import { restClient } from "../../kube/rest-client.ts";
 import { agentMetrics } from "../metrics.ts";
+import { policyMetrics } from "./metrics.ts";
 import type { SyncReport } from "./enforcer.ts";
 import { netnsLocator } from "./netns.ts";
 import { startPolicyLoop, type PolicyLoop } from "./watch.ts";
@@ -70,7 +71,7 @@ async function start(reports: SyncReport[]): Promise<PolicyLoop> {
     backend: backend("legacy"),
     locator: netnsLocator(runner.run),
     stateDir: await tempDir("policy-loop-"),
-    registry: agentMetrics().registry,
+    metrics: policyMetrics(agentMetrics().registry),
     log: pino({ level: "silent" }),
     resyncMs: 3_600_000,
     onSync: (report) => reports.push(report),

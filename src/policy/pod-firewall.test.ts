@@ -2,56 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   EGRESS_CHAIN,
   INGRESS_CHAIN,
-  NODE_EGRESS_CHAIN,
-  SERVICE_INGRESS_CHAIN,
-  NODE_INGRESS_CHAIN,
-  compileNodeRules,
   compilePodFirewall,
   isolatedFirewall,
   noPolicyFirewall,
-  podsAffected,
-  subtractCidrs,
-  aggregateCidrs,
-} from "./compile.ts";
-import { parseNetworkPolicy, type NetworkPolicy, type PolicyPod, type PolicyWorld } from "./model.ts";
-import { formatCidr, parseCidr } from "../net/cidr.ts";
-import { UserError } from "../errors/user-error.ts";
+  serviceDestination,
+} from "./pod-firewall.ts";
+import { chainLines, client, server, world } from "../../test/netpol/compile-fixtures.ts";
 
 const options = { nodeIP: "10.224.0.4", podCIDRs: ["10.244.0.0/28"], serviceCIDR: "10.0.0.0/16" };
-const server: PolicyPod = {
-  namespace: "prod",
-  name: "server",
-  ip: "10.244.0.2",
-  node: "n1",
-  labels: { app: "server" },
-  ports: [{ name: "http", port: 8080, protocol: "TCP" }],
-};
-const client: PolicyPod = {
-  ...server,
-  name: "client",
-  ip: "10.244.0.3",
-  labels: { app: "client" },
-  ports: [],
-};
-
-function world(spec: NetworkPolicy["spec"], pods = [server, client]): PolicyWorld {
-  return {
-    pods,
-    namespaces: [{ name: "prod", labels: {} }],
-    policies: [
-      {
-        apiVersion: "networking.k8s.io/v1",
-        kind: "NetworkPolicy",
-        metadata: { name: "web", namespace: "prod" },
-        spec,
-      },
-    ],
-  };
-}
-
-const chainLines = (restore: string, chain: string) =>
-  restore.split("\n").filter((line) => line.startsWith(`-A ${chain} `));
-
 describe("compilePodFirewall", () => {
   it("renders one transaction: our chains declared, INPUT/OUTPUT flushed and jumping once each", () => {
     const firewall = compilePodFirewall(
@@ -188,111 +146,19 @@ describe("compilePodFirewall", () => {
   });
 });
 
-describe("subtractCidrs", () => {
-  it("cuts each except out exactly", () => {
-    const cut = (outer: string, excepts: string[]) =>
-      subtractCidrs(parseCidr(outer), excepts.map(parseCidr)).map(formatCidr);
-    expect(cut("10.0.0.0/30", ["10.0.0.1/32"])).toEqual(["10.0.0.0/32", "10.0.0.2/31"]);
-    expect(cut("10.0.0.0/24", ["10.0.0.0/24"])).toEqual([]);
-    expect(cut("10.0.0.0/24", ["192.168.0.0/16"])).toEqual(["10.0.0.0/24"]);
-    expect(cut("10.0.0.0/24", ["10.0.0.0/8"])).toEqual([]);
-  });
-});
-
-describe("aggregateCidrs", () => {
-  it("joins siblings and drops nested blocks, never widening", () => {
-    const join = (texts: string[]) => aggregateCidrs(texts.map(parseCidr)).map(formatCidr);
-    expect(join(["10.0.0.4/32", "10.0.0.5/32", "10.0.0.6/31"])).toEqual(["10.0.0.4/30"]);
-    expect(join(["10.0.0.5/32", "10.0.0.6/32"])).toEqual(["10.0.0.5/32", "10.0.0.6/32"]);
-    expect(join(["10.0.0.0/8", "10.1.2.3/32", "11.0.0.0/8"])).toEqual(["10.0.0.0/7"]);
-    expect(join(["0.0.0.0/1", "128.0.0.0/1"])).toEqual(["0.0.0.0/0"]);
-  });
-});
-
-describe("compileNodeRules", () => {
-  it("checks local pods' ingress from other nodes in INPUT, their egress beyond the node in OUTPUT", () => {
-    const w = world({
-      podSelector: { matchLabels: { app: "server" } },
-      policyTypes: ["Ingress", "Egress"],
-      ingress: [{ from: [{ ipBlock: { cidr: "10.244.0.0/24" } }] }],
-      egress: [],
-    });
-    const rules = compileNodeRules(w, [server, client], { nodeIP: "10.224.0.4", deny: "DROP" });
-    expect(chainLines(rules.chains, NODE_INGRESS_CHAIN)).toEqual([
-      `-A ${NODE_INGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
-      `-A ${NODE_INGRESS_CHAIN} -s 10.224.0.4/32 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
-      `-A ${NODE_INGRESS_CHAIN} -s 10.244.0.0/24 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
-      `-A ${NODE_INGRESS_CHAIN} -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: ingress of prod/server not allowed by policy" -j DROP`,
-    ]);
-    // Every packet a pod sends beyond the node crosses OUTPUT: replies pass as ESTABLISHED.
-    expect(chainLines(rules.chains, NODE_EGRESS_CHAIN)).toEqual([
-      `-A ${NODE_EGRESS_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN`,
-      `-A ${NODE_EGRESS_CHAIN} -s 10.244.0.2/32 -d 10.224.0.4/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
-      `-A ${NODE_EGRESS_CHAIN} -s 10.244.0.2/32 -m comment --comment "aks-ipvlan: egress of prod/server not allowed by policy" -j DROP`,
-    ]);
-    // In OUTPUT only local pods originate packets: the /24 narrows to the two local pods.
-    expect(chainLines(rules.chains, SERVICE_INGRESS_CHAIN)).toEqual([
-      `-A ${SERVICE_INGRESS_CHAIN} -s 10.224.0.4/32 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: own node" -j RETURN`,
-      `-A ${SERVICE_INGRESS_CHAIN} -s 10.244.0.2/31 -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: policy prod/web" -j RETURN`,
-      `-A ${SERVICE_INGRESS_CHAIN} -d 10.244.0.2/32 -m comment --comment "aks-ipvlan: ingress of prod/server not allowed by policy" -j DROP`,
-    ]);
-    expect(rules.jumps.map((jump) => `${jump.chain} ${jump.spec.join(" ")}`)).toEqual([
-      `INPUT -m comment --comment "aks-ipvlan: pod ingress from other nodes" -j ${NODE_INGRESS_CHAIN}`,
-      `OUTPUT -m comment --comment "aks-ipvlan: pod egress beyond the node's pods" -j ${NODE_EGRESS_CHAIN}`,
-      `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_INGRESS_CHAIN}`,
-    ]);
-    expect(rules.owned).toEqual({
-      nat: [],
-      filter: [NODE_INGRESS_CHAIN, NODE_EGRESS_CHAIN, SERVICE_INGRESS_CHAIN],
-    });
-    expect(rules.ruleCount).toBe(10);
-  });
-});
-
-describe("podsAffected", () => {
-  const policy = (app: string): NetworkPolicy => ({
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: { name: "web", namespace: "prod" },
-    spec: {
-      podSelector: { matchLabels: { app: "server" } },
-      ingress: [{ from: [{ podSelector: { matchLabels: { app } } }] }],
-    },
-  });
-  const base: PolicyWorld = {
-    pods: [server, client],
-    namespaces: [{ name: "prod", labels: {} }],
-    policies: [policy("client")],
-  };
-
-  it("names the selected pod when a peer's label changes, and nothing for an unrelated change", () => {
-    const relabelled = { ...base, pods: [server, { ...client, labels: { app: "other" } }] };
-    expect(podsAffected(base, relabelled)).toEqual(new Set(["prod/server"]));
-    const bystander = { ...base, namespaces: [{ name: "prod", labels: { team: "a" } }] };
-    expect(podsAffected(base, bystander)).toEqual(new Set());
-  });
-
-  it("names added and removed pods", () => {
-    expect(podsAffected(base, { ...base, pods: [server] })).toEqual(new Set(["prod/client", "prod/server"]));
-  });
-});
-
-describe("parseNetworkPolicy", () => {
-  it("names the field of a bad policy", () => {
-    const bad = {
-      metadata: { name: "x", namespace: "prod" },
-      spec: { podSelector: {}, ingress: [{ ports: [{ port: "http", endPort: 90 }] }] },
-    };
-    expect(() => parseNetworkPolicy(bad)).toThrow(UserError);
-    expect(() => parseNetworkPolicy(bad)).toThrow(/spec\.ingress\[0\]\.ports\[0\]/);
-  });
-
-  it("rejects a peer mixing ipBlock and selectors", () => {
-    const mixed = {
-      metadata: { name: "x", namespace: "prod" },
-      spec: { podSelector: {}, egress: [{ to: [{ ipBlock: { cidr: "10.0.0.0/8" }, podSelector: {} }] }] },
-    };
-    expect(() => parseNetworkPolicy(mixed)).toThrow(/spec\.egress\[0\]\.to\[0\]/);
+describe("the Service ACCEPT", () => {
+  it("never covers the node's blocks or the pod pool", () => {
+    expect(serviceDestination("10.0.0.0/16", ["10.244.0.0/28", "10.244.0.0/16"])).toBe("10.0.0.0/16");
+    expect(() => serviceDestination("10.244.0.0/24", ["10.244.0.0/28"])).toThrow(/10\.244\.0\.0\/28/);
+    expect(() => serviceDestination("10.0.0.0/8", ["10.244.0.16/28"])).toThrow(/outside the pod pool/);
+    const w = world({ podSelector: {}, policyTypes: ["Egress"] });
+    expect(() =>
+      compilePodFirewall(w, server, {
+        ...options,
+        serviceCIDR: "10.241.128.0/17",
+        podPool: ["10.241.0.0/16"],
+      }),
+    ).toThrow(/serviceCidr 10\.241\.128\.0\/17 overlaps pod addresses \(10\.241\.0\.0\/16\)/);
   });
 });
 
