@@ -6,7 +6,7 @@
 // src/cli/main.mjs), shared by every run of the same code. Where esbuild is not installed (the
 // published package) the guest runs the program files as they are.
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { extname, join, relative, resolve } from "node:path";
 import { REPO } from "./runners/runner.ts";
 
@@ -31,7 +31,12 @@ async function bundlePrograms(sources: readonly string[]): Promise<string | unde
   if (!esbuild) return undefined;
   // Named by its inputs, so that a run of unchanged code skips esbuild (seconds on a busy host).
   const target = join(PROGRAMS_DIR, await inputHash(sources));
-  if (await exists(target)) return target;
+  if (await exists(target)) {
+    // Marks it in use, so that a prune by a run of other code spares it.
+    const now = new Date();
+    await utimes(target, now, now).catch(() => undefined);
+    return target;
+  }
   await mkdir(PROGRAMS_DIR, { recursive: true });
   const staging = await mkdtemp(join(PROGRAMS_DIR, ".new-"));
   try {
@@ -63,9 +68,13 @@ async function bundlePrograms(sources: readonly string[]): Promise<string | unde
   return target;
 }
 
-/** Bundles of code that changed since: all but the few newest go (each is a few MB). */
+/**
+ * Bundles of code that changed since (each is a few MB): those unused for an hour go, but the few
+ * newest stay. A guest may run from any bundle used recently (parallel runs of other code).
+ */
 async function pruneOlderThan(newest: string): Promise<void> {
   const KEEP = 4;
+  const UNUSED_MS = 3_600_000;
   const dirs = (await readdir(PROGRAMS_DIR)).filter((name) => !name.startsWith("."));
   // A concurrent prune may remove a directory between the listing and its stat: then it is gone anyway.
   const dated = (
@@ -83,7 +92,8 @@ async function pruneOlderThan(newest: string): Promise<void> {
   const old = dated
     .filter((dir) => dir.path !== newest)
     .sort((a, b) => b.mtime - a.mtime)
-    .slice(KEEP - 1);
+    .slice(KEEP - 1)
+    .filter((dir) => Date.now() - dir.mtime > UNUSED_MS);
   for (const dir of old) await rm(dir.path, { recursive: true, force: true });
 }
 

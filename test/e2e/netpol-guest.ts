@@ -423,19 +423,27 @@ async function measureFacts(
   const same = replicas.find((r) => r !== client && r.pod.node === client.pod.node)!;
   const cross = replicas.find((r) => r.pod.node !== client.pod.node)!;
   const node = client.pod.node;
-  const reach = async (server: Replica) =>
-    (await probeSettled(prober, [{ netns: client.netns, ip: server.pod.ip, port: 80, protocol: "TCP" }]))
-      .answers[0]!.ok;
+  const reach = async (server: Replica, expected?: boolean) =>
+    (
+      await probeSettled(prober, [
+        {
+          netns: client.netns,
+          ip: server.pod.ip,
+          port: 80,
+          protocol: "TCP",
+          ...(expected === undefined ? {} : { expected }),
+        },
+      ])
+    ).answers[0]!.ok;
   const both = async () => ({ sameNode: await reach(same), crossNode: await reach(cross) });
   const filter = (rules: string[]) => ["*filter", ...rules, "COMMIT", ""].join("\n");
   const flush = filter(["-F INPUT", "-F OUTPUT", "-F FORWARD"]);
   if (!(await both()).sameNode) throw new Error("facts: pod → pod fails before any rule");
 
-  // REJECT, not DROP: a blocked path answers at once, so silence stays a sign of load (probeSettled).
-  const blockPods = (chain: string) =>
-    `-A ${chain} -s ${client.pod.ip}/32 -p tcp -j REJECT --reject-with tcp-reset`;
+  // DROP: silence is what this measures, so the blocked direction gets no second, longer attempt.
+  const blockPods = (chain: string) => `-A ${chain} -s ${client.pod.ip}/32 -j DROP`;
   await iptablesRestore(node, filter(["INPUT", "OUTPUT", "FORWARD"].map(blockPods)));
-  const nodeChainsBypassed = await both();
+  const nodeChainsBypassed = { sameNode: await reach(same), crossNode: await reach(cross, false) };
   await iptablesRestore(node, flush);
 
   for (const server of [same, cross])
