@@ -4,9 +4,9 @@ import type { z } from "zod";
 import { type Finding, formatPath, valueAt } from "../errors/user-error.ts";
 import type { Plan } from "../ipam/planner.ts";
 import { type Cidr, containsIp, formatCidr, formatIp, lastAddress, parseCidr, parseIp } from "../net/cidr.ts";
+import { PLUGIN_CNI_VERSIONS } from "../spec/limits.ts";
 import { IPAM_DATA_DIR } from "./conflist.ts";
 import {
-  CNI_VERSIONS,
   type HostLocalRange,
   type IpamConf,
   NETWORK_NAME_PATTERN,
@@ -50,11 +50,11 @@ export function lintCniConfig(text: string, fileName: string, plan?: Plan): Lint
   if (!parsed.success) return parsed.error.issues.map((issue) => shapeFinding(issue, config));
   const conflist = parsed.data;
   const findings: LintFinding[] = [];
-  if (!(CNI_VERSIONS as readonly string[]).includes(conflist.cniVersion)) {
+  if (!(PLUGIN_CNI_VERSIONS as readonly string[]).includes(conflist.cniVersion)) {
     findings.push(
       error(
         "cniVersion",
-        `unsupported cniVersion: the plugins refuse it ("incompatible CNI versions"); the spec has ${CNI_VERSIONS.join(", ")}`,
+        `unsupported cniVersion: the shipped ipvlan, host-local and portmap plugins refuse it ("incompatible CNI versions"); they accept ${PLUGIN_CNI_VERSIONS.join(", ")}`,
         'use "1.0.0"',
         conflist.cniVersion,
       ),

@@ -74,6 +74,56 @@ export const SPEC_CASES: SpecCase[] = [
     field: "masquerade.nonMasqueradeCIDRs[0]",
   })),
 
+  // The Service CIDR: special ranges, and apart from the node subnet, the pool and pinned blocks
+  // (NetworkPolicy lets every pod reach it unchecked).
+  ...[
+    ["0.0.0.0/0", BASE],
+    ["10.0.0.0/8", BASE],
+    ["127.0.0.0/8", BASE],
+    ["169.254.0.0/16", BASE],
+    ["10.224.0.0/16", BASE],
+    ["10.224.128.0/24", BASE],
+    ["10.241.0.0/20", `${BASE}podPool: [10.241.0.0/16]\n`],
+    ["10.0.0.0/16", "nodeSubnet: 10.0.0.0/8\n"],
+  ].map(([cidr, base]) => ({
+    kind: "service CIDR",
+    name: `serviceCidr ${cidr}${base === BASE ? "" : ` with ${JSON.stringify(base)}`}`,
+    spec: `${base}serviceCidr: "${cidr}"\n`,
+    field: "serviceCidr",
+  })),
+  // Non-masquerade destinations in public space turn masquerade off towards the internet.
+  ...["8.0.0.0/8", "20.0.0.0/8", "52.0.0.0/8", "1.1.1.1/32", "192.0.0.0/8"].map((cidr) => ({
+    kind: "masquerade exceptions",
+    name: `nonMasqueradeCIDRs ${cidr} without allowPublicDestinations`,
+    spec: withField(`masquerade: {nonMasqueradeCIDRs: [10.224.0.0/16, "${cidr}"]}`),
+    field: "masquerade.nonMasqueradeCIDRs[1]",
+  })),
+  // Names as Kubernetes, Linux and the OCI distribution grammar check them.
+  ...[
+    ["nodes[0].name", withNode("{name: a..b, ip: 10.224.0.4}")],
+    ["nodes[0].name", withNode(`{name: ${"a".repeat(64)}, ip: 10.224.0.4}`)],
+    ["nodes[0].name", withNode(`{name: x.${"a".repeat(64)}.y, ip: 10.224.0.4}`)],
+    ["nodes[0].name", withNode("{name: -a, ip: 10.224.0.4}")],
+    ["masterInterface", withField("masterInterface: ipvl-host")],
+    ["agent.image", withField('agent: {image: "../x"}')],
+    ["agent.image", withField('agent: {image: "localhost:99999/x"}')],
+    ["agent.image", withField('agent: {image: "localhost:0/x"}')],
+    ["agent.image", withField('agent: {image: "-registry.io/x"}')],
+    ["agent.image", withField('agent: {image: "registry..io/x"}')],
+    ["agent.image", withField('agent: {image: "ghcr.io/Upper/x"}')],
+    ["controller.image", withField('controller: {image: "ghcr.io/x@sha256:abc"}')],
+    ["agent.listenAddress", withField('agent: {listenAddress: "255.255.255.255:80"}')],
+    ["agent.listenAddress", withField('agent: {listenAddress: "224.0.0.1:80"}')],
+    ["agent.listenAddress", withField('agent: {listenAddress: "240.0.0.1:80"}')],
+    ["cniVersion", withField('cniVersion: "1.1.0"')],
+    ["cniVersion", withField('cniVersion: "0.3.1"')],
+  ].map(([field, spec]) => ({
+    kind: "names and versions",
+    name: `${field} ${JSON.stringify(spec)}`,
+    spec: spec!,
+    field: field!,
+  })),
+
   // Values that cannot be read as one canonical form.
   ...[
     ["nodeSubnet", withSubnet('"10.224.0.0 /16"')],

@@ -263,6 +263,16 @@ describe("values are rendered in their canonical form only", () => {
       '"rangeStart": "10.224.0.16"',
     ],
     ["a listen address with spaces", 'agent: {listenAddress: " 127.0.0.1:9464 "}', "port: 9464"],
+    [
+      "an empty non-masquerade list keeps pod to pod unmasqueraded",
+      "masquerade: {nonMasqueradeCIDRs: []}",
+      '-d 10.224.0.0/16 -m comment --comment "aks-ipvlan: no masquerade" -j RETURN',
+    ],
+    [
+      "a list without the pool gets the pool added",
+      "podPool: [10.241.0.0/16]\nmasquerade: {nonMasqueradeCIDRs: [172.16.0.0/12]}",
+      '-d 10.241.0.0/16 -m comment --comment "aks-ipvlan: no masquerade" -j RETURN',
+    ],
   ])("%s", async (_name, yaml, expected) => {
     const spec = file(
       "spec.yaml",
@@ -280,7 +290,25 @@ describe("values are rendered in their canonical form only", () => {
 
 describe("negative controls: the policy's edges are accepted", () => {
   it.each([
-    ["a /8 node subnet", "nodeSubnet: 10.0.0.0/8\n"],
+    ["a /8 node subnet", "nodeSubnet: 10.0.0.0/8\nserviceCidr: 172.20.0.0/16\n"],
+    [
+      "a public non-masquerade destination with the opt-in",
+      "nodeSubnet: 10.224.0.0/16\nmasquerade: {nonMasqueradeCIDRs: [20.0.0.0/8], allowPublicDestinations: true}\n",
+    ],
+    [
+      "an empty non-masquerade list (the node subnet and pool stay in)",
+      "nodeSubnet: 10.224.0.0/16\nmasquerade: {nonMasqueradeCIDRs: []}\n",
+    ],
+    ["a Service CIDR next to the node subnet", "nodeSubnet: 10.224.0.0/16\nserviceCidr: 10.225.0.0/16\n"],
+    [
+      "a dotted node name",
+      "nodeSubnet: 10.224.0.0/16\nnodes: [{name: aks-nodepool1-12345678-vmss000000.internal, ip: 10.224.0.4}]\n",
+    ],
+    [
+      "a registry with a port, a digest and a tag",
+      `nodeSubnet: 10.224.0.0/16\nagent: {image: "localhost:5000/a/b:1.0@sha256:${"a".repeat(64)}"}\n`,
+    ],
+    ["cniVersion 0.4.0", 'nodeSubnet: 10.224.0.0/16\ncniVersion: "0.4.0"\n'],
     [
       "a /29 node subnet with a node at .4",
       "nodeSubnet: 10.224.0.0/29\nnodes: [{name: a, ip: 10.224.0.4}]\nblockSize: 30\npodPool: [10.241.0.0/16]\n",
