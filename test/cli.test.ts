@@ -98,7 +98,7 @@ describe("aks-ipvlan plan", () => {
     ],
     [
       "a pod pool straddling the node subnet",
-      "nodeSubnet: 10.224.0.0/16\npodPool: [10.0.0.0/8]\n",
+      "nodeSubnet: 10.224.0.0/16\npodPool: [10.0.0.0/8]\nserviceCidr: 172.20.0.0/16\n",
       "podPool[0]",
     ],
   ])("reports %s with its path and fix, exit 2", (_name, text, path) => {

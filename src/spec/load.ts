@@ -1,10 +1,10 @@
 // Reading a cluster spec from YAML text or a file, turning every problem into a Finding.
-import { open } from "node:fs/promises";
 import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
 import { UserError, formatPath, valueAt, type Finding } from "../errors/user-error.ts";
 import { CONFIG_MAP_MAX_BYTES, MAX_YAML_ALIASES } from "./limits.ts";
+import { readBounded } from "../sys/read-bounded.ts";
 
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
   if (Buffer.byteLength(text) > CONFIG_MAP_MAX_BYTES) throw tooLarge(source, Buffer.byteLength(text));
@@ -53,38 +53,20 @@ export function validateSpec(value: unknown): ClusterSpec {
 export async function loadSpec(file: string): Promise<ClusterSpec> {
   let text: string;
   try {
-    text = await readBounded(file, file);
+    text = readBounded(file, { maxBytes: CONFIG_MAP_MAX_BYTES });
   } catch (error) {
-    if (error instanceof UserError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EFBIG") throw tooLarge(file);
     throw new UserError([
       {
         path: "--config",
         value: file,
-        message: `cannot read the spec file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        message: `cannot read the spec file: ${(error as Error).message}`,
         fix: "pass the path of a cluster spec YAML file, e.g. examples/seed.yaml",
       },
     ]);
   }
   return parseSpec(text, file);
-}
-
-/** Reads at most CONFIG_MAP_MAX_BYTES + 1 bytes, so a huge or endless file (/dev/zero) is refused cheaply. */
-async function readBounded(file: string, name: string): Promise<string> {
-  const handle = await open(file, "r");
-  try {
-    if ((await handle.stat()).isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
-    const buffer = Buffer.alloc(CONFIG_MAP_MAX_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > CONFIG_MAP_MAX_BYTES) throw tooLarge(name);
-    return buffer.subarray(0, length).toString("utf8");
-  } finally {
-    await handle.close();
-  }
 }
 
 function toFinding(issue: z.core.$ZodIssue, root: unknown): Finding {
