@@ -1,8 +1,8 @@
 // The bad-input corpus, run in-process through main(argv) (a process per case would cost ~0.5 s each):
 // every case must exit with its documented code, name its field, print no stack trace and write
 // nothing. test/faults/process.test.ts repeats a sample as real processes.
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
@@ -115,9 +115,15 @@ describe("bad CNI configs: lint finds each as an error (exit 1) at its path", ()
 });
 
 /** Cases about the command line and the files around it, each with the exit code and field expected. */
-const COMMAND_CASES: Array<
-  [string, () => { argv: string[]; code: number; field: string; after?: () => void }]
-> = [
+interface CommandCase {
+  argv: string[];
+  code: number;
+  field: string;
+  before?: () => Promise<void>;
+  after?: () => void;
+}
+
+const COMMAND_CASES: Array<[string, () => CommandCase]> = [
   ["an unknown command", () => ({ argv: ["frobnicate"], code: 2, field: "error" })],
   ["plan without --config", () => ({ argv: ["plan"], code: 2, field: "error" })],
   [
@@ -167,6 +173,47 @@ const COMMAND_CASES: Array<
       };
     },
   ],
+  ...(
+    [
+      ["only the user's own manifests.yaml", { "manifests.yaml": "mine" }],
+      ["only a nodes/ folder of the user's", { "nodes/x.txt": "mine" }],
+    ] as const
+  ).map(([name, tree]): [string, () => CommandCase] => [
+    `render --out a directory holding ${name}`,
+    () => {
+      const dir = join(scratch, `${serial++}-users`);
+      for (const [path, text] of Object.entries(tree)) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), text);
+      }
+      return {
+        argv: ["render", "--config", SEED, "--out", dir],
+        code: 2,
+        field: "--out",
+        after: () => {
+          for (const [path, text] of Object.entries(tree))
+            expect(readFileSync(join(dir, path), "utf8")).toBe(text);
+        },
+      };
+    },
+  ]),
+  [
+    "render --out an earlier render with a user's file inside nodes/node1/",
+    () => {
+      const dir = join(scratch, `${serial++}-rendered`);
+      return {
+        argv: ["render", "--config", SEED, "--out", dir],
+        code: 2,
+        field: "--out",
+        before: async () => {
+          expect((await run(["render", "--config", SEED, "--out", dir])).code).toBe(0);
+          writeFileSync(join(dir, "nodes/node1/notes.txt"), "mine");
+        },
+        after: () => expect(readFileSync(join(dir, "nodes/node1/notes.txt"), "utf8")).toBe("mine"),
+      };
+    },
+  ],
+  ["render --out ''", () => ({ argv: ["render", "--config", SEED, "--out", ""], code: 2, field: "--out" })],
   ["lint without paths", () => ({ argv: ["lint"], code: 2, field: "error" })],
   ["lint of a missing path", () => ({ argv: ["lint", "/nonexistent.conflist"], code: 2, field: "PATH" })],
   [
@@ -238,7 +285,8 @@ const COMMAND_CASES: Array<
 
 describe("bad command lines and paths: exit code, field, no stack trace, nothing written", () => {
   it.each(COMMAND_CASES)("%s", async (_name, build) => {
-    const { argv, code, field, after } = build();
+    const { argv, code, field, before, after } = build();
+    await before?.();
     const result = await run(argv);
     const output = result.stdout + result.stderr;
     expect(result.code, output).toBe(code);

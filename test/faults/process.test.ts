@@ -198,7 +198,7 @@ describe("full and read-only file systems (a private mount namespace)", () => {
     return inPrivateMounts(script) as { code: number; stdout: string; stderr: string };
   }
 
-  it("render --out into a read-only directory: exit 2, the earlier render intact", () => {
+  it("render --out into a read-only directory: exit 1 (runtime), the cause, the earlier render intact", () => {
     const parent = join(scratch, "ro");
     mkdirSync(parent);
     const out = join(parent, "rendered");
@@ -208,13 +208,14 @@ describe("full and read-only file systems (a private mount namespace)", () => {
       ["--bind", "-o", "ro", parent, parent],
       ["render", "--config", SEED, "--out", out],
     );
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/^error: --out: cannot write there: EROFS/);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^error: --out \S+: cannot write there: EROFS/);
+    expect(result.stderr).toContain("fix: use a writable directory");
     expect(result.stderr).not.toMatch(STACK_FRAME);
     expect(readdirSync(join(out, "nodes")).sort()).toEqual(before);
   });
 
-  it("render --out onto a full file system: exit 2, the earlier render intact, no temp left", () => {
+  it("render --out onto a full file system: exit 1 (runtime), the earlier render intact, no temp left", () => {
     const parent = join(scratch, "full");
     mkdirSync(parent);
     const script = [
@@ -241,11 +242,44 @@ describe("full and read-only file systems (a private mount namespace)", () => {
       conflist: string;
     };
     expect(report.first).toBe(0);
-    expect(report.second).toBe(2);
+    expect(report.second).toBe(1);
     expect(report.stderr).toMatch(/ENOSPC/);
+    expect(report.stderr).toContain("fix: free space on that file system");
     expect(report.stderr).not.toMatch(STACK_FRAME);
     expect(report.entries).toEqual(["filler", "out"]);
     expect(report.nodes).toEqual(["node1", "node2", "node3"]);
     expect(() => JSON.parse(report.conflist)).not.toThrow();
+  });
+});
+
+describe("render --out: concurrent renders, killed renders", () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+
+  it("eight renders into one --out at once all succeed, and leave one whole render", async () => {
+    const out = join(scratch, "concurrent", "out");
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        run(["render", "--config", i % 2 ? SEED : join(ROOT, "examples/five-nodes.yaml"), "--out", out]),
+      ),
+    );
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(join(scratch, "concurrent"))).toEqual(["out"]);
+    const listed = readFileSync(join(out, ".aks-ipvlan-rendered"), "utf8").trim().split("\n");
+    for (const path of listed) expect(existsSync(join(out, path)), path).toBe(true);
+  });
+
+  it("a later render removes the temporary tree a killed render left", () => {
+    const parent = join(scratch, "killed");
+    mkdirSync(join(parent, ".out.new-12345-abcdef", "nodes"), { recursive: true });
+    writeFileSync(join(parent, ".out.new-12345-abcdef", "nodes", "x"), "half");
+    mkdirSync(join(parent, ".out.new-12345-abcdef.old"));
+    expect(cli(["render", "--config", SEED, "--out", join(parent, "out")]).code).toBe(0);
+    expect(readdirSync(parent)).toEqual(["out"]);
   });
 });
