@@ -207,7 +207,11 @@ describe("aks-ipvlan render", () => {
   it("renders the seed's two files with --seed-compatible", () => {
     const out = join(scratch, "seed-files");
     expect(cli(["render", "--config", "examples/seed.yaml", "--seed-compatible", "--out", out]).code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["ipv4-config-egress.yaml", "ipv4-enable-masquerade.yaml"]);
+    expect(readdirSync(out).sort()).toEqual([
+      ".aks-ipvlan-rendered",
+      "ipv4-config-egress.yaml",
+      "ipv4-enable-masquerade.yaml",
+    ]);
   });
 
   it.each([
