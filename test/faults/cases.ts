@@ -291,6 +291,7 @@ export const LINT_CASES: LintCase[] = [
     ["a range without subnet", conflistWith({ rangeStart: "10.224.0.16" }), `${R}.subnet`],
     ["a subnet that is not one", conflistWith({ subnet: "banana" }), `${R}.subnet`],
     ["a plugin without type", conflistWith(RANGE, {}, { type: undefined }), "plugins[0].type"],
+    ["cniVersion 1.1.0", conflistWith(RANGE, { cniVersion: "1.1.0" }), "cniVersion"],
   ].map(([name, text, field]) => ({
     kind: "plugins refuse",
     name: name!,
@@ -314,6 +315,52 @@ export const LINT_CASES: LintCase[] = [
     ],
   ].map(([name, text, field]) => ({
     kind: "shape",
+    name: name!,
+    file: "10-x.conflist",
+    text: text!,
+    field: field!,
+  })),
+  // Read as the Go plugins read it: keys matched case-insensitively (Unicode simple folding), the
+  // later of two wins; nesting deeper than encoding/json's 10,000 refused.
+  ...[
+    [
+      "mode, then Mode",
+      conflistWith().replace('"mode":"l3s"', '"mode":"l3s","Mode":"l2"'),
+      "plugins[0].mode",
+    ],
+    [
+      "mode, then MODE",
+      conflistWith().replace('"mode":"l3s"', '"mode":"l3s","MODE":"bogus"'),
+      "plugins[0].mode",
+    ],
+    [
+      "dataDir, then DataDir",
+      conflistWith().replace(
+        '"dataDir":"/run/aks-ipvlan/ipam"',
+        '"dataDir":"/run/aks-ipvlan/ipam","DataDir":"/var/lib/cni"',
+      ),
+      "plugins[0].ipam.dataDir",
+    ],
+    [
+      "routes, then Routes",
+      conflistWith().replace(
+        '"routes":[{"dst":"0.0.0.0/0"}]',
+        '"routes":[{"dst":"0.0.0.0/0"}],"Routes":[{"dst":"10.0.0.0/8"}]',
+      ),
+      "plugins[0].ipam.routes",
+    ],
+    [
+      "master, then maſter (U+017F)",
+      conflistWith().replace('"master":"eth0"', '"master":"eth0","ma\u017fter":"ipvl-host"'),
+      "plugins[0].master",
+    ],
+    [
+      "100,000 nested arrays",
+      `{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"portmap","x":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`,
+      "",
+    ],
+  ].map(([name, text, field]) => ({
+    kind: "Go's JSON",
     name: name!,
     file: "10-x.conflist",
     text: text!,
