@@ -1,5 +1,5 @@
 // Reading a cluster spec from YAML text or a file, turning every problem into a Finding.
-import { parseDocument } from "yaml";
+import { parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
 import { UserError, formatPath, valueAt, type Finding } from "../errors/user-error.ts";
@@ -8,7 +8,8 @@ import { readBounded } from "../sys/read-bounded.ts";
 
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
   if (Buffer.byteLength(text) > CONFIG_MAP_MAX_BYTES) throw tooLarge(source, Buffer.byteLength(text));
-  const document = parseDocument(text, { prettyErrors: true });
+  // YAML 1.2 breaks lines at CR LF, CR or LF (b-break); the parser knows only the first two.
+  const document = parseDocument(text.replace(/\r\n?/g, "\n"), { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new UserError(
       document.errors.map((error) => ({
@@ -18,19 +19,58 @@ export function parseSpec(text: string, source = "spec"): ClusterSpec {
       })),
     );
   }
+  const aliases = countAliases(document);
+  const refuse = (message: string, fix: string): never => {
+    throw new UserError([{ path: source, message, fix }]);
+  };
+  if (aliases > MAX_YAML_ALIASES) {
+    refuse(
+      `${aliases} YAML aliases, more than the ${MAX_YAML_ALIASES} a spec may hold`,
+      `write the values out instead of using more than ${MAX_YAML_ALIASES} aliases (*name)`,
+    );
+  }
   let value: unknown;
   try {
-    value = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    value = document.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
   } catch (error) {
-    throw new UserError([
-      {
-        path: source,
-        message: `YAML aliases expand too far: ${(error as Error).message}`,
-        fix: `write the values out instead of using more than ${MAX_YAML_ALIASES} aliases (*name)`,
-      },
-    ]);
+    refuse(
+      `YAML aliases expand too far: ${(error as Error).message}`,
+      "write the values out instead of aliases of aliases (*name)",
+    );
+  }
+  if (isCyclic(value)) {
+    refuse(
+      "a YAML alias refers to the node that holds it (a value that contains itself)",
+      "replace the alias (*name) inside its own anchor (&name) with the value written out",
+    );
   }
   return validateSpec(value ?? {});
+}
+
+/**
+ * What yaml's maxAliasCount counts is the expansion (an alias of a list of aliases counts each), so
+ * the budget is above MAX_YAML_ALIASES plain aliases and far below a "billion laughs" (9 levels of 9).
+ */
+const MAX_ALIAS_EXPANSION = 10 * MAX_YAML_ALIASES;
+
+function countAliases(document: ReturnType<typeof parseDocument>): number {
+  let count = 0;
+  visit(document, {
+    Alias: () => {
+      count++;
+    },
+  });
+  return count;
+}
+
+/** Whether a value holds itself (an alias inside its own anchor), which nothing can print or check. */
+function isCyclic(value: unknown, holding = new Set<object>()): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (holding.has(value)) return true;
+  holding.add(value);
+  const cyclic = Object.values(value).some((item) => isCyclic(item, holding));
+  holding.delete(value);
+  return cyclic;
 }
 
 function tooLarge(source: string, bytes?: number): UserError {
