@@ -210,6 +210,9 @@ export const SPEC_CASES: SpecCase[] = [
     [SPEC_FILE, `a: &a ["x","x","x","x","x","x","x","x","x"]\n${aliasBomb()}`],
     [SPEC_FILE, `x: &r [1]\n${BASE}y: [${Array.from({ length: 120 }, () => "*r").join(", ")}]\n`],
     [SPEC_FILE, `${BASE}# ${"x".repeat(1024 * 1024)}\n`],
+    [SPEC_FILE, `${BASE}a: &a [*a]\n`],
+    [SPEC_FILE, "nodeSubnet: &a [*a]\n"],
+    [SPEC_FILE, `x: &r [1]\n${BASE}y: [${Array.from({ length: 101 }, () => "*r").join(", ")}]\n`],
   ].map(([field, spec]) => ({
     kind: "YAML and size",
     name: `${JSON.stringify(spec!.slice(0, 40))}`,

@@ -117,6 +117,7 @@ describe("bad CNI configs: lint finds each as an error (exit 1) at its path", ()
 /** Cases about the command line and the files around it, each with the exit code and field expected. */
 interface CommandCase {
   argv: string[];
+  env?: Record<string, string>;
   code: number;
   field: string;
   before?: () => Promise<void>;
@@ -273,6 +274,68 @@ const COMMAND_CASES: Array<[string, () => CommandCase]> = [
       field: "--resync",
     }),
   ],
+  ...["1e7", "0.0001", "3601", "2.5", "-1", "NaN"].map((value): [string, () => CommandCase] => [
+    `agent --resync ${value}`,
+    () => ({
+      argv: ["agent", "--once", "--node", "n", "--config", SEED, "--resync", value],
+      code: 2,
+      field: "--resync",
+    }),
+  ]),
+  [
+    "agent --once --cleanup together",
+    () => ({ argv: ["agent", "--once", "--cleanup", "--node", "n"], code: 2, field: "--cleanup" }),
+  ],
+  ...(
+    [
+      ["--parallel", "0"],
+      ["--parallel", "65"],
+      ["--junit", "/proc/nope/x.xml"],
+      ["--junit", ""],
+      ["--image-busybox", "../x"],
+      ["--image-nginx", "localhost:99999/nginx"],
+      ["--echo-url", "ftp://example.com/"],
+      ["--timeout", "1e7"],
+      ["--policy-settle", "0"],
+    ] as const
+  ).map(([flag, value]): [string, () => CommandCase] => [
+    `verify ${flag} ${JSON.stringify(value)}, checked before any connection`,
+    () => ({
+      // A kubeconfig whose server would hang: the flag must be refused before it is opened.
+      argv: ["verify", "--kubeconfig", "/nonexistent/kubeconfig", flag, value],
+      code: 2,
+      field: flag,
+    }),
+  ]),
+  ...(
+    [
+      ["no kubeconfig at all", []],
+      ["a missing kubeconfig", ["--kubeconfig", "/nonexistent/kubeconfig"]],
+      ["a directory as the kubeconfig", ["--kubeconfig", "/tmp"]],
+      ["/dev/zero as the kubeconfig", ["--kubeconfig", "/dev/zero"]],
+    ] as const
+  ).map(([name, args]): [string, () => CommandCase] => [
+    `doctor with ${name}: exit 2, no fallback to localhost:8080`,
+    () => ({
+      argv: ["doctor", ...args],
+      code: 2,
+      field: "--kubeconfig",
+      env: { KUBECONFIG: "", HOME: "/nonexistent" },
+    }),
+  ]),
+  ...(
+    [
+      ["bad YAML", "clusters: [\n"],
+      [
+        "an ftp:// server",
+        "clusters: [{name: c, cluster: {server: 'ftp://example.com'}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+      ],
+      ["no current context", "clusters: []\n"],
+    ] as const
+  ).map(([name, text]): [string, () => CommandCase] => [
+    `doctor with a kubeconfig of ${name}: exit 2`,
+    () => ({ argv: ["doctor", "--kubeconfig", file("kubeconfig", text)], code: 2, field: "--kubeconfig" }),
+  ]),
   [
     "agent with a missing spec",
     () => ({
@@ -285,9 +348,16 @@ const COMMAND_CASES: Array<[string, () => CommandCase]> = [
 
 describe("bad command lines and paths: exit code, field, no stack trace, nothing written", () => {
   it.each(COMMAND_CASES)("%s", async (_name, build) => {
-    const { argv, code, field, before, after } = build();
+    const { argv, code, field, env, before, after } = build();
     await before?.();
-    const result = await run(argv);
+    const saved = Object.fromEntries(Object.keys(env ?? {}).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    const result = await run(argv).finally(() => {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
     const output = result.stdout + result.stderr;
     expect(result.code, output).toBe(code);
     expect(output).toContain(field);
@@ -357,6 +427,14 @@ describe("negative controls: the policy's edges are accepted", () => {
       `nodeSubnet: 10.224.0.0/16\nagent: {image: "localhost:5000/a/b:1.0@sha256:${"a".repeat(64)}"}\n`,
     ],
     ["cniVersion 0.4.0", 'nodeSubnet: 10.224.0.0/16\ncniVersion: "0.4.0"\n'],
+    [
+      "exactly 100 YAML aliases (the documented limit)",
+      `nodeSubnet: 10.224.0.0/16\nreserved: [&r 10.224.0.9, ${Array.from({ length: 100 }, () => "*r").join(", ")}]\n`,
+    ],
+    [
+      "CR-only line endings (YAML 1.2 line breaks)",
+      "nodeSubnet: 10.224.0.0/16\rnodes: [{name: a, ip: 10.224.0.4}]\r",
+    ],
     [
       "a /29 node subnet with a node at .4",
       "nodeSubnet: 10.224.0.0/29\nnodes: [{name: a, ip: 10.224.0.4}]\nblockSize: 30\npodPool: [10.241.0.0/16]\n",
