@@ -283,3 +283,140 @@ describe("render --out: concurrent renders, killed renders", () => {
     expect(readdirSync(parent)).toEqual(["out"]);
   });
 });
+
+/**
+ * Inputs that used to hang: each command runs with a deadline far above its own bound (10 s for a
+ * pipe, 30 s for an API request) and fails the test if it is still running then.
+ */
+describe("hangs are bounded: every read and request ends, with one error line", () => {
+  const DEADLINE_MS = 150_000;
+
+  function runWithDeadline(args: string[]) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string; stillRunning: boolean }>(
+      (resolve) => {
+        const child = spawn(process.execPath, [MAIN, ...args], {
+          cwd: ROOT,
+          env: { ...process.env, NO_COLOR: "1" },
+        });
+        let stdout = "";
+        let stderr = "";
+        let stillRunning = false;
+        const timer = setTimeout(() => {
+          stillRunning = true;
+          child.kill("SIGKILL");
+        }, DEADLINE_MS);
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("close", (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr, stillRunning });
+        });
+      },
+    );
+  }
+
+  /** A FIFO with a writer that holds it open and never writes (nor closes) while `work` runs. */
+  async function withSilentFifo<T>(name: string, work: (path: string) => Promise<T>): Promise<T> {
+    const path = join(scratch, name);
+    expect(spawnSync("mkfifo", [path]).status).toBe(0);
+    const writer = spawn("sh", ["-c", 'exec 3>"$1"; sleep 600', "sh", path], { stdio: "ignore" });
+    try {
+      return await work(path);
+    } finally {
+      writer.kill("SIGKILL");
+    }
+  }
+
+  it(
+    "a FIFO as --config, as --kubeconfig and as a lint target",
+    async () => {
+      const [spec, kube, lint] = await Promise.all([
+        withSilentFifo("spec.fifo", (path) => runWithDeadline(["plan", "--config", path])),
+        withSilentFifo("kube.fifo", (path) => runWithDeadline(["doctor", "--kubeconfig", path])),
+        withSilentFifo("10-x.conflist", (path) => runWithDeadline(["lint", path])),
+      ]);
+      for (const result of [spec, kube, lint]) expect(result.stillRunning, result.stderr).toBe(false);
+      expect(spec.code, spec.stderr).toBe(2);
+      expect(spec.stderr).toMatch(/--config: cannot read the spec file: .*a pipe that sent no end of file/);
+      expect(kube.code, kube.stderr).toBe(2);
+      expect(kube.stderr).toMatch(/--kubeconfig: cannot read the kubeconfig: .*a pipe/);
+      expect(lint.code, lint.stdout).toBe(1);
+      expect(lint.stdout).toMatch(/cannot read: .*a pipe that sent no end of file/);
+      for (const result of [spec, kube, lint]) expect(result.stderr).not.toMatch(STACK_FRAME);
+    },
+    DEADLINE_MS + 30_000,
+  );
+
+  it(
+    "an API server that accepts TCP and never answers: doctor and install --dry-run exit 3",
+    async () => {
+      const sockets: import("node:net").Socket[] = [];
+      const server = createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const kubeconfig = specFile(
+        "silent-kubeconfig",
+        [
+          `clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
+          "users: [{name: u, user: {token: t}}]",
+          "contexts: [{name: x, context: {cluster: c, user: u}}]",
+          "current-context: x",
+        ].join("\n"),
+      );
+      try {
+        const results = await Promise.all([
+          runWithDeadline(["doctor", "--kubeconfig", kubeconfig]),
+          runWithDeadline(["install", "--dry-run", "--config", SEED, "--kubeconfig", kubeconfig]),
+        ]);
+        expect(sockets.length).toBeGreaterThan(0);
+        for (const result of results) {
+          expect(result.stillRunning, result.stderr).toBe(false);
+          expect(result.code, result.stderr).toBe(3);
+          expect(result.stderr).toMatch(/did not answer within 30 s/);
+          expect(result.stderr).not.toMatch(STACK_FRAME);
+        }
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      }
+    },
+    DEADLINE_MS + 30_000,
+  );
+
+  it("a full stdout (> /dev/full): one error line, exit 1, for plan, render and lint", () => {
+    for (const args of [
+      ["plan", "--config", SEED],
+      ["render", "--config", SEED],
+      ["lint", join(ROOT, "test/fixtures/lint/seed-original.conflist")],
+    ]) {
+      const script = `const { spawnSync } = await import("node:child_process"); const { openSync } = await import("node:fs");
+        const run = spawnSync(process.execPath, ${JSON.stringify([MAIN])}.concat(${JSON.stringify(args)}), { stdio: ["ignore", openSync("/dev/full", "w"), "pipe"], encoding: "utf8" });
+        process.stdout.write(JSON.stringify({ code: run.status, stderr: run.stderr }));`;
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+      const result = JSON.parse(run.stdout) as { code: number; stderr: string };
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/^error: cannot write the output: ENOSPC/);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    }
+  });
+
+  it("agent --once with its lock under /proc: the cause in its summary, exit 1, no crash", () => {
+    for (let round = 0; round < 5; round++) {
+      const result = cli([
+        "agent",
+        "--once",
+        "--node",
+        "node1",
+        "--config",
+        SEED,
+        "--cni-conf-dir",
+        join(scratch, `lock-${round}`, "net.d"),
+        "--ipam-data-dir",
+        "/proc/self/ipam",
+      ]);
+      expect(result.code, result.stderr).toBe(1);
+      expect(JSON.parse(result.stdout).error).toMatch(/cannot lock \/proc\/self\/agent\.lock/);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    }
+  });
+});
