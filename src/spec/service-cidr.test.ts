@@ -20,6 +20,22 @@ agent: {policy: {enabled: true}}
 
 const specWith = (serviceCidr: string) => parseSpec(`${LAYOUT}serviceCidr: "${serviceCidr}"\n`);
 
+/** A world where a default-deny policy isolates the pod's egress. */
+function denyEgress(pod: PolicyPod): PolicyWorld {
+  return {
+    pods: [pod],
+    namespaces: [{ name: pod.namespace, labels: {} }],
+    policies: [
+      {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "NetworkPolicy",
+        metadata: { name: "deny-egress", namespace: pod.namespace },
+        spec: { podSelector: {}, policyTypes: ["Egress"] },
+      },
+    ],
+  };
+}
+
 /** A pod on node1 whose egress a default-deny policy isolates. */
 function compiledEgress(serviceCidr: string): { lines: string[]; protectedRanges: Cidr[] } {
   const spec = specWith(serviceCidr);
@@ -27,19 +43,7 @@ function compiledEgress(serviceCidr: string): { lines: string[]; protectedRanges
   const node1 = planned.nodes.find((node) => node.name === "node1")!;
   const firstIp = node1.blocks[0]!.cidr.split("/")[0]!;
   const pod: PolicyPod = { namespace: "x", name: "a", ip: firstIp, node: "node1", labels: {}, ports: [] };
-  const world: PolicyWorld = {
-    pods: [pod],
-    namespaces: [{ name: "x", labels: {} }],
-    policies: [
-      {
-        apiVersion: "networking.k8s.io/v1",
-        kind: "NetworkPolicy",
-        metadata: { name: "deny-egress", namespace: "x" },
-        spec: { podSelector: {}, policyTypes: ["Egress"] },
-      },
-    ],
-  };
-  const firewall = compilePodFirewalls(world, [pod], {
+  const firewall = compilePodFirewalls(denyEgress(pod), [pod], {
     serviceCIDR: spec.serviceCidr,
     nodeIPOf: () => node1.ip,
     podCIDRsOf: () => node1.blocks.map((block) => block.cidr),
@@ -108,26 +112,11 @@ describe("serviceCidr goes through the address policy", () => {
       labels: {},
       ports: [],
     };
-    const firewall = compilePodFirewalls(
-      {
-        pods: [pod],
-        namespaces: [{ name: "x", labels: {} }],
-        policies: [
-          {
-            apiVersion: "networking.k8s.io/v1",
-            kind: "NetworkPolicy",
-            metadata: { name: "d", namespace: "x" },
-            spec: { podSelector: {}, policyTypes: ["Egress"] },
-          },
-        ],
-      },
-      [pod],
-      {
-        serviceCIDR: "0.0.0.0/0",
-        nodeIPOf: () => node1.ip,
-        podCIDRsOf: () => node1.blocks.map((b) => b.cidr),
-      },
-    ).get("x/a")!;
+    const firewall = compilePodFirewalls(denyEgress(pod), [pod], {
+      serviceCIDR: "0.0.0.0/0",
+      nodeIPOf: () => node1.ip,
+      podCIDRsOf: () => node1.blocks.map((b) => b.cidr),
+    }).get("x/a")!;
     const lines = firewall.restore.split("\n").filter((line) => line.startsWith(`-A ${EGRESS_CHAIN} `));
     const block = parseCidr(node1.blocks[0]!.cidr);
     expect(serviceAccepts(lines).some((accept) => overlaps(accept, block))).toBe(true);
