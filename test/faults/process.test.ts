@@ -215,6 +215,19 @@ describe("full and read-only file systems (a private mount namespace)", () => {
     expect(readdirSync(join(out, "nodes")).sort()).toEqual(before);
   });
 
+  it("render --out a mount point: exit 1 with the real cause (EBUSY), not the rollback's", () => {
+    const out = join(scratch, "mountpoint");
+    mkdirSync(out);
+    const result = inMountNamespace(
+      ["-t", "tmpfs", "-o", "size=1m", "tmpfs", out],
+      ["render", "--config", SEED, "--out", out],
+    );
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^error: --out \S+: cannot write there: EBUSY/);
+    expect(result.stderr).toContain("fix: a mount point cannot be replaced");
+    expect(result.stderr).not.toMatch(/ENOENT/);
+  });
+
   it("render --out onto a full file system: exit 1 (runtime), the earlier render intact, no temp left", () => {
     const parent = join(scratch, "full");
     mkdirSync(parent);
