@@ -98,7 +98,7 @@ describe("aks-ipvlan plan", () => {
     ],
     [
       "a pod pool straddling the node subnet",
-      "nodeSubnet: 10.224.0.0/16\npodPool: [10.0.0.0/8]\n",
+      "nodeSubnet: 10.224.0.0/16\npodPool: [10.0.0.0/8]\nserviceCidr: 172.20.0.0/16\n",
       "podPool[0]",
     ],
   ])("reports %s with its path and fix, exit 2", (_name, text, path) => {
@@ -207,7 +207,11 @@ describe("aks-ipvlan render", () => {
   it("renders the seed's two files with --seed-compatible", () => {
     const out = join(scratch, "seed-files");
     expect(cli(["render", "--config", "examples/seed.yaml", "--seed-compatible", "--out", out]).code).toBe(0);
-    expect(readdirSync(out).sort()).toEqual(["ipv4-config-egress.yaml", "ipv4-enable-masquerade.yaml"]);
+    expect(readdirSync(out).sort()).toEqual([
+      ".aks-ipvlan-rendered",
+      "ipv4-config-egress.yaml",
+      "ipv4-enable-masquerade.yaml",
+    ]);
   });
 
   it.each([

@@ -1,6 +1,6 @@
 // The init container's job: put each CNI plugin our conflist names into the node's CNI bin dir, only
 // where it is missing (a node's own newer plugins win), atomically so the runtime never execs half a file.
-import { access, chmod, constants, copyFile, open, rename, unlink } from "node:fs/promises";
+import { access, chmod, constants, copyFile, open, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { REQUIRED_PLUGINS } from "../cni/conflist.ts";
 import { UserError } from "../errors/user-error.ts";
@@ -45,7 +45,10 @@ export async function installCni(from: string, to: string): Promise<Installed[]>
   return results;
 }
 
-function executable(path: string): Promise<boolean> {
+/** A regular executable file: a FIFO or device named like a plugin would block the copy forever. */
+async function executable(path: string): Promise<boolean> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) return false;
   return access(path, constants.X_OK).then(
     () => true,
     () => false,

@@ -5,6 +5,10 @@
 import type { Command } from "commander";
 import { UserError } from "../errors/user-error.ts";
 import { parseListen } from "../net/listen.ts";
+import { image } from "../spec/canonical.ts";
+import { access, stat } from "node:fs/promises";
+import { constants } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { EXIT_FAILED } from "./failure.ts";
 
 export const EXIT_OK = 0;
@@ -16,11 +20,19 @@ export function withClusterOptions(command: Command): Command {
     .option("--context <name>", "kubeconfig context (default: its current context)");
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function parseSeconds(flag: string, text: string): number {
   const seconds = Number(text);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
+  // Node's timers hold at most 2^31-1 ms (about 24.8 days); a longer one fires after 1 ms.
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds * 1000 > MAX_TIMER_MS) {
     throw new UserError([
-      { path: flag, value: text, message: "not a positive number of seconds", fix: `e.g. ${flag} 300` },
+      {
+        path: flag,
+        value: text,
+        message: `not a positive number of seconds up to ${Math.floor(MAX_TIMER_MS / 1000)}`,
+        fix: `e.g. ${flag} 300`,
+      },
     ]);
   }
   return seconds * 1000;
@@ -51,6 +63,52 @@ export function parseListenFlag(text: string): string {
       },
     ]);
   }
+}
+
+/** An image flag, by the spec's own rule (the OCI reference grammar). */
+export function parseImageFlag(flag: string, text: string): string {
+  const parsed = image.safeParse(text);
+  if (!parsed.success) {
+    throw new UserError([
+      {
+        path: flag,
+        value: text,
+        message: "not an image reference (the OCI distribution grammar)",
+        fix: `write REGISTRY[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST], e.g. ${flag} myregistry.azurecr.io/busybox:1.36`,
+      },
+    ]);
+  }
+  return parsed.data;
+}
+
+export function parseUrlFlag(flag: string, text: string): URL {
+  const url = URL.canParse(text) ? new URL(text) : undefined;
+  if (!url || !["http:", "https:"].includes(url.protocol)) {
+    throw new UserError([
+      {
+        path: flag,
+        value: text,
+        message: "not an http:// or https:// URL",
+        fix: `e.g. ${flag} http://www.google.com/`,
+      },
+    ]);
+  }
+  return url;
+}
+
+/** A file a command will write at its end: its directory must exist, so a long run is not lost. */
+export async function checkOutputFile(flag: string, file: string): Promise<void> {
+  const refuse = (message: string): never => {
+    throw new UserError([
+      { path: flag, value: file, message, fix: "name a file in a directory that exists and you can write" },
+    ]);
+  };
+  if (file.trim() === "") refuse("is empty");
+  const directory = await stat(dirname(resolve(file))).catch(() => undefined);
+  if (!directory?.isDirectory()) refuse(`its directory ${dirname(resolve(file))} does not exist`);
+  await access(dirname(resolve(file)), constants.W_OK).catch(() => refuse("its directory is not writable"));
+  const existing = await stat(file).catch(() => undefined);
+  if (existing?.isDirectory()) refuse("is a directory");
 }
 
 /** Runs a command body; its result is the exit code. Failures go to main, like every command's. */

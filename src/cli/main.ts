@@ -51,12 +51,18 @@ export async function main(argv: string[], stderr: NodeJS.WritableStream = proce
 
 /**
  * A reader that stops early (`aks-ipvlan plan | head`) closes the pipe: that ends the output, not the
- * program with an EPIPE stack trace.
+ * program with an EPIPE stack trace. Any other failure to write the output (a full disk, `> /dev/full`)
+ * leaves through the one error path: one line on stderr, exit 1.
  */
 function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
   stream.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code !== "EPIPE") throw error;
-    process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+    if (error.code === "EPIPE") process.exit(typeof process.exitCode === "number" ? process.exitCode : 0);
+    const failure = describeFailure(
+      new Error(`cannot write the output: ${error.message}`, { cause: error }),
+      process.argv.includes("--debug"),
+    );
+    process.stderr.write(failure.text);
+    process.exit(failure.code);
   });
 }
 

@@ -4,9 +4,11 @@ import type { z } from "zod";
 import { type Finding, formatPath, valueAt } from "../errors/user-error.ts";
 import type { Plan } from "../ipam/planner.ts";
 import { type Cidr, containsIp, formatCidr, formatIp, lastAddress, parseCidr, parseIp } from "../net/cidr.ts";
+import { PLUGIN_CNI_VERSIONS } from "../spec/limits.ts";
+import { OWN_INTERFACES } from "../spec/canonical.ts";
 import { IPAM_DATA_DIR } from "./conflist.ts";
+import { parseLikeGo } from "./go-json.ts";
 import {
-  CNI_VERSIONS,
   type HostLocalRange,
   type IpamConf,
   NETWORK_NAME_PATTERN,
@@ -25,16 +27,16 @@ const TMPFS_DIRS = ["/run/", "/var/run/", "/dev/shm/"];
 const HOST_LOCAL_DEFAULT_DATA_DIR = "/var/lib/cni/networks";
 
 export function lintCniConfig(text: string, fileName: string, plan?: Plan): LintFinding[] {
+  const isList = fileName.endsWith(".conflist");
   let config: unknown;
   try {
-    config = JSON.parse(text);
+    config = parseLikeGo(text, isList);
   } catch (error) {
     return [invalidJson(text, error as SyntaxError)];
   }
   if (!isObject(config)) {
     return [error("", "the file is not a JSON object", `write a CNI ${kindOf(fileName)} object`)];
   }
-  const isList = fileName.endsWith(".conflist");
   if (!isList && "plugins" in config) {
     return [
       error(
@@ -50,11 +52,11 @@ export function lintCniConfig(text: string, fileName: string, plan?: Plan): Lint
   if (!parsed.success) return parsed.error.issues.map((issue) => shapeFinding(issue, config));
   const conflist = parsed.data;
   const findings: LintFinding[] = [];
-  if (!(CNI_VERSIONS as readonly string[]).includes(conflist.cniVersion)) {
+  if (!(PLUGIN_CNI_VERSIONS as readonly string[]).includes(conflist.cniVersion)) {
     findings.push(
       error(
         "cniVersion",
-        `unsupported cniVersion: the plugins refuse it ("incompatible CNI versions"); the spec has ${CNI_VERSIONS.join(", ")}`,
+        `unsupported cniVersion: the shipped ipvlan, host-local and portmap plugins refuse it ("incompatible CNI versions"); they accept ${PLUGIN_CNI_VERSIONS.join(", ")}`,
         'use "1.0.0"',
         conflist.cniVersion,
       ),
@@ -102,7 +104,8 @@ export function lintCniConfig(text: string, fileName: string, plan?: Plan): Lint
 /** Whether a config chains the ipvlan plugin: such a file in a conf dir is meant to be the one in use. */
 export function usesIpvlan(text: string): boolean {
   try {
-    const value = JSON.parse(text) as unknown;
+    const list = parseLikeGo(text, true);
+    const value = isObject(list) && !("plugins" in list) ? parseLikeGo(text, false) : list;
     if (!isObject(value)) return false;
     const plugins = Array.isArray(value.plugins) ? (value.plugins as unknown[]) : [value];
     return plugins.some((plugin) => isObject(plugin) && plugin.type === "ipvlan");
@@ -178,6 +181,16 @@ function lintIpvlan(plugin: PluginConf, base: string, plan: Plan | undefined): L
           : "only l3s works here: l2 bypasses the node's iptables, l3 skips netfilter; all ipvlan devices on a master share one mode",
         'set "mode": "l3s"',
         plugin.mode,
+      ),
+    );
+  }
+  if (typeof plugin.master === "string" && OWN_INTERFACES.includes(plugin.master)) {
+    findings.push(
+      error(
+        at("master"),
+        "is the agent's own host device, not a NIC: pods would hang off the device the agent deletes and recreates",
+        'set "master" to the node NIC, e.g. "eth0"',
+        plugin.master,
       ),
     );
   }

@@ -4,9 +4,6 @@
 // Objects stay open (plugins carry their own keys); only the fields CNI and host-local define are typed.
 import { z } from "zod";
 
-/** The CNI spec versions that exist; the reference plugins of Debian support them up to 1.0.0. */
-export const CNI_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] as const;
-
 /** libcni's ValidateNetworkName: the name becomes part of file and chain names. */
 export const NETWORK_NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 

@@ -269,7 +269,7 @@ describe("bad plans: every problem at once, each with path, value and fix", () =
 
   it.each([
     [["10.224.0.0/30"], "smaller than one /28 block"],
-    [["10.0.0.0/8"], "overlaps nodeSubnet 10.224.0.0/24 without being inside it"],
+    [["10.224.0.0/16"], "overlaps nodeSubnet 10.224.0.0/24 without being inside it"],
     [["10.241.0.0/24", "10.241.0.128/25"], "overlaps podPool[0] 10.241.0.0/24"],
   ])("refuses the pod pool %j", (podPool, message) => {
     const problems = findings(() => plan(spec({ podPool })));

@@ -28,6 +28,13 @@ const RESOURCES: Record<string, { resource: string; namespaced: boolean }> = {
 };
 
 const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * The largest response body read: a list of every pod of a 5,000-node cluster's worth, far below what
+ * an endless body would take before the deadline. A watch event is one object, bounded alike.
+ */
+const MAX_BODY_BYTES = 128 * 1024 * 1024;
+/** A watch's headers must come as promptly as a plain answer; the stream then stays open. */
+const WATCH_QUIET_MARGIN_MS = 60_000;
 
 const objectSchema = z.looseObject({
   apiVersion: z.string().optional(),
@@ -59,24 +66,37 @@ export function restClient(config: RestConfig): KubeReader {
       : {}),
   });
 
-  const send = async (path: string, query: Record<string, string | undefined>, watch: boolean) => {
+  const send = async (
+    path: string,
+    query: Record<string, string | undefined>,
+    watch: boolean,
+  ): Promise<{ request: ClientRequest; response: IncomingMessage }> => {
     const url = new URL(base.pathname.replace(/\/$/, "") + path, base);
     for (const [name, value] of Object.entries(query))
       if (value !== undefined) url.searchParams.set(name, value);
     const token = await config.token?.();
     const headers: Record<string, string> = { accept: "application/json" };
     if (token) headers.authorization = `Bearer ${token}`;
-    return new Promise<{ request: ClientRequest; response: IncomingMessage }>((resolve, reject) => {
-      const request = transport.request(url, { agent, headers }, (response) =>
-        resolve({ request, response }),
-      );
-      request.on("error", (error) => reject(unreachable(config.server, error)));
-      // A watch legitimately stays quiet between bookmarks; only plain requests get a deadline.
-      if (!watch) {
-        request.setTimeout(REQUEST_TIMEOUT_MS, () =>
-          request.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })),
-        );
-      }
+    return new Promise((resolve, reject) => {
+      const timedOut = () => request.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" }));
+      // Every request has a deadline for its answer (a server that accepts TCP and never answers);
+      // a plain request also for its whole body.
+      const deadline = setTimeout(timedOut, REQUEST_TIMEOUT_MS);
+      const request = transport.request(url, { agent, headers }, (response) => {
+        if (watch) {
+          clearTimeout(deadline);
+          // The server ends a watch after timeoutSeconds and sends bookmarks meanwhile: a stream quiet
+          // for longer than that is dead.
+          request.setTimeout(Number(query.timeoutSeconds ?? 0) * 1000 + WATCH_QUIET_MARGIN_MS, timedOut);
+        } else {
+          response.on("close", () => clearTimeout(deadline));
+        }
+        resolve({ request, response });
+      });
+      request.on("error", (error) => {
+        clearTimeout(deadline);
+        reject(unreachable(config.server, error));
+      });
       request.end();
     });
   };
@@ -207,10 +227,21 @@ function parseJson(text: string, what: string): unknown {
 }
 
 async function readBody(response: IncomingMessage): Promise<string> {
-  response.setEncoding("utf8");
-  let body = "";
-  for await (const chunk of response) body += chunk as string;
-  return body;
+  const chunks: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of response) {
+    length += (chunk as Buffer).length;
+    if (length > MAX_BODY_BYTES) {
+      response.destroy();
+      throw tooLong();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, length).toString("utf8");
+}
+
+function tooLong(): Error {
+  return Object.assign(new Error(`the API server sent more than ${MAX_BODY_BYTES} bytes`), { code: "EFBIG" });
 }
 
 /**
@@ -223,6 +254,11 @@ function readLines(response: IncomingMessage, onLine: (line: string) => void): P
     response.setEncoding("utf8");
     response.on("data", (chunk: string) => {
       pending += chunk;
+      if (pending.length > MAX_BODY_BYTES) {
+        reject(tooLong());
+        response.destroy();
+        return;
+      }
       let newline: number;
       while ((newline = pending.indexOf("\n")) >= 0) {
         const line = pending.slice(0, newline).trim();

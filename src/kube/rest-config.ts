@@ -3,13 +3,21 @@
 // certificate; in a pod, KUBERNETES_SERVICE_HOST/PORT with the mounted token (read per request, so a
 // rotated token is used) and CA.
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, resolve } from "node:path";
 import { parse } from "yaml";
 import { z } from "zod";
 import { UserError } from "../errors/user-error.ts";
 import type { RestConfig } from "./rest-client.ts";
+import { readBounded } from "../sys/read-bounded.ts";
+
+/** A kubeconfig, CA bundle or token is a few KiB; anything past this is not one. */
+const MAX_CREDENTIAL_BYTES = 4 * 1024 * 1024;
+
+/** Every file the client reads, bounded in size and time (a FIFO or /dev/zero cannot hang the agent). */
+async function readCredential(path: string): Promise<string> {
+  return readBounded(path, { maxBytes: MAX_CREDENTIAL_BYTES });
+}
 
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -71,16 +79,22 @@ export async function inClusterRestConfig(
   const port = env.KUBERNETES_SERVICE_PORT ?? "443";
   return {
     server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    ca: await readFile(`${directory}/ca.crt`, "utf8"),
-    token: async () => (await readFile(`${directory}/token`, "utf8")).trim(),
+    ca: await readCredential(`${directory}/ca.crt`),
+    token: async () => (await readCredential(`${directory}/token`)).trim(),
   };
 }
 
 export async function restConfigFromKubeconfig(file: string): Promise<RestConfig> {
-  const parsed = kubeconfigSchema.safeParse(parse(await readFile(file, "utf8")));
   const bad = (message: string, fix: string): never => {
     throw new UserError([{ path: "KUBECONFIG", value: file, message, fix }]);
   };
+  let document: unknown;
+  try {
+    document = parse(await readCredential(file));
+  } catch (error) {
+    return bad(`cannot read the kubeconfig: ${(error as Error).message.split("\n")[0]}`, "check the file");
+  }
+  const parsed = kubeconfigSchema.safeParse(document);
   if (!parsed.success) return bad(`not a kubeconfig: ${parsed.error.issues[0]?.message}`, "check the file");
   const config = parsed.data;
   const context = config.contexts?.find((entry) => entry.name === config["current-context"])?.context;
@@ -100,7 +114,7 @@ export async function restConfigFromKubeconfig(file: string): Promise<RestConfig
     data !== undefined
       ? Buffer.from(data, "base64").toString("utf8")
       : path !== undefined
-        ? readFile(resolve(dirname(file), path), "utf8")
+        ? readCredential(resolve(dirname(file), path))
         : undefined;
   const ca = await fileOrData(cluster["certificate-authority"], cluster["certificate-authority-data"]);
   const cert = await fileOrData(user["client-certificate"], user["client-certificate-data"]);
@@ -114,7 +128,7 @@ export async function restConfigFromKubeconfig(file: string): Promise<RestConfig
     ...(token !== undefined
       ? { token: async () => token }
       : tokenFile !== undefined
-        ? { token: async () => (await readFile(resolve(dirname(file), tokenFile), "utf8")).trim() }
+        ? { token: async () => (await readCredential(resolve(dirname(file), tokenFile))).trim() }
         : {}),
   };
 }

@@ -20,6 +20,10 @@ describe("parseListen", () => {
     ["IPv6", "[::1]:9464", /not an IPv4 address and port/],
     ["a bad address", "127.0.0.256:9464", /"127.0.0.256" is not an IPv4 address/],
     ["surrounding space", " 127.0.0.1:9464", /is not an IPv4 address/],
+    ["limited broadcast", "255.255.255.255:80", /not a unicast address/],
+    ["multicast", "224.0.0.1:80", /not a unicast address/],
+    ["reserved space", "240.0.0.1:80", /not a unicast address/],
+    ['"this network" other than 0.0.0.0', "0.0.0.1:80", /not a unicast address/],
   ])("refuses %s", (_name, text, message) => {
     expect(() => parseListen(text)).toThrow(message);
   });

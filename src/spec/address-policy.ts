@@ -3,6 +3,7 @@
 // agent and controller only ever see a spec that passed it: no other module repeats these checks.
 import {
   type Cidr,
+  containsCidr,
   containsIp,
   formatCidr,
   formatIp,
@@ -83,6 +84,54 @@ export function nodeSubnetFindings(cidr: Cidr): Finding[] {
     });
   }
   return findings;
+}
+
+/** Private and shared address space (RFC 1918, RFC 6598): no internet destination lies inside. */
+const PRIVATE_RANGES: readonly Cidr[] = [
+  "10.0.0.0/8",
+  "172.16.0.0/12",
+  "192.168.0.0/16",
+  "100.64.0.0/10",
+].map((text) => parseCidr(text));
+
+/**
+ * The Service CIDR: a range like the others (no special-purpose space, at most /8), and apart from
+ * every address a pod or node has. NetworkPolicy lets pods reach it from their own namespace (the node
+ * judges the backend after DNAT), so a Service CIDR covering the pod pool, a block or the node subnet
+ * would let every pod reach those addresses unchecked.
+ */
+export function serviceCidrFindings(
+  service: Cidr,
+  others: ReadonlyArray<{ path: string; cidr: Cidr }>,
+): Finding[] {
+  const findings = rangeFindings("serviceCidr", service, "Service CIDR");
+  for (const other of others) {
+    if (!overlaps(service, other.cidr)) continue;
+    findings.push({
+      path: "serviceCidr",
+      value: formatCidr(service),
+      message: `overlaps ${other.path} ${formatCidr(other.cidr)}: NetworkPolicy lets pods reach the Service CIDR unchecked, so those addresses would be open to every pod (and AKS refuses a Service CIDR inside the VNet)`,
+      fix: "set serviceCidr to the cluster's Service CIDR (az aks show --query networkProfile.serviceCidr), outside the node subnet and the pod pool",
+    });
+  }
+  return findings;
+}
+
+/**
+ * A non-masquerade destination outside private space turns masquerade off towards the internet: those
+ * replies come back to pod addresses no one routes. Allowed only when asked for by name.
+ */
+export function publicDestinationFindings(path: string, cidr: Cidr): Finding[] {
+  if (PRIVATE_RANGES.some((range) => containsCidr(range, cidr))) return [];
+  return [
+    {
+      path,
+      value: formatCidr(cidr),
+      message:
+        "reaches public (internet) addresses: pods would reach them with their own addresses, which no one routes back",
+      fix: "list only private destinations (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10), or set masquerade.allowPublicDestinations: true if those destinations really route pod addresses back (a peered network, a VPN)",
+    },
+  ];
 }
 
 /** A node IP must be one Azure can give a NIC: not the subnet's first four addresses nor its last. */

@@ -54,22 +54,53 @@ export function matching(pattern: RegExp, message: string, fixText: string) {
     .meta({ pattern: pattern.source });
 }
 
-/** Linux's rule (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace, not "." or "..". */
+/**
+ * Interfaces the agent creates on every node (src/hostpath/desired.ts HOST_DEVICE; a test keeps the two
+ * equal): as the master, the agent would delete and recreate the very device the pods hang off.
+ */
+export const OWN_INTERFACES: readonly string[] = ["ipvl-host"];
+
+/** Linux's rule (dev_valid_name): 1-15 bytes, no '/', ':' or whitespace, not "." or ".."; not ours. */
 export const interfaceName = matching(
   /^(?!\.{1,2}$)[a-zA-Z0-9_.-]{1,15}$/,
   "not a Linux interface name",
   "use the node NIC's name, e.g. eth0",
+).refine((name) => !OWN_INTERFACES.includes(name), {
+  message: "is the agent's own host device, not a NIC: the agent would delete it and take pods down",
+  ...fix("use the node NIC's name, e.g. eth0"),
+});
+
+/** The distribution reference grammar (github.com/distribution/reference), its parts. */
+const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::(?<port>[0-9]+))?`;
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const TAG = "[\\w][\\w.-]{0,127}";
+const DIGEST = "sha256:[a-f0-9]{64}";
+const IMAGE_REFERENCE = new RegExp(
+  `^(?<name>(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*)(?::${TAG})?(?:@${DIGEST})?$`,
 );
 
 /**
- * An OCI image reference (registry/path[:tag][@digest]) as the distribution grammar spells it; no
- * whitespace or control characters can reach the manifests.
+ * An OCI image reference (registry/path[:tag][@digest]) as the distribution grammar spells it: no
+ * empty or dot-only component ("../x"), a registry port from 1 to 65535, a name of at most 255
+ * characters; no whitespace or control characters can reach the manifests.
  */
-export const image = matching(
-  /^(?=.{1,255}$)(?:[a-zA-Z0-9.-]+(?::\d{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::\w[\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
-  "not an image reference",
-  "write REGISTRY/REPOSITORY[:TAG][@sha256:DIGEST], e.g. ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0",
-);
+export const image = z
+  .string()
+  .refine(
+    (text) => {
+      const groups = IMAGE_REFERENCE.exec(text)?.groups;
+      if (!groups || groups.name!.length > 255) return false;
+      return groups.port === undefined || (Number(groups.port) >= 1 && Number(groups.port) <= 65535);
+    },
+    {
+      message: "not an image reference (the OCI distribution grammar)",
+      ...fix(
+        "write REGISTRY[:PORT]/REPOSITORY[:TAG][@sha256:DIGEST], e.g. ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0",
+      ),
+    },
+  )
+  .meta({ pattern: IMAGE_REFERENCE.source });
 
 /** IPv4:port, canonical ("127.0.0.1:9464"); port 0 (any free port) would leave the probes nowhere. */
 export const listenAddress = canonicalBy(

@@ -8,6 +8,22 @@ import type { Finding } from "../errors/user-error.ts";
  */
 export const CONFIG_MAP_MAX_BYTES = 1024 * 1024;
 
+/**
+ * The CNI versions the plugins that ship accept: Debian's containernetworking-plugins (the agent image's
+ * and the testbed's ipvlan, host-local and portmap) answer CNI_COMMAND=VERSION with these
+ * (test/faults/plugins.test.ts asks them). lint accepts exactly these; the spec renders the two that
+ * carry today's result format (0.4.0 for older runtimes, 1.0.0 the default).
+ */
+export const PLUGIN_CNI_VERSIONS = ["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0"] as const;
+export const SPEC_CNI_VERSIONS = ["0.4.0", "1.0.0"] as const;
+
+/**
+ * The agent's resync interval, in seconds: at least a second (a shorter one only burns CPU), at most an
+ * hour (drift stays unrepaired no longer; Node's timers hold at most 2^31-1 ms, about 24.8 days). The
+ * spec's agent.resyncSeconds and the agent's --resync share it.
+ */
+export const RESYNC_SECONDS = { min: 1, max: 3600 } as const;
+
 /** YAML aliases expand on read; a handful is plenty for a spec, thousands are an alias bomb. */
 export const MAX_YAML_ALIASES = 100;
 

@@ -1,14 +1,15 @@
 // Reading a cluster spec from YAML text or a file, turning every problem into a Finding.
-import { open } from "node:fs/promises";
-import { parseDocument } from "yaml";
+import { parseDocument, visit } from "yaml";
 import type { z } from "zod";
 import { ClusterSpecSchema, type ClusterSpec } from "./schema.ts";
 import { UserError, formatPath, valueAt, type Finding } from "../errors/user-error.ts";
 import { CONFIG_MAP_MAX_BYTES, MAX_YAML_ALIASES } from "./limits.ts";
+import { readBounded } from "../sys/read-bounded.ts";
 
 export function parseSpec(text: string, source = "spec"): ClusterSpec {
   if (Buffer.byteLength(text) > CONFIG_MAP_MAX_BYTES) throw tooLarge(source, Buffer.byteLength(text));
-  const document = parseDocument(text, { prettyErrors: true });
+  // YAML 1.2 breaks lines at CR LF, CR or LF (b-break); the parser knows only the first two.
+  const document = parseDocument(text.replace(/\r\n?/g, "\n"), { prettyErrors: true });
   if (document.errors.length > 0) {
     throw new UserError(
       document.errors.map((error) => ({
@@ -18,19 +19,58 @@ export function parseSpec(text: string, source = "spec"): ClusterSpec {
       })),
     );
   }
+  const aliases = countAliases(document);
+  const refuse = (message: string, fix: string): never => {
+    throw new UserError([{ path: source, message, fix }]);
+  };
+  if (aliases > MAX_YAML_ALIASES) {
+    refuse(
+      `${aliases} YAML aliases, more than the ${MAX_YAML_ALIASES} a spec may hold`,
+      `write the values out instead of using more than ${MAX_YAML_ALIASES} aliases (*name)`,
+    );
+  }
   let value: unknown;
   try {
-    value = document.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    value = document.toJS({ maxAliasCount: MAX_ALIAS_EXPANSION });
   } catch (error) {
-    throw new UserError([
-      {
-        path: source,
-        message: `YAML aliases expand too far: ${(error as Error).message}`,
-        fix: `write the values out instead of using more than ${MAX_YAML_ALIASES} aliases (*name)`,
-      },
-    ]);
+    refuse(
+      `YAML aliases expand too far: ${(error as Error).message}`,
+      "write the values out instead of aliases of aliases (*name)",
+    );
+  }
+  if (isCyclic(value)) {
+    refuse(
+      "a YAML alias refers to the node that holds it (a value that contains itself)",
+      "replace the alias (*name) inside its own anchor (&name) with the value written out",
+    );
   }
   return validateSpec(value ?? {});
+}
+
+/**
+ * What yaml's maxAliasCount counts is the expansion (an alias of a list of aliases counts each), so
+ * the budget is above MAX_YAML_ALIASES plain aliases and far below a "billion laughs" (9 levels of 9).
+ */
+const MAX_ALIAS_EXPANSION = 10 * MAX_YAML_ALIASES;
+
+function countAliases(document: ReturnType<typeof parseDocument>): number {
+  let count = 0;
+  visit(document, {
+    Alias: () => {
+      count++;
+    },
+  });
+  return count;
+}
+
+/** Whether a value holds itself (an alias inside its own anchor), which nothing can print or check. */
+function isCyclic(value: unknown, holding = new Set<object>()): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  if (holding.has(value)) return true;
+  holding.add(value);
+  const cyclic = Object.values(value).some((item) => isCyclic(item, holding));
+  holding.delete(value);
+  return cyclic;
 }
 
 function tooLarge(source: string, bytes?: number): UserError {
@@ -53,38 +93,20 @@ export function validateSpec(value: unknown): ClusterSpec {
 export async function loadSpec(file: string): Promise<ClusterSpec> {
   let text: string;
   try {
-    text = await readBounded(file, file);
+    text = readBounded(file, { maxBytes: CONFIG_MAP_MAX_BYTES });
   } catch (error) {
-    if (error instanceof UserError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "EFBIG") throw tooLarge(file);
     throw new UserError([
       {
         path: "--config",
         value: file,
-        message: `cannot read the spec file: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        message: `cannot read the spec file: ${(error as Error).message}`,
         fix: "pass the path of a cluster spec YAML file, e.g. examples/seed.yaml",
       },
     ]);
   }
   return parseSpec(text, file);
-}
-
-/** Reads at most CONFIG_MAP_MAX_BYTES + 1 bytes, so a huge or endless file (/dev/zero) is refused cheaply. */
-async function readBounded(file: string, name: string): Promise<string> {
-  const handle = await open(file, "r");
-  try {
-    if ((await handle.stat()).isDirectory()) throw Object.assign(new Error("EISDIR"), { code: "EISDIR" });
-    const buffer = Buffer.alloc(CONFIG_MAP_MAX_BYTES + 1);
-    let length = 0;
-    while (length < buffer.length) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-    }
-    if (length > CONFIG_MAP_MAX_BYTES) throw tooLarge(name);
-    return buffer.subarray(0, length).toString("utf8");
-  } finally {
-    await handle.close();
-  }
 }
 
 function toFinding(issue: z.core.$ZodIssue, root: unknown): Finding {

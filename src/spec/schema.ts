@@ -2,7 +2,7 @@
 // The zod schema is the single source of truth; types are inferred from it and the JSON Schema for
 // editors is generated from it (npm run schema).
 import { z } from "zod";
-import { type Cidr, containsIp, isIPv4, parseCidr, parseIp } from "../net/cidr.ts";
+import { type Cidr, containsCidr, containsIp, isIPv4, parseCidr, parseIp } from "../net/cidr.ts";
 import type { Finding } from "../errors/user-error.ts";
 import {
   azureName,
@@ -16,7 +16,14 @@ import {
   resourceGroup,
   uuid,
 } from "./canonical.ts";
-import { nodeIpFindings, nodeSubnetFindings, rangeFindings } from "./address-policy.ts";
+import {
+  nodeIpFindings,
+  nodeSubnetFindings,
+  publicDestinationFindings,
+  rangeFindings,
+  serviceCidrFindings,
+} from "./address-policy.ts";
+import { RESYNC_SECONDS, SPEC_CNI_VERSIONS } from "./limits.ts";
 
 function fix(text: string) {
   return { params: { fix: text } };
@@ -32,14 +39,15 @@ function parsePath(path: string): (string | number)[] {
 
 const DEFAULT_IMAGE = "ghcr.io/aks-ipvlan/aks-ipvlan:0.1.0";
 
-const dnsLabel = matching(
-  /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/,
-  "not a valid Kubernetes node name",
-  "use at most 253 lower-case letters, digits, '-' and '.', starting and ending with a letter or digit",
+/** Kubernetes' node names are DNS-1123 subdomains: dot-separated labels of at most 63 characters. */
+const dnsSubdomain = matching(
+  /^(?=.{1,253}$)(?!.*[^.]{64})[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+  "not a valid Kubernetes node name (a DNS-1123 subdomain)",
+  "use at most 253 characters of dot-separated labels, each 1 to 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
 );
 
 const NodeSchema = z.strictObject({
-  name: dnsLabel,
+  name: dnsSubdomain,
   ip: ip.describe("The node's primary NIC address (its InternalIP)."),
   block: cidr.optional().describe("Pins this node's block; otherwise the planner picks the lowest free one."),
 });
@@ -94,8 +102,9 @@ export const ClusterSpecSchema = z
       .default("l3s"),
     mtu: z.number().int().min(576).max(9000).optional(),
     cniVersion: z
-      .enum(["0.4.0", "1.0.0", "1.1.0"], {
-        message: "unsupported CNI version",
+      .enum(SPEC_CNI_VERSIONS, {
+        message:
+          "unsupported CNI version: the shipped ipvlan, host-local and portmap plugins accept at most 1.0.0",
         ...fix("use 1.0.0 (or 0.4.0 for old runtimes)"),
       })
       .default("1.0.0"),
@@ -104,11 +113,19 @@ export const ClusterSpecSchema = z
         nonMasqueradeCIDRs: z
           .array(cidr)
           .optional()
-          .describe("Destinations pods reach with their own address; default: node subnet + pod pool."),
+          .describe(
+            "Destinations pods reach with their own address, besides the node subnet and the pod pool (always included, so pod to pod keeps its source).",
+          ),
+        allowPublicDestinations: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Allow nonMasqueradeCIDRs outside private space (RFC 1918, 100.64.0.0/10): only for destinations that route pod addresses back (a peered network, a VPN).",
+          ),
         randomFully: z.boolean().default(true),
         masqLinkLocal: z.boolean().default(false),
       })
-      .default({ randomFully: true, masqLinkLocal: false }),
+      .default({ randomFully: true, masqLinkLocal: false, allowPublicDestinations: false }),
     metadataAccess: z
       .strictObject({
         imds: z.enum(["block", "allow"]).default("block"),
@@ -119,7 +136,7 @@ export const ClusterSpecSchema = z
     agent: z
       .strictObject({
         image: image.default(DEFAULT_IMAGE),
-        resyncSeconds: z.number().int().min(1).max(3600).default(10),
+        resyncSeconds: z.number().int().min(RESYNC_SECONDS.min).max(RESYNC_SECONDS.max).default(10),
         listenAddress: listenAddress
           .describe("Where the agent serves /healthz, /readyz and /metrics.")
           .default("127.0.0.1:9464"),
@@ -200,12 +217,28 @@ export const ClusterSpecSchema = z
     });
     (spec.masquerade.nonMasqueradeCIDRs ?? []).forEach((text, index) => {
       const range = parsed(text);
-      if (range) report(rangeFindings(`masquerade.nonMasqueradeCIDRs[${index}]`, range, "destination range"));
+      if (!range) return;
+      const path = `masquerade.nonMasqueradeCIDRs[${index}]`;
+      const findings = rangeFindings(path, range, "destination range");
+      report(
+        findings.length > 0 || spec.masquerade.allowPublicDestinations
+          ? findings
+          : publicDestinationFindings(path, range),
+      );
     });
     spec.nodes.forEach((node, index) => {
       const block = parsed(node.block);
       if (block) report(rangeFindings(`nodes[${index}].block`, block, "node block"));
     });
+    const service = parsed(spec.serviceCidr);
+    if (service) {
+      const others = [
+        ...(subnet ? [{ path: "nodeSubnet", cidr: subnet }] : []),
+        ...(spec.podPool ?? []).map((text, index) => ({ path: `podPool[${index}]`, cidr: parsed(text) })),
+        ...spec.nodes.map((node, index) => ({ path: `nodes[${index}].block`, cidr: parsed(node.block) })),
+      ].filter((other): other is { path: string; cidr: Cidr } => other.cidr !== undefined);
+      report(serviceCidrFindings(service, others));
+    }
     if (!subnet) return;
     spec.nodes.forEach((node, index) => {
       if (!isIPv4(node.ip)) return;
@@ -241,7 +274,14 @@ export const ClusterSpecSchema = z
   })
   .transform((spec) => {
     const podPool = spec.podPool ?? [spec.nodeSubnet];
-    const nonMasqueradeCIDRs = spec.masquerade.nonMasqueradeCIDRs ?? [spec.nodeSubnet, ...podPool];
+    // The node subnet and the pool are always kept (unless a listed range covers them): masquerading
+    // pod to pod would hide the client's address from other nodes' pods and from NetworkPolicy.
+    const listed = spec.masquerade.nonMasqueradeCIDRs ?? [];
+    const covered = (text: string) => listed.some((range) => containsCidr(parseCidr(range), parseCidr(text)));
+    const nonMasqueradeCIDRs = [
+      ...[spec.nodeSubnet, ...podPool].filter((range) => !covered(range)),
+      ...listed,
+    ];
     return {
       ...spec,
       podPool,

@@ -74,6 +74,56 @@ export const SPEC_CASES: SpecCase[] = [
     field: "masquerade.nonMasqueradeCIDRs[0]",
   })),
 
+  // The Service CIDR: special ranges, and apart from the node subnet, the pool and pinned blocks
+  // (NetworkPolicy lets every pod reach it unchecked).
+  ...[
+    ["0.0.0.0/0", BASE],
+    ["10.0.0.0/8", BASE],
+    ["127.0.0.0/8", BASE],
+    ["169.254.0.0/16", BASE],
+    ["10.224.0.0/16", BASE],
+    ["10.224.128.0/24", BASE],
+    ["10.241.0.0/20", `${BASE}podPool: [10.241.0.0/16]\n`],
+    ["10.0.0.0/16", "nodeSubnet: 10.0.0.0/8\n"],
+  ].map(([cidr, base]) => ({
+    kind: "service CIDR",
+    name: `serviceCidr ${cidr}${base === BASE ? "" : ` with ${JSON.stringify(base)}`}`,
+    spec: `${base}serviceCidr: "${cidr}"\n`,
+    field: "serviceCidr",
+  })),
+  // Non-masquerade destinations in public space turn masquerade off towards the internet.
+  ...["8.0.0.0/8", "20.0.0.0/8", "52.0.0.0/8", "1.1.1.1/32", "192.0.0.0/8"].map((cidr) => ({
+    kind: "masquerade exceptions",
+    name: `nonMasqueradeCIDRs ${cidr} without allowPublicDestinations`,
+    spec: withField(`masquerade: {nonMasqueradeCIDRs: [10.224.0.0/16, "${cidr}"]}`),
+    field: "masquerade.nonMasqueradeCIDRs[1]",
+  })),
+  // Names as Kubernetes, Linux and the OCI distribution grammar check them.
+  ...[
+    ["nodes[0].name", withNode("{name: a..b, ip: 10.224.0.4}")],
+    ["nodes[0].name", withNode(`{name: ${"a".repeat(64)}, ip: 10.224.0.4}`)],
+    ["nodes[0].name", withNode(`{name: x.${"a".repeat(64)}.y, ip: 10.224.0.4}`)],
+    ["nodes[0].name", withNode("{name: -a, ip: 10.224.0.4}")],
+    ["masterInterface", withField("masterInterface: ipvl-host")],
+    ["agent.image", withField('agent: {image: "../x"}')],
+    ["agent.image", withField('agent: {image: "localhost:99999/x"}')],
+    ["agent.image", withField('agent: {image: "localhost:0/x"}')],
+    ["agent.image", withField('agent: {image: "-registry.io/x"}')],
+    ["agent.image", withField('agent: {image: "registry..io/x"}')],
+    ["agent.image", withField('agent: {image: "ghcr.io/Upper/x"}')],
+    ["controller.image", withField('controller: {image: "ghcr.io/x@sha256:abc"}')],
+    ["agent.listenAddress", withField('agent: {listenAddress: "255.255.255.255:80"}')],
+    ["agent.listenAddress", withField('agent: {listenAddress: "224.0.0.1:80"}')],
+    ["agent.listenAddress", withField('agent: {listenAddress: "240.0.0.1:80"}')],
+    ["cniVersion", withField('cniVersion: "1.1.0"')],
+    ["cniVersion", withField('cniVersion: "0.3.1"')],
+  ].map(([field, spec]) => ({
+    kind: "names and versions",
+    name: `${field} ${JSON.stringify(spec)}`,
+    spec: spec!,
+    field: field!,
+  })),
+
   // Values that cannot be read as one canonical form.
   ...[
     ["nodeSubnet", withSubnet('"10.224.0.0 /16"')],
@@ -160,6 +210,9 @@ export const SPEC_CASES: SpecCase[] = [
     [SPEC_FILE, `a: &a ["x","x","x","x","x","x","x","x","x"]\n${aliasBomb()}`],
     [SPEC_FILE, `x: &r [1]\n${BASE}y: [${Array.from({ length: 120 }, () => "*r").join(", ")}]\n`],
     [SPEC_FILE, `${BASE}# ${"x".repeat(1024 * 1024)}\n`],
+    [SPEC_FILE, `${BASE}a: &a [*a]\n`],
+    [SPEC_FILE, "nodeSubnet: &a [*a]\n"],
+    [SPEC_FILE, `x: &r [1]\n${BASE}y: [${Array.from({ length: 101 }, () => "*r").join(", ")}]\n`],
   ].map(([field, spec]) => ({
     kind: "YAML and size",
     name: `${JSON.stringify(spec!.slice(0, 40))}`,
@@ -241,6 +294,7 @@ export const LINT_CASES: LintCase[] = [
     ["a range without subnet", conflistWith({ rangeStart: "10.224.0.16" }), `${R}.subnet`],
     ["a subnet that is not one", conflistWith({ subnet: "banana" }), `${R}.subnet`],
     ["a plugin without type", conflistWith(RANGE, {}, { type: undefined }), "plugins[0].type"],
+    ["cniVersion 1.1.0", conflistWith(RANGE, { cniVersion: "1.1.0" }), "cniVersion"],
   ].map(([name, text, field]) => ({
     kind: "plugins refuse",
     name: name!,
@@ -264,6 +318,52 @@ export const LINT_CASES: LintCase[] = [
     ],
   ].map(([name, text, field]) => ({
     kind: "shape",
+    name: name!,
+    file: "10-x.conflist",
+    text: text!,
+    field: field!,
+  })),
+  // Read as the Go plugins read it: keys matched case-insensitively (Unicode simple folding), the
+  // later of two wins; nesting deeper than encoding/json's 10,000 refused.
+  ...[
+    [
+      "mode, then Mode",
+      conflistWith().replace('"mode":"l3s"', '"mode":"l3s","Mode":"l2"'),
+      "plugins[0].mode",
+    ],
+    [
+      "mode, then MODE",
+      conflistWith().replace('"mode":"l3s"', '"mode":"l3s","MODE":"bogus"'),
+      "plugins[0].mode",
+    ],
+    [
+      "dataDir, then DataDir",
+      conflistWith().replace(
+        '"dataDir":"/run/aks-ipvlan/ipam"',
+        '"dataDir":"/run/aks-ipvlan/ipam","DataDir":"/var/lib/cni"',
+      ),
+      "plugins[0].ipam.dataDir",
+    ],
+    [
+      "routes, then Routes",
+      conflistWith().replace(
+        '"routes":[{"dst":"0.0.0.0/0"}]',
+        '"routes":[{"dst":"0.0.0.0/0"}],"Routes":[{"dst":"10.0.0.0/8"}]',
+      ),
+      "plugins[0].ipam.routes",
+    ],
+    [
+      "master, then maſter (U+017F)",
+      conflistWith().replace('"master":"eth0"', '"master":"eth0","ma\u017fter":"ipvl-host"'),
+      "plugins[0].master",
+    ],
+    [
+      "100,000 nested arrays",
+      `{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"portmap","x":${"[".repeat(100_000)}${"]".repeat(100_000)}}]}`,
+      "",
+    ],
+  ].map(([name, text, field]) => ({
+    kind: "Go's JSON",
     name: name!,
     file: "10-x.conflist",
     text: text!,

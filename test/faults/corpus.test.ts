@@ -1,8 +1,8 @@
 // The bad-input corpus, run in-process through main(argv) (a process per case would cost ~0.5 s each):
 // every case must exit with its documented code, name its field, print no stack trace and write
 // nothing. test/faults/process.test.ts repeats a sample as real processes.
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../src/cli/main.ts";
@@ -115,9 +115,16 @@ describe("bad CNI configs: lint finds each as an error (exit 1) at its path", ()
 });
 
 /** Cases about the command line and the files around it, each with the exit code and field expected. */
-const COMMAND_CASES: Array<
-  [string, () => { argv: string[]; code: number; field: string; after?: () => void }]
-> = [
+interface CommandCase {
+  argv: string[];
+  env?: Record<string, string>;
+  code: number;
+  field: string;
+  before?: () => Promise<void>;
+  after?: () => void;
+}
+
+const COMMAND_CASES: Array<[string, () => CommandCase]> = [
   ["an unknown command", () => ({ argv: ["frobnicate"], code: 2, field: "error" })],
   ["plan without --config", () => ({ argv: ["plan"], code: 2, field: "error" })],
   [
@@ -167,6 +174,47 @@ const COMMAND_CASES: Array<
       };
     },
   ],
+  ...(
+    [
+      ["only the user's own manifests.yaml", { "manifests.yaml": "mine" }],
+      ["only a nodes/ folder of the user's", { "nodes/x.txt": "mine" }],
+    ] as const
+  ).map(([name, tree]): [string, () => CommandCase] => [
+    `render --out a directory holding ${name}`,
+    () => {
+      const dir = join(scratch, `${serial++}-users`);
+      for (const [path, text] of Object.entries(tree)) {
+        mkdirSync(dirname(join(dir, path)), { recursive: true });
+        writeFileSync(join(dir, path), text);
+      }
+      return {
+        argv: ["render", "--config", SEED, "--out", dir],
+        code: 2,
+        field: "--out",
+        after: () => {
+          for (const [path, text] of Object.entries(tree))
+            expect(readFileSync(join(dir, path), "utf8")).toBe(text);
+        },
+      };
+    },
+  ]),
+  [
+    "render --out an earlier render with a user's file inside nodes/node1/",
+    () => {
+      const dir = join(scratch, `${serial++}-rendered`);
+      return {
+        argv: ["render", "--config", SEED, "--out", dir],
+        code: 2,
+        field: "--out",
+        before: async () => {
+          expect((await run(["render", "--config", SEED, "--out", dir])).code).toBe(0);
+          writeFileSync(join(dir, "nodes/node1/notes.txt"), "mine");
+        },
+        after: () => expect(readFileSync(join(dir, "nodes/node1/notes.txt"), "utf8")).toBe("mine"),
+      };
+    },
+  ],
+  ["render --out ''", () => ({ argv: ["render", "--config", SEED, "--out", ""], code: 2, field: "--out" })],
   ["lint without paths", () => ({ argv: ["lint"], code: 2, field: "error" })],
   ["lint of a missing path", () => ({ argv: ["lint", "/nonexistent.conflist"], code: 2, field: "PATH" })],
   [
@@ -226,6 +274,68 @@ const COMMAND_CASES: Array<
       field: "--resync",
     }),
   ],
+  ...["1e7", "0.0001", "3601", "2.5", "-1", "NaN"].map((value): [string, () => CommandCase] => [
+    `agent --resync ${value}`,
+    () => ({
+      argv: ["agent", "--once", "--node", "n", "--config", SEED, "--resync", value],
+      code: 2,
+      field: "--resync",
+    }),
+  ]),
+  [
+    "agent --once --cleanup together",
+    () => ({ argv: ["agent", "--once", "--cleanup", "--node", "n"], code: 2, field: "--cleanup" }),
+  ],
+  ...(
+    [
+      ["--parallel", "0"],
+      ["--parallel", "65"],
+      ["--junit", "/proc/nope/x.xml"],
+      ["--junit", ""],
+      ["--image-busybox", "../x"],
+      ["--image-nginx", "localhost:99999/nginx"],
+      ["--echo-url", "ftp://example.com/"],
+      ["--timeout", "1e7"],
+      ["--policy-settle", "0"],
+    ] as const
+  ).map(([flag, value]): [string, () => CommandCase] => [
+    `verify ${flag} ${JSON.stringify(value)}, checked before any connection`,
+    () => ({
+      // A kubeconfig whose server would hang: the flag must be refused before it is opened.
+      argv: ["verify", "--kubeconfig", "/nonexistent/kubeconfig", flag, value],
+      code: 2,
+      field: flag,
+    }),
+  ]),
+  ...(
+    [
+      ["no kubeconfig at all", []],
+      ["a missing kubeconfig", ["--kubeconfig", "/nonexistent/kubeconfig"]],
+      ["a directory as the kubeconfig", ["--kubeconfig", "/tmp"]],
+      ["/dev/zero as the kubeconfig", ["--kubeconfig", "/dev/zero"]],
+    ] as const
+  ).map(([name, args]): [string, () => CommandCase] => [
+    `doctor with ${name}: exit 2, no fallback to localhost:8080`,
+    () => ({
+      argv: ["doctor", ...args],
+      code: 2,
+      field: "--kubeconfig",
+      env: { KUBECONFIG: "", HOME: "/nonexistent" },
+    }),
+  ]),
+  ...(
+    [
+      ["bad YAML", "clusters: [\n"],
+      [
+        "an ftp:// server",
+        "clusters: [{name: c, cluster: {server: 'ftp://example.com'}}]\nusers: [{name: u, user: {}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+      ],
+      ["no current context", "clusters: []\n"],
+    ] as const
+  ).map(([name, text]): [string, () => CommandCase] => [
+    `doctor with a kubeconfig of ${name}: exit 2`,
+    () => ({ argv: ["doctor", "--kubeconfig", file("kubeconfig", text)], code: 2, field: "--kubeconfig" }),
+  ]),
   [
     "agent with a missing spec",
     () => ({
@@ -238,8 +348,16 @@ const COMMAND_CASES: Array<
 
 describe("bad command lines and paths: exit code, field, no stack trace, nothing written", () => {
   it.each(COMMAND_CASES)("%s", async (_name, build) => {
-    const { argv, code, field, after } = build();
-    const result = await run(argv);
+    const { argv, code, field, env, before, after } = build();
+    await before?.();
+    const saved = Object.fromEntries(Object.keys(env ?? {}).map((name) => [name, process.env[name]]));
+    Object.assign(process.env, env);
+    const result = await run(argv).finally(() => {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
     const output = result.stdout + result.stderr;
     expect(result.code, output).toBe(code);
     expect(output).toContain(field);
@@ -263,6 +381,16 @@ describe("values are rendered in their canonical form only", () => {
       '"rangeStart": "10.224.0.16"',
     ],
     ["a listen address with spaces", 'agent: {listenAddress: " 127.0.0.1:9464 "}', "port: 9464"],
+    [
+      "an empty non-masquerade list keeps pod to pod unmasqueraded",
+      "masquerade: {nonMasqueradeCIDRs: []}",
+      '-d 10.224.0.0/16 -m comment --comment "aks-ipvlan: no masquerade" -j RETURN',
+    ],
+    [
+      "a list without the pool gets the pool added",
+      "podPool: [10.241.0.0/16]\nmasquerade: {nonMasqueradeCIDRs: [172.16.0.0/12]}",
+      '-d 10.241.0.0/16 -m comment --comment "aks-ipvlan: no masquerade" -j RETURN',
+    ],
   ])("%s", async (_name, yaml, expected) => {
     const spec = file(
       "spec.yaml",
@@ -280,7 +408,33 @@ describe("values are rendered in their canonical form only", () => {
 
 describe("negative controls: the policy's edges are accepted", () => {
   it.each([
-    ["a /8 node subnet", "nodeSubnet: 10.0.0.0/8\n"],
+    ["a /8 node subnet", "nodeSubnet: 10.0.0.0/8\nserviceCidr: 172.20.0.0/16\n"],
+    [
+      "a public non-masquerade destination with the opt-in",
+      "nodeSubnet: 10.224.0.0/16\nmasquerade: {nonMasqueradeCIDRs: [20.0.0.0/8], allowPublicDestinations: true}\n",
+    ],
+    [
+      "an empty non-masquerade list (the node subnet and pool stay in)",
+      "nodeSubnet: 10.224.0.0/16\nmasquerade: {nonMasqueradeCIDRs: []}\n",
+    ],
+    ["a Service CIDR next to the node subnet", "nodeSubnet: 10.224.0.0/16\nserviceCidr: 10.225.0.0/16\n"],
+    [
+      "a dotted node name",
+      "nodeSubnet: 10.224.0.0/16\nnodes: [{name: aks-nodepool1-12345678-vmss000000.internal, ip: 10.224.0.4}]\n",
+    ],
+    [
+      "a registry with a port, a digest and a tag",
+      `nodeSubnet: 10.224.0.0/16\nagent: {image: "localhost:5000/a/b:1.0@sha256:${"a".repeat(64)}"}\n`,
+    ],
+    ["cniVersion 0.4.0", 'nodeSubnet: 10.224.0.0/16\ncniVersion: "0.4.0"\n'],
+    [
+      "exactly 100 YAML aliases (the documented limit)",
+      `nodeSubnet: 10.224.0.0/16\nreserved: [&r 10.224.0.9, ${Array.from({ length: 100 }, () => "*r").join(", ")}]\n`,
+    ],
+    [
+      "CR-only line endings (YAML 1.2 line breaks)",
+      "nodeSubnet: 10.224.0.0/16\rnodes: [{name: a, ip: 10.224.0.4}]\r",
+    ],
     [
       "a /29 node subnet with a node at .4",
       "nodeSubnet: 10.224.0.0/29\nnodes: [{name: a, ip: 10.224.0.4}]\nblockSize: 30\npodPool: [10.241.0.0/16]\n",

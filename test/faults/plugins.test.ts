@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { lintCniConfig } from "../../src/cni/lint.ts";
 import { NetConfListSchema, type PluginConf } from "../../src/cni/schema.ts";
+import { PLUGIN_CNI_VERSIONS, SPEC_CNI_VERSIONS } from "../../src/spec/limits.ts";
 import { tempDirSync } from "../fakes/temp-dir.ts";
 import { LINT_CASES, conflistWith } from "./cases.ts";
 
@@ -45,6 +46,7 @@ const REFUSED_BY_HOST_LOCAL: Array<[string, RegExp]> = [
   ["a /32 subnet", /too small to allocate from/],
   ["a /31 subnet", /too small to allocate from/],
   ["cniVersion 9.9.9", /incompatible CNI versions/],
+  ["cniVersion 1.1.0", /incompatible CNI versions/],
   ["rangeStart outside the subnet", /RangeStart 10\.225\.0\.1 not in network/],
   ["rangeEnd outside the subnet", /RangeEnd 10\.225\.0\.1 not in network/],
   ["overlapping ranges in a set", /overlap/],
@@ -83,5 +85,60 @@ describe("lint agrees with the real host-local", () => {
   it("a conflist without plugins is refused by the runtime's parse (libcni: no plugins in list)", () => {
     const parsed = NetConfListSchema.safeParse({ cniVersion: "1.0.0", name: "n", plugins: [] });
     expect(parsed.success).toBe(false);
+  });
+});
+
+/** A plugin run with `config` on stdin and CNI_COMMAND `command`. */
+function plugin(name: string, command: string, config: string) {
+  const result = spawnSync(join(PLUGINS, name), [], {
+    input: config,
+    encoding: "utf8",
+    env: {
+      CNI_COMMAND: command,
+      CNI_CONTAINERID: `faults-${container++}`,
+      CNI_NETNS: "/nonexistent/netns",
+      CNI_IFNAME: "eth0",
+      CNI_PATH: PLUGINS,
+    },
+  });
+  return { code: result.status, stdout: result.stdout };
+}
+
+describe("the spec and lint agree with the plugins that ship (CNI_COMMAND=VERSION)", () => {
+  it.each(["ipvlan", "host-local", "portmap"])("%s accepts exactly what lint accepts", (name) => {
+    const answer = JSON.parse(plugin(name, "VERSION", "{}").stdout) as { supportedVersions: string[] };
+    expect(answer.supportedVersions).toEqual([...PLUGIN_CNI_VERSIONS]);
+    for (const version of SPEC_CNI_VERSIONS) expect(answer.supportedVersions).toContain(version);
+    // Negative control: the version the issue saw accepted is not among them, and lint refuses it.
+    expect(answer.supportedVersions).not.toContain("1.1.0");
+    const findings = lintCniConfig(conflistWith(undefined, { cniVersion: "1.1.0" }), "10-x.conflist");
+    expect(findings.map((f) => f.path)).toContain("cniVersion");
+  });
+});
+
+describe("lint reads keys as the Go plugins do", () => {
+  it("host-local uses the later of routes/Routes, and lint judges that one", () => {
+    const c = LINT_CASES.find((candidate) => candidate.name === "routes, then Routes")!;
+    const config = JSON.parse(c.text) as { plugins: Array<{ ipam: Record<string, unknown> }> };
+    // Both keys, in this order, are what host-local gets (JSON.stringify of a JS object could not say it).
+    const raw = `{"cniVersion":"1.0.0","name":"aks-ipvlan","type":"host-local","ipam":{"type":"host-local","dataDir":${JSON.stringify(join(scratch, `data-${container}`))},"ranges":${JSON.stringify(config.plugins[0]!.ipam.ranges)},"routes":[{"dst":"0.0.0.0/0"}],"Routes":[{"dst":"10.0.0.0/8"}]}}`;
+    const result = plugin("host-local", "ADD", raw);
+    expect(result.code, result.stdout).toBe(0);
+    expect(JSON.parse(result.stdout).routes).toEqual([{ dst: "10.0.0.0/8" }]);
+    expect(lintCniConfig(c.text, c.file).map((f) => f.path)).toContain("plugins[0].ipam.routes");
+  });
+
+  it("portmap refuses nesting deeper than 10,000, as lint does", () => {
+    const c = LINT_CASES.find((candidate) => candidate.name === "100,000 nested arrays")!;
+    const conf = `{"cniVersion":"1.0.0","name":"n","type":"portmap","x":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+    const result = plugin("portmap", "ADD", conf);
+    expect(result.code).not.toBe(0);
+    expect(result.stdout).toMatch(/exceeded max depth/);
+    expect(
+      lintCniConfig(c.text, c.file).some((f) => f.severity === "error" && /nested deeper/.test(f.message)),
+    ).toBe(true);
+    // Negative control: 100 levels pass both.
+    const shallow = `{"cniVersion":"1.0.0","name":"n","type":"portmap","x":${"[".repeat(100)}${"]".repeat(100)}}`;
+    expect(plugin("portmap", "ADD", shallow).stdout).not.toMatch(/exceeded max depth/);
   });
 });

@@ -198,7 +198,7 @@ describe("full and read-only file systems (a private mount namespace)", () => {
     return inPrivateMounts(script) as { code: number; stdout: string; stderr: string };
   }
 
-  it("render --out into a read-only directory: exit 2, the earlier render intact", () => {
+  it("render --out into a read-only directory: exit 1 (runtime), the cause, the earlier render intact", () => {
     const parent = join(scratch, "ro");
     mkdirSync(parent);
     const out = join(parent, "rendered");
@@ -208,13 +208,27 @@ describe("full and read-only file systems (a private mount namespace)", () => {
       ["--bind", "-o", "ro", parent, parent],
       ["render", "--config", SEED, "--out", out],
     );
-    expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/^error: --out: cannot write there: EROFS/);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^error: --out \S+: cannot write there: EROFS/);
+    expect(result.stderr).toContain("fix: use a writable directory");
     expect(result.stderr).not.toMatch(STACK_FRAME);
     expect(readdirSync(join(out, "nodes")).sort()).toEqual(before);
   });
 
-  it("render --out onto a full file system: exit 2, the earlier render intact, no temp left", () => {
+  it("render --out a mount point: exit 1 with the real cause (EBUSY), not the rollback's", () => {
+    const out = join(scratch, "mountpoint");
+    mkdirSync(out);
+    const result = inMountNamespace(
+      ["-t", "tmpfs", "-o", "size=1m", "tmpfs", out],
+      ["render", "--config", SEED, "--out", out],
+    );
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^error: --out \S+: cannot write there: EBUSY/);
+    expect(result.stderr).toContain("fix: a mount point cannot be replaced");
+    expect(result.stderr).not.toMatch(/ENOENT/);
+  });
+
+  it("render --out onto a full file system: exit 1 (runtime), the earlier render intact, no temp left", () => {
     const parent = join(scratch, "full");
     mkdirSync(parent);
     const script = [
@@ -241,11 +255,181 @@ describe("full and read-only file systems (a private mount namespace)", () => {
       conflist: string;
     };
     expect(report.first).toBe(0);
-    expect(report.second).toBe(2);
+    expect(report.second).toBe(1);
     expect(report.stderr).toMatch(/ENOSPC/);
+    expect(report.stderr).toContain("fix: free space on that file system");
     expect(report.stderr).not.toMatch(STACK_FRAME);
     expect(report.entries).toEqual(["filler", "out"]);
     expect(report.nodes).toEqual(["node1", "node2", "node3"]);
     expect(() => JSON.parse(report.conflist)).not.toThrow();
+  });
+});
+
+describe("render --out: concurrent renders, killed renders", () => {
+  const run = (args: string[]) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on("close", (code) => resolve({ code, stderr }));
+    });
+
+  it("eight renders into one --out at once all succeed, and leave one whole render", async () => {
+    const out = join(scratch, "concurrent", "out");
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        run(["render", "--config", i % 2 ? SEED : join(ROOT, "examples/five-nodes.yaml"), "--out", out]),
+      ),
+    );
+    for (const result of results) expect(result.code, result.stderr).toBe(0);
+    expect(readdirSync(join(scratch, "concurrent"))).toEqual(["out"]);
+    const listed = readFileSync(join(out, ".aks-ipvlan-rendered"), "utf8").trim().split("\n");
+    for (const path of listed) expect(existsSync(join(out, path)), path).toBe(true);
+  });
+
+  it("a later render removes the temporary tree a killed render left", () => {
+    const parent = join(scratch, "killed");
+    mkdirSync(join(parent, ".out.new-12345-abcdef", "nodes"), { recursive: true });
+    writeFileSync(join(parent, ".out.new-12345-abcdef", "nodes", "x"), "half");
+    mkdirSync(join(parent, ".out.new-12345-abcdef.old"));
+    expect(cli(["render", "--config", SEED, "--out", join(parent, "out")]).code).toBe(0);
+    expect(readdirSync(parent)).toEqual(["out"]);
+  });
+});
+
+/**
+ * Inputs that used to hang: each command runs with a deadline far above its own bound (10 s for a
+ * pipe, 30 s for an API request) and fails the test if it is still running then.
+ */
+describe("hangs are bounded: every read and request ends, with one error line", () => {
+  const DEADLINE_MS = 150_000;
+
+  function runWithDeadline(args: string[]) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string; stillRunning: boolean }>(
+      (resolve) => {
+        const child = spawn(process.execPath, [MAIN, ...args], {
+          cwd: ROOT,
+          env: { ...process.env, NO_COLOR: "1" },
+        });
+        let stdout = "";
+        let stderr = "";
+        let stillRunning = false;
+        const timer = setTimeout(() => {
+          stillRunning = true;
+          child.kill("SIGKILL");
+        }, DEADLINE_MS);
+        child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+        child.on("close", (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr, stillRunning });
+        });
+      },
+    );
+  }
+
+  /** A FIFO with a writer that holds it open and never writes (nor closes) while `work` runs. */
+  async function withSilentFifo<T>(name: string, work: (path: string) => Promise<T>): Promise<T> {
+    const path = join(scratch, name);
+    expect(spawnSync("mkfifo", [path]).status).toBe(0);
+    const writer = spawn("sh", ["-c", 'exec 3>"$1"; sleep 600', "sh", path], { stdio: "ignore" });
+    try {
+      return await work(path);
+    } finally {
+      writer.kill("SIGKILL");
+    }
+  }
+
+  it(
+    "a FIFO as --config, as --kubeconfig and as a lint target",
+    async () => {
+      const [spec, kube, lint] = await Promise.all([
+        withSilentFifo("spec.fifo", (path) => runWithDeadline(["plan", "--config", path])),
+        withSilentFifo("kube.fifo", (path) => runWithDeadline(["doctor", "--kubeconfig", path])),
+        withSilentFifo("10-x.conflist", (path) => runWithDeadline(["lint", path])),
+      ]);
+      for (const result of [spec, kube, lint]) expect(result.stillRunning, result.stderr).toBe(false);
+      expect(spec.code, spec.stderr).toBe(2);
+      expect(spec.stderr).toMatch(/--config: cannot read the spec file: .*a pipe that sent no end of file/);
+      expect(kube.code, kube.stderr).toBe(2);
+      expect(kube.stderr).toMatch(/--kubeconfig: cannot read the kubeconfig: .*a pipe/);
+      expect(lint.code, lint.stdout).toBe(1);
+      expect(lint.stdout).toMatch(/cannot read: .*a pipe that sent no end of file/);
+      for (const result of [spec, kube, lint]) expect(result.stderr).not.toMatch(STACK_FRAME);
+    },
+    DEADLINE_MS + 30_000,
+  );
+
+  it(
+    "an API server that accepts TCP and never answers: doctor and install --dry-run exit 3",
+    async () => {
+      const sockets: import("node:net").Socket[] = [];
+      const server = createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const { port } = server.address() as AddressInfo;
+      const kubeconfig = specFile(
+        "silent-kubeconfig",
+        [
+          `clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
+          "users: [{name: u, user: {token: t}}]",
+          "contexts: [{name: x, context: {cluster: c, user: u}}]",
+          "current-context: x",
+        ].join("\n"),
+      );
+      try {
+        const results = await Promise.all([
+          runWithDeadline(["doctor", "--kubeconfig", kubeconfig]),
+          runWithDeadline(["install", "--dry-run", "--config", SEED, "--kubeconfig", kubeconfig]),
+        ]);
+        expect(sockets.length).toBeGreaterThan(0);
+        for (const result of results) {
+          expect(result.stillRunning, result.stderr).toBe(false);
+          expect(result.code, result.stderr).toBe(3);
+          expect(result.stderr).toMatch(/did not answer within 30 s/);
+          expect(result.stderr).not.toMatch(STACK_FRAME);
+        }
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        server.close();
+      }
+    },
+    DEADLINE_MS + 30_000,
+  );
+
+  it("a full stdout (> /dev/full): one error line, exit 1, for plan, render and lint", () => {
+    for (const args of [
+      ["plan", "--config", SEED],
+      ["render", "--config", SEED],
+      ["lint", join(ROOT, "test/fixtures/lint/seed-original.conflist")],
+    ]) {
+      const script = `const { spawnSync } = await import("node:child_process"); const { openSync } = await import("node:fs");
+        const run = spawnSync(process.execPath, ${JSON.stringify([MAIN])}.concat(${JSON.stringify(args)}), { stdio: ["ignore", openSync("/dev/full", "w"), "pipe"], encoding: "utf8" });
+        process.stdout.write(JSON.stringify({ code: run.status, stderr: run.stderr }));`;
+      const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+      const result = JSON.parse(run.stdout) as { code: number; stderr: string };
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stderr).toMatch(/^error: cannot write the output: ENOSPC/);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    }
+  });
+
+  it("agent --once with its lock under /proc: the cause in its summary, exit 1, no crash", () => {
+    for (let round = 0; round < 5; round++) {
+      const result = cli([
+        "agent",
+        "--once",
+        "--node",
+        "node1",
+        "--config",
+        SEED,
+        "--cni-conf-dir",
+        join(scratch, `lock-${round}`, "net.d"),
+        "--ipam-data-dir",
+        "/proc/self/ipam",
+      ]);
+      expect(result.code, result.stderr).toBe(1);
+      expect(JSON.parse(result.stdout).error).toMatch(/cannot lock \/proc\/self\/agent\.lock/);
+      expect(result.stderr).not.toMatch(STACK_FRAME);
+    }
   });
 });

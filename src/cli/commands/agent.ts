@@ -3,6 +3,7 @@
 import type { Command } from "commander";
 import { UserError } from "../../errors/user-error.ts";
 import { parseListenFlag } from "../command.ts";
+import { RESYNC_SECONDS } from "../../spec/limits.ts";
 import { DEFAULT_PATHS } from "../../agent/desired.ts";
 import type { AgentOptions } from "../../agent/context.ts";
 
@@ -46,6 +47,15 @@ export function register(program: Command): void {
       "without --kube: file of this node's live pod IPs, one per line (enables leak GC)",
     )
     .action(async (flags: Flags) => {
+      if (flags.cleanup && flags.once) {
+        throw new UserError([
+          {
+            path: "--cleanup",
+            message: "--once and --cleanup contradict each other: one reconciles, the other removes",
+            fix: "pass --cleanup alone to remove, or --once alone to reconcile once",
+          },
+        ]);
+      }
       if (flags.cleanup) {
         const [{ cleanup }, { run }] = await Promise.all([
           import("../../agent/cleanup.ts"),
@@ -91,13 +101,18 @@ function agentOptions(flags: Flags): AgentOptions {
   }
   let resyncSeconds: number | undefined;
   if (flags.resync !== undefined) {
+    // The spec's agent.resyncSeconds range: whole seconds Node's timers hold (no overflow to 1 ms).
     resyncSeconds = Number(flags.resync);
-    if (!Number.isFinite(resyncSeconds) || resyncSeconds <= 0) {
+    if (
+      !Number.isInteger(resyncSeconds) ||
+      resyncSeconds < RESYNC_SECONDS.min ||
+      resyncSeconds > RESYNC_SECONDS.max
+    ) {
       throw new UserError([
         {
           path: "--resync",
           value: flags.resync,
-          message: "not a positive number",
+          message: `not a whole number of seconds from ${RESYNC_SECONDS.min} to ${RESYNC_SECONDS.max}`,
           fix: "pass seconds, e.g. --resync 10",
         },
       ]);

@@ -1,12 +1,13 @@
 // `aks-ipvlan lint`: checks CNI config files (or directories of them); exit 1 when any error is found.
 import type { Command } from "commander";
-import { readFile, readdir, stat } from "node:fs/promises";
+import { readdir, stat } from "node:fs/promises";
+import { readBounded } from "../../sys/read-bounded.ts";
 import { join } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
 import { loadSpec } from "../../spec/load.ts";
 import { type Plan, plan } from "../../ipam/planner.ts";
 import { type LintFinding, lintCniConfig, shadowedFinding, usesIpvlan } from "../../cni/lint.ts";
-import { configNamesIn, networkConfigs } from "../../cni/conf-dir.ts";
+import { MAX_CNI_CONFIG_BYTES, configNamesIn, networkConfigs } from "../../cni/conf-dir.ts";
 import { formatSeverityFinding, useColour } from "../output.ts";
 
 export function register(program: Command): void {
@@ -54,14 +55,15 @@ async function lintTarget(target: Target, planned: Plan | undefined): Promise<Li
   }
   let text: string;
   try {
-    text = await readFile(target.file, "utf8");
+    text = readBounded(target.file, { maxBytes: MAX_CNI_CONFIG_BYTES });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    const why = ["EFBIG", "ETIMEDOUT", "ENODEV"].includes(code) ? (error as Error).message : code;
     return [
       {
         severity: "error",
         path: "",
-        message: `cannot read: ${code}${code === "EISDIR" ? " (a directory named like a config file)" : ""}: the runtime cannot load it either`,
+        message: `cannot read: ${why}${code === "EISDIR" ? " (a directory named like a config file)" : ""}: the runtime cannot load it either`,
         fix:
           code === "EISDIR"
             ? "rename or remove the directory"

@@ -1,20 +1,18 @@
 // `aks-ipvlan render`: the files computed from the spec — each node's CNI config and rules payload plus
 // the Kubernetes manifests, or the seed's two files — printed, or written into a directory.
 import type { Command } from "commander";
-import { lstat, mkdir, mkdtemp, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
+import { lstat, mkdtemp, readFile, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
+import { makeDirectory } from "../../sys/atomic-write.ts";
+import { withNodeLock } from "../../sys/node-lock.ts";
 import { loadSpec } from "../../spec/load.ts";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import { type NodePlan, plan } from "../../ipam/planner.ts";
 import { CONFLIST_FILE } from "../../cni/conflist.ts";
 import { DEFAULT_PATHS, desiredNode } from "../../agent/desired.ts";
 import { manifestsText, renderManifests } from "../../manifests/render.ts";
-import {
-  SEED_CONFIG_FILE,
-  SEED_MASQUERADE_FILE,
-  renderSeedCompatible,
-} from "../../manifests/seed-compatible.ts";
+import { renderSeedCompatible } from "../../manifests/seed-compatible.ts";
 
 export const MANIFESTS_FILE = "manifests.yaml";
 export const RULES_FILE = "rules.iptables";
@@ -38,7 +36,7 @@ export function register(program: Command): void {
     .option("--seed-compatible", "render ipv4-config-egress.yaml and ipv4-enable-masquerade.yaml instead")
     .action(async (flags: Flags) => {
       const files = await renderFiles(flags);
-      if (flags.out) {
+      if (flags.out !== undefined) {
         await writeTree(flags.out, files);
         process.stdout.write(`wrote ${Object.keys(files).length} files to ${flags.out}\n`);
       } else {
@@ -91,38 +89,53 @@ function selectNodes(nodes: NodePlan[], name: string | undefined): NodePlan[] {
   return [node];
 }
 
-/** What an earlier render leaves at the top of its directory; a directory holding more is not ours. */
-const RENDERED_NAMES = new Set([MANIFESTS_FILE, "nodes", SEED_CONFIG_FILE, SEED_MASQUERADE_FILE]);
+/**
+ * Every render writes this list of the files it wrote (one relative path a line) beside them. A
+ * directory is replaced only when every file in it is on its list: a render never deletes a file it
+ * did not write (a user's own manifests.yaml, a note inside nodes/node1/), it refuses instead.
+ */
+const RENDERED_LIST = ".aks-ipvlan-rendered";
 
 /**
  * Builds the whole tree in a fresh sibling directory, then swaps it in with renames: the target holds
  * the earlier render or the new one, never a mix, and files of the earlier render that this one does
- * not produce are gone. On any error the target is as it was.
+ * not produce are gone. Renders into one parent take turns (flock on the parent directory), and each
+ * removes the temporary trees of renders that were killed. On any error the target is as it was.
  */
 async function writeTree(out: string, files: Record<string, string>): Promise<void> {
   const target = await renderTarget(out);
   const parent = dirname(target);
-  const temp = await outPath(out, () => mkdtemp(join(parent, `.${basename(target)}.new-`)));
-  let previous: string | undefined;
-  try {
-    await outPath(out, async () => {
-      for (const [path, content] of Object.entries(files)) {
-        await mkdir(dirname(join(temp, path)), { recursive: true });
-        await writeFile(join(temp, path), content);
+  const temps = `.${basename(target)}.new-`;
+  await writing(out, () =>
+    withNodeLock(parent, async () => {
+      await refuseForeign(out, target);
+      for (const name of await readdir(parent)) {
+        if (name.startsWith(temps)) await rm(join(parent, name), { recursive: true, force: true });
       }
-    });
-    if (await exists(target)) {
-      previous = `${temp}.old`;
-      await outPath(out, () => rename(target, previous!));
-    }
-    await outPath(out, () => rename(temp, target));
-  } catch (error) {
-    if (previous) await rename(previous, target);
-    throw error;
-  } finally {
-    await rm(temp, { recursive: true, force: true });
-  }
-  if (previous) await rm(previous, { recursive: true, force: true });
+      const temp = await mkdtemp(join(parent, temps));
+      try {
+        const written = { ...files, [RENDERED_LIST]: `${Object.keys(files).join("\n")}\n` };
+        for (const [path, content] of Object.entries(written)) {
+          await makeDirectory(dirname(join(temp, path)));
+          await writeFile(join(temp, path), content);
+        }
+        let previous: string | undefined;
+        if (await exists(target)) {
+          await rename(target, `${temp}.old`);
+          previous = `${temp}.old`;
+        }
+        try {
+          await rename(temp, target);
+        } catch (error) {
+          if (previous) await rename(previous, target);
+          throw error;
+        }
+        if (previous) await rm(previous, { recursive: true, force: true });
+      } finally {
+        await rm(temp, { recursive: true, force: true });
+      }
+    }),
+  );
 }
 
 /** The directory to replace: --out with symbolic links resolved, its parent created, checked to be ours. */
@@ -130,6 +143,8 @@ async function renderTarget(out: string): Promise<string> {
   const refuse = (message: string, fix: string): never => {
     throw new UserError([{ path: "--out", value: out, message, fix }]);
   };
+  if (out.trim() === "")
+    refuse("is empty", "name a directory, e.g. --out rendered (or leave --out out to print)");
   const given = resolve(out);
   const link = await lstat(given).catch(() => undefined);
   const target = link?.isSymbolicLink()
@@ -142,36 +157,62 @@ async function renderTarget(out: string): Promise<string> {
   if (parentInfo && !parentInfo.isDirectory()) {
     refuse(`its parent ${parent} is not a directory`, "name a directory whose parent is a directory");
   }
-  if (!parentInfo) await outPath(out, () => mkdir(parent, { recursive: true }));
-  const info = await stat(target).catch(() => undefined);
-  if (!info) return target;
-  if (!info.isDirectory())
-    return refuse("exists and is not a directory", "name a new directory or an earlier render's");
-  const foreign = (await outPath(out, () => readdir(target))).filter((name) => !RENDERED_NAMES.has(name));
-  if (foreign.length > 0) {
-    refuse(
-      `holds files no render wrote (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); render replaces the whole directory`,
-      "name a new or empty directory, or an earlier render's",
-    );
-  }
+  if (!parentInfo) await writing(out, () => makeDirectory(parent));
+  await refuseForeign(out, target);
   return target;
 }
 
-/** A file system failure on the way to --out is a problem with the path given: exit 2, nothing written. */
-async function outPath<T>(out: string, work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (!code) throw error;
+/** Refuses a target that is not a directory, or holds a file no render recorded writing. */
+async function refuseForeign(out: string, target: string): Promise<void> {
+  const info = await stat(target).catch(() => undefined);
+  if (!info) return;
+  const refuse = (message: string): never => {
     throw new UserError([
       {
         path: "--out",
         value: out,
-        message: `cannot write there: ${(error as Error).message}`,
-        fix: "name a directory you can write, on a file system with free space",
+        message,
+        fix: "name a new or empty directory, or an earlier render's (move your own files out of it)",
       },
     ]);
+  };
+  if (!info.isDirectory()) refuse("exists and is not a directory");
+  const present = await writing(out, () => filesUnder(target));
+  if (present.length === 0) return;
+  const listed = await readFile(join(target, RENDERED_LIST), "utf8").then(
+    (text) => new Set([RENDERED_LIST, ...text.split("\n").filter(Boolean)]),
+    () => new Set<string>(),
+  );
+  const foreign = present.filter((path) => !listed.has(path));
+  if (foreign.length > 0) {
+    refuse(
+      `holds files no render wrote (${foreign.slice(0, 3).join(", ")}${foreign.length > 3 ? ", ..." : ""}); render replaces the whole directory and deletes nothing it did not write`,
+    );
+  }
+}
+
+/** Every non-directory below `root`, as relative paths with '/'. */
+async function filesUnder(root: string, prefix = ""): Promise<string[]> {
+  const entries = await readdir(join(root, prefix), { withFileTypes: true });
+  const nested = await Promise.all(
+    entries.map((entry) => {
+      const path = prefix ? `${prefix}/${entry.name}` : entry.name;
+      return entry.isDirectory() ? filesUnder(root, path) : Promise.resolve([path]);
+    }),
+  );
+  return nested.flat();
+}
+
+/**
+ * A file system failure while writing --out (read-only, full, a mount point) is a runtime failure,
+ * exit 1, with the system's own cause; nothing was changed.
+ */
+async function writing<T>(out: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UserError || !(error as NodeJS.ErrnoException).code) throw error;
+    throw new Error(`--out ${out}: cannot write there: ${(error as Error).message}`, { cause: error });
   }
 }
 

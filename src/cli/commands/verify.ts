@@ -9,8 +9,11 @@ import { UserError } from "../../errors/user-error.ts";
 import {
   EXIT_FAILED,
   EXIT_OK,
+  checkOutputFile,
   parseCount,
+  parseImageFlag,
   parseSeconds,
+  parseUrlFlag,
   runCommand,
   withClusterOptions,
 } from "../command.ts";
@@ -74,9 +77,15 @@ export function register(program: Command): void {
 }
 
 async function verifyCommand(flags: Flags): Promise<number> {
+  // Every flag is checked before the cluster is opened: bad input is exit 2, whatever the cluster.
   const timeoutMs = parseSeconds("--timeout", flags.timeout);
   const nodes = parseNodes(flags.nodes);
   const settleMs = parseSeconds("--policy-settle", flags.policySettle);
+  const concurrency = parseCount("--parallel", flags.parallel);
+  parseImageFlag("--image-busybox", flags.imageBusybox);
+  parseImageFlag("--image-nginx", flags.imageNginx);
+  parseUrlFlag("--echo-url", flags.echoUrl);
+  if (flags.junit !== undefined) await checkOutputFile("--junit", flags.junit);
   const [
     { openCluster },
     { withScratchNamespace },
@@ -115,7 +124,7 @@ async function verifyCommand(flags: Flags): Promise<number> {
         }),
         {
           runId,
-          concurrency: parseCount("--parallel", flags.parallel),
+          concurrency,
           ...(nodes ? { nodes } : {}),
           ...(only ? { only } : {}),
         },
