@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { UserError } from "../errors/user-error.ts";
 import { plan } from "../ipam/planner.ts";
 import { type Cidr, overlaps, parseCidr } from "../net/cidr.ts";
-import { EGRESS_CHAIN, compilePodFirewalls } from "../policy/compile.ts";
+import { EGRESS_CHAIN, compilePodFirewalls } from "../policy/pod-firewall.ts";
 import type { PolicyPod, PolicyWorld } from "../policy/model.ts";
 import { parseSpec } from "./load.ts";
 
@@ -48,7 +48,7 @@ function compiledEgress(serviceCidr: string): { lines: string[]; protectedRanges
     nodeIPOf: () => node1.ip,
     podCIDRsOf: () => node1.blocks.map((block) => block.cidr),
   }).get("x/a")!;
-  const lines = firewall.restore.split("\n").filter((line) => line.startsWith(`-A ${EGRESS_CHAIN} `));
+  const lines = firewall.restore.split("\n").filter((line: string) => line.startsWith(`-A ${EGRESS_CHAIN} `));
   const protectedRanges = [
     spec.nodeSubnet,
     ...spec.podPool,
@@ -100,8 +100,8 @@ describe("serviceCidr goes through the address policy", () => {
     },
   );
 
-  it("negative control: an overlapping Service CIDR, compiled without the spec's check, covers the blocks", () => {
-    // What the issue saw: compile takes the range as given, so only the spec can keep it apart.
+  it("a second layer: an overlapping Service CIDR that bypassed the spec is refused by the compiler", () => {
+    // What the issue saw was compile taking the range as given; now it refuses (policy/pod-firewall.ts).
     const spec = specWith("10.0.0.0/16");
     const node1 = plan(spec).nodes[0]!;
     const pod: PolicyPod = {
@@ -112,13 +112,12 @@ describe("serviceCidr goes through the address policy", () => {
       labels: {},
       ports: [],
     };
-    const firewall = compilePodFirewalls(denyEgress(pod), [pod], {
-      serviceCIDR: "0.0.0.0/0",
-      nodeIPOf: () => node1.ip,
-      podCIDRsOf: () => node1.blocks.map((b) => b.cidr),
-    }).get("x/a")!;
-    const lines = firewall.restore.split("\n").filter((line) => line.startsWith(`-A ${EGRESS_CHAIN} `));
-    const block = parseCidr(node1.blocks[0]!.cidr);
-    expect(serviceAccepts(lines).some((accept) => overlaps(accept, block))).toBe(true);
+    const compile = () =>
+      compilePodFirewalls(denyEgress(pod), [pod], {
+        serviceCIDR: "0.0.0.0/0",
+        nodeIPOf: () => node1.ip,
+        podCIDRsOf: () => node1.blocks.map((b) => b.cidr),
+      });
+    expect(compile).toThrow(/0\.0\.0\.0\/0/);
   });
 });

@@ -67,6 +67,15 @@ export function expectNetpolResult(result: NetpolE2eResult, titles: readonly str
   expect(result.control!.length).toBe(result.cases.length);
   for (const control of result.control!) expect(control.mismatches, control.title).toBeGreaterThan(0);
 
+  // The enforcer reads the kernel back: nothing to repair at rest, and a pod's flushed rules (its
+  // denial gone, the negative control) put back by one verifying sync, those two pods' alone.
+  expect(result.drift).toMatchObject({
+    steadyRepairs: 0,
+    reachableWhileFlushed: true,
+    deniedAfterRepair: true,
+  });
+  expect(result.drift!.repairedPods).toHaveLength(2);
+
   // A pod that appears under a deny policy is open until its rules are applied, closed after ...
   expect(result.window).toMatchObject({ reachableBefore: true, reachableAfter: false });
   // ... unless fail-closed: isolated from its first sync, before it is in the world, on every path.

@@ -97,6 +97,17 @@ export interface NetpolE2eResult {
       reachedCrossNode: boolean;
     };
   };
+  /**
+   * The enforcer's read-back (sync with `verify`) on this kernel: repairs when nothing drifted (must be
+   * none), and a denied cell while the server pod's rules were flushed by hand, then after one verifying
+   * sync (which must repair exactly that pod).
+   */
+  drift?: {
+    steadyRepairs: string[];
+    reachableWhileFlushed: boolean;
+    repairedPods: string[];
+    deniedAfterRepair: boolean;
+  };
   setupMs: number;
   casesMs: number;
   /** Syncs repeated because something failed in the one before. */
@@ -372,6 +383,9 @@ async function main(jobFile: string): Promise<void> {
         if (!seen.has("cross")) result.uncovered.crossNode.push(`${from}>${to}`);
       }
 
+    result.drift = await measureDrift(prober, enforcers, worldOf(runnable[0]!), replicas, enforce);
+    log(`drift: ${JSON.stringify(result.drift)}`);
+
     // Negative control: the same probes with enforcement off must disagree with the evaluator wherever
     // it denies. One case of each group.
     await enforce({ ...worldOf(runnable[0]!), policies: [] });
@@ -554,6 +568,54 @@ async function measureFacts(
     service,
     serviceNodeRejectStops,
     nft,
+  };
+}
+
+/**
+ * Drift on the real kernel: `world` (a case that denies) enforced, one verifying sync that must find
+ * nothing to repair, then the filter tables of both pods of a denied pair flushed by hand (the denial
+ * gone), and one verifying sync that must put back exactly those two pods' rules.
+ */
+async function measureDrift(
+  prober: Prober,
+  enforcers: readonly PolicyEnforcer[],
+  world: PolicyWorld,
+  replicas: readonly Replica[],
+  enforce: (world: PolicyWorld) => Promise<SyncReport[]>,
+): Promise<NonNullable<NetpolE2eResult["drift"]>> {
+  await enforce(world);
+  const verify = () => Promise.all(enforcers.map((enforcer) => enforcer.sync(world, { verify: true })));
+  const repairsIn = (reports: SyncReport[]) =>
+    reports.flatMap((r) => [...r.repairs.pods, ...r.repairs.node.map((n) => `${n.kind} ${n.chain}`)]);
+  const steadyRepairs = repairsIn(await verify());
+  // A pair on one node that the case denies (across nodes the node's chains deny too): the probe must
+  // be refused while enforced.
+  const podOf = (replica: Replica) =>
+    world.pods.find(
+      (pod) => `${pod.namespace}/${pod.name}` === `${replica.model.split("/")[0]}/${replica.name}`,
+    )!;
+  const pair = replicas
+    .flatMap((from) => replicas.map((to) => ({ from, to })))
+    .find(
+      ({ from, to }) =>
+        from !== to &&
+        !mayConnect(world, { pod: podOf(from), ip: from.pod.ip }, podOf(to), 80, "TCP", {
+          nodeIPOf: () => "",
+        }),
+    )!;
+  const probePair = async () =>
+    (await probeSettled(prober, [{ netns: pair.from.netns, ip: pair.to.pod.ip, port: 80, protocol: "TCP" }]))
+      .answers[0]!.ok;
+  // Both ends: the client's egress and the server's ingress each deny the pair.
+  for (const replica of [pair.from, pair.to])
+    await run("ip", ["netns", "exec", replica.netns, "iptables-legacy", "-F"]);
+  const reachableWhileFlushed = await probePair();
+  const repaired = await verify();
+  return {
+    steadyRepairs,
+    reachableWhileFlushed,
+    repairedPods: repaired.flatMap((r) => r.repairs.pods.map(String)),
+    deniedAfterRepair: !(await probePair()),
   };
 }
 

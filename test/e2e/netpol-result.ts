@@ -72,6 +72,14 @@ export const NetpolE2eResultSchema = z.strictObject({
       }),
     })
     .optional(),
+  drift: z
+    .strictObject({
+      steadyRepairs: z.array(z.string()),
+      reachableWhileFlushed: z.boolean(),
+      repairedPods: z.array(z.string()),
+      deniedAfterRepair: z.boolean(),
+    })
+    .optional(),
   setupMs: z.number(),
   casesMs: z.number(),
   syncRetries: z.number(),
