@@ -1,3 +1,4 @@
+import { comment } from "./comment.ts";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "../spec/load.ts";
@@ -46,5 +47,18 @@ describe("renderNodeRules", () => {
     expect(chains).not.toContain("169.254.169.254");
     // The wireserver stays closed whatever the options say.
     expect(chains).toMatch(/-d 168\.63\.129\.16\/32 -p tcp -m multiport --dports 80,32526 .* -j REJECT/);
+  });
+});
+
+describe("comment", () => {
+  it("refuses text that iptables-save prints escaped, which would never read back equal", () => {
+    expect(comment("pods of the node")).toEqual([
+      "-m",
+      "comment",
+      "--comment",
+      '"aks-ipvlan: pods of the node"',
+    ]);
+    for (const text of ["the node's pods", 'a "quoted" word', "back\\slash"])
+      expect(() => comment(text), text).toThrow(/quotes or backslashes/);
   });
 });

@@ -39,7 +39,7 @@ describe("compileNodeRules", () => {
     ]);
     expect(rules.jumps.map((jump) => `${jump.chain} ${jump.spec.join(" ")}`)).toEqual([
       `INPUT -m comment --comment "aks-ipvlan: pod ingress from other nodes" -j ${NODE_INGRESS_CHAIN}`,
-      `OUTPUT -m comment --comment "aks-ipvlan: pod egress beyond the node's pods" -j ${NODE_EGRESS_CHAIN}`,
+      `OUTPUT -m comment --comment "aks-ipvlan: pod egress beyond the pods of the node" -j ${NODE_EGRESS_CHAIN}`,
       `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_INGRESS_CHAIN}`,
     ]);
     expect(rules.owned).toEqual({

@@ -111,7 +111,7 @@ export function compileNodeRules(
     ),
     jumps: [
       jump("INPUT", [], "pod ingress from other nodes", NODE_INGRESS_CHAIN),
-      jump("OUTPUT", [], "pod egress beyond the node's pods", NODE_EGRESS_CHAIN),
+      jump("OUTPUT", [], "pod egress beyond the pods of the node", NODE_EGRESS_CHAIN),
       jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_INGRESS_CHAIN),
     ],
     owned: { nat: [], filter: [...NODE_POLICY_CHAINS] },

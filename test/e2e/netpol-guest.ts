@@ -599,6 +599,7 @@ async function measureDrift(
     .find(
       ({ from, to }) =>
         from !== to &&
+        from.pod.node === to.pod.node &&
         !mayConnect(world, { pod: podOf(from), ip: from.pod.ip }, podOf(to), 80, "TCP", {
           nodeIPOf: () => "",
         }),
