@@ -1,13 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
 import { serveExec, type ExecRequest } from "../apiserver/exec.ts";
 import { apiPodExec, ExecTimeoutError } from "../../src/kube/exec.ts";
 
+const kube = useInTestApiServer({});
 let server: ApiServer;
 let dropExecs: () => void = () => undefined;
 const requests: ExecRequest[] = [];
 beforeEach(async () => {
-  server = await startApiServer();
+  server = kube.server;
   requests.length = 0;
   dropExecs = serveExec(server, (request) => {
     requests.push(request);
@@ -17,9 +19,8 @@ beforeEach(async () => {
     return { code: 0, stdout: `${args.join(" ")}\n`, stderr: "note\n" };
   });
 });
-afterEach(async () => {
+afterEach(() => {
   dropExecs();
-  await server.close();
 });
 
 const target = { namespace: "ns", name: "pod-a", container: "client" };
