@@ -60,6 +60,7 @@ complete && link && exit 0
 staging="$cache/$key/bin.tmp"
 rm -rf "$staging"
 mkdir -p "$staging"
+trap 'rm -rf "$staging"' EXIT
 start="$(date +%s)"
 (cd "$repo/tools/kube" && go mod download)
 (cd "$repo/tools/etcd" && go mod download)

@@ -1,3 +1,6 @@
+// The command line's cluster commands (install, verify, doctor, uninstall) end to end against the
+// in-test API server (test/apiserver): verify and doctor exec into pods, which needs a kubelet, and the
+// shared real control plane (test/realkube) has none yet.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

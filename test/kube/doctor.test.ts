@@ -1,3 +1,5 @@
+// doctor's facts and findings against the in-test API server (test/apiserver): the agents' status
+// comes through exec into their pods, which needs a kubelet the real control plane here does not have.
 import { beforeEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { ApiServer } from "../apiserver/server.ts";

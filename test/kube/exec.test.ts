@@ -1,3 +1,5 @@
+// Exec into a pod over the API server's WebSocket protocol, against the in-test API server's exec
+// endpoint (test/apiserver/exec.ts): the real API server hands exec to a kubelet, and there is none yet.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ApiServer } from "../apiserver/server.ts";
 import { useInTestApiServer } from "./in-test-server.ts";

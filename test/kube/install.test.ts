@@ -1,3 +1,8 @@
+// install against the in-test API server (test/apiserver). It stays there: install owns the fixed
+// product namespace, which the real-server tests running beside it use too, and it waits on the
+// DaemonSet and Deployment controllers, which the real control plane here (test/realkube) does not run;
+// the tests play them (actors.ts). The rendered RBAC meets the real server in agent-rbac.test.ts and
+// test/controller/rbac.test.ts.
 import { beforeEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { KubernetesObjectApi } from "@kubernetes/client-node";

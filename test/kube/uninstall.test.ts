@@ -1,3 +1,6 @@
+// uninstall against the in-test API server (test/apiserver): it runs a cleanup pod on every node
+// (a kubelet, played here by actors.ts) and deletes the product namespace, which without the real
+// control plane's namespace controller would stay Terminating on the shared real server.
 import { beforeEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import type { ApiServer } from "../apiserver/server.ts";

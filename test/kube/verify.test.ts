@@ -1,3 +1,5 @@
+// verify through the Kubernetes driver against the in-test API server (test/apiserver): the checks
+// exec into their test pods, which needs a kubelet the real control plane here does not have.
 import { beforeEach, describe, expect, it } from "vitest";
 import { EventEmitter } from "node:events";
 import type { ApiServer } from "../apiserver/server.ts";
