@@ -1,7 +1,7 @@
 // The controller under the RBAC the manifests grant it, against the REAL kube-apiserver
-// (test/realkube): the rendered ServiceAccount, ClusterRole, Role and bindings are applied as an
-// admin would, the controller authenticates with a token the TokenRequest API minted for its
-// ServiceAccount, and the API server's own RBAC authorizer judges every call: a missing permission
+// (test/realkube): the rendered ClusterRole and Role are applied as an admin would (under names of
+// this test's own, as the API server is shared) and bound to a ServiceAccount; the controller
+// authenticates with a token the TokenRequest API minted for it, and the API server's own RBAC authorizer judges every call: a missing permission
 // is a real 403.
 import { afterEach, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
@@ -11,7 +11,13 @@ import { renderManifests } from "../../src/manifests/render.ts";
 import { CONTROLLER_NAME, LEDGER_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../../src/ipam/annotation.ts";
 import { ROUTE_TABLE, nodeIp, silentLog, startArm, testSpec } from "./harness.ts";
-import { adminApi, applyRbac, serviceAccountToken, tokenKubeConfig } from "../realkube/cluster.ts";
+import {
+  adminApi,
+  bindRenderedRbac,
+  serviceAccountToken,
+  tokenKubeConfig,
+  type RbacRule,
+} from "../realkube/cluster.ts";
 
 const spec = testSpec({ maxBlocksPerNode: 2, controller: { routeTable: ROUTE_TABLE } });
 const manifests = renderManifests(spec) as KubeObject[];
@@ -104,9 +110,11 @@ async function controllerAs(api: KubeApi) {
   });
 }
 
-async function controllerClient() {
-  await applyRbac(admin, manifests);
-  return recorded(connect(tokenKubeConfig(await serviceAccountToken(NAMESPACE, CONTROLLER_NAME))));
+/** A client with the controller's rendered permissions, the Role's rules edited by `rules`. */
+async function controllerClient(rules?: (rules: RbacRule[]) => RbacRule[]) {
+  const id = randomBytes(3).toString("hex");
+  const account = await bindRenderedRbac(admin, manifests, CONTROLLER_NAME, id, rules);
+  return recorded(connect(tokenKubeConfig(await serviceAccountToken(NAMESPACE, account))));
 }
 
 describe("controller RBAC on the real API server", () => {
@@ -128,14 +136,9 @@ describe("controller RBAC on the real API server", () => {
   });
 
   it("negative control: without access to its block ledger it gets a real 403 and allocates nothing", async () => {
-    const client = await controllerClient();
-    const role = manifests.find((manifest) => manifest.kind === "Role")!;
-    const rules = role.rules as Array<{ resourceNames?: string[] }>;
-    await admin.apply(
-      { ...role, rules: rules.filter((rule) => !rule.resourceNames?.includes(LEDGER_NAME)) },
-      { force: true },
+    const client = await controllerClient((rules) =>
+      rules.filter((rule) => !rule.resourceNames?.includes(LEDGER_NAME)),
     );
-    cleanups.push(() => applyRbac(admin, manifests));
     const names = await addNodes(2);
     await controllerAs(client.api);
     await expect.poll(() => client.forbidden.length).toBeGreaterThan(0);

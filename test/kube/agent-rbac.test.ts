@@ -1,6 +1,6 @@
 // The node agent's client (src/kube/rest-client.ts) against the REAL kube-apiserver (test/realkube),
-// as the agent's ServiceAccount with a token from the TokenRequest API and the ClusterRole that
-// `render` writes: the reads the agent makes succeed, a read outside its role gets the API server's
+// as a ServiceAccount with a token from the TokenRequest API, bound to the ClusterRole that `render`
+// writes for the agent (under a name of this file's own: the API server is shared): the reads the agent makes succeed, a read outside its role gets the API server's
 // own 403, TLS is checked against the CA made at start, and the real kubectl says the same over https.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
@@ -12,7 +12,7 @@ import { parseSpec } from "../../src/spec/load.ts";
 import { renderManifests } from "../../src/manifests/render.ts";
 import { AGENT_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import { selfSignedCertificate } from "../arm/tls.ts";
-import { adminApi, applyRbac, kubectl, realKube, serviceAccountToken } from "../realkube/cluster.ts";
+import { adminApi, bindRenderedRbac, kubectl, realKube, serviceAccountToken } from "../realkube/cluster.ts";
 
 const seed = readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8");
 const manifests = renderManifests(
@@ -26,8 +26,8 @@ let token: string;
 let agent: KubeReader;
 
 beforeAll(async () => {
-  await applyRbac(admin, manifests);
-  token = await serviceAccountToken(NAMESPACE, AGENT_NAME);
+  const account = await bindRenderedRbac(admin, manifests, AGENT_NAME, suffix);
+  token = await serviceAccountToken(NAMESPACE, account);
   agent = restClient({ server: realKube().url, ca: realKube().ca, token: async () => token });
   await admin.create({ apiVersion: "v1", kind: "Node", metadata: { name: nodeName } });
   await admin.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
@@ -75,7 +75,9 @@ describe("the agent's ServiceAccount on the real API server", () => {
       .catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(KubeApiError);
     expect(refused).toMatchObject({ code: 403, status: { reason: "Forbidden" } });
-    expect((refused as Error).message).toContain(`system:serviceaccount:${NAMESPACE}:${AGENT_NAME}`);
+    expect((refused as Error).message).toContain(
+      `system:serviceaccount:${NAMESPACE}:${AGENT_NAME}-${suffix}`,
+    );
   });
 
   it("trusts the API server only through the CA made at start, and refuses a token it did not mint", async () => {

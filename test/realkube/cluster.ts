@@ -7,6 +7,7 @@ import { dirname, join } from "node:path";
 import { connect, type KubeApi, type KubeObject } from "../../src/kube/client.ts";
 import { run, type RunResult } from "../../src/sys/exec.ts";
 import type { ControlPlaneAccess } from "./control-plane.ts";
+import { NAMESPACE } from "../../src/manifests/names.ts";
 
 export function realKube(): ControlPlaneAccess {
   const provided = inject("realKube");
@@ -15,7 +16,7 @@ export function realKube(): ControlPlaneAccess {
   return provided;
 }
 
-function adminKubeConfig(): KubeConfig {
+export function adminKubeConfig(): KubeConfig {
   const config = new KubeConfig();
   config.loadFromFile(realKube().kubeconfig);
   return config;
@@ -51,19 +52,53 @@ export async function serviceAccountToken(namespace: string, name: string): Prom
   return token;
 }
 
-const RBAC_KINDS = new Set([
-  "Namespace",
-  "ServiceAccount",
-  "ClusterRole",
-  "ClusterRoleBinding",
-  "Role",
-  "RoleBinding",
-]);
+/**
+ * The rendered ServiceAccount, ClusterRole and Role of `component` (the agent or the controller),
+ * applied under names of this test's own (`<component>-<id>`) with their bindings, so tests running
+ * beside each other on the shared API server never change each other's permissions. `rules` may edit
+ * the Role's rules (a negative control). Returns the ServiceAccount's name.
+ */
+export async function bindRenderedRbac(
+  api: KubeApi,
+  manifests: readonly KubeObject[],
+  component: string,
+  id: string,
+  rules: (rules: RbacRule[]) => RbacRule[] = (same) => same,
+): Promise<string> {
+  const name = `${component}-${id}`;
+  const namespace = NAMESPACE;
+  const subjects = [{ kind: "ServiceAccount", name, namespace }];
+  await api.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } }, { force: true });
+  await api.apply(
+    { apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace } },
+    { force: true },
+  );
+  for (const role of manifests.filter(
+    (m) => /^(Cluster)?Role$/.test(m.kind) && m.metadata.name === component,
+  )) {
+    const scoped = role.kind === "Role";
+    const metadata = scoped ? { name, namespace } : { name };
+    const roleRules = role.rules as RbacRule[];
+    await api.apply({ ...role, metadata, rules: scoped ? rules(roleRules) : roleRules }, { force: true });
+    await api.apply(
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: scoped ? "RoleBinding" : "ClusterRoleBinding",
+        metadata,
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: role.kind, name },
+        subjects,
+      },
+      { force: true },
+    );
+  }
+  return name;
+}
 
-/** Applies the rendered Namespace, ServiceAccounts, Roles and bindings (nothing that runs). */
-export async function applyRbac(api: KubeApi, manifests: readonly KubeObject[]): Promise<void> {
-  for (const manifest of manifests)
-    if (RBAC_KINDS.has(manifest.kind)) await api.apply(manifest, { force: true });
+export interface RbacRule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  verbs: string[];
 }
 
 /** The kubectl built with the API server, over https; as the admin, or with a bearer token only. */
