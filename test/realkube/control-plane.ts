@@ -51,40 +51,28 @@ async function freePort(): Promise<number> {
 
 async function makeCertificates(dir: string): Promise<void> {
   const file = (name: string) => join(dir, name);
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-  await run("openssl", [
-    "req",
-    "-x509",
-    ...ec,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=aks-ipvlan-test-ca",
-    "-keyout",
-    file("ca.key"),
-    "-out",
-    file("ca.crt"),
-  ]);
-  const signed = (name: string, subject: string, extensions: string[]) =>
+  /** A key and certificate: the CA's own (self-signed), or a leaf the CA signs. */
+  const certificate = (name: string, subject: string, leaf?: { extensions: string[] }) =>
     run("openssl", [
       "req",
       "-x509",
-      ...ec,
-      "-days",
-      "1",
-      "-subj",
-      subject,
-      "-CA",
-      file("ca.crt"),
-      "-CAkey",
-      file("ca.key"),
-      // A leaf, not a CA (req -x509 would otherwise mark it as one).
-      ...["basicConstraints=critical,CA:FALSE", ...extensions].flatMap((extension) => ["-addext", extension]),
-      "-keyout",
-      file(`${name}.key`),
-      "-out",
-      file(`${name}.crt`),
+      ...["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+      ...["-days", "1", "-subj", subject],
+      ...(leaf
+        ? [
+            ...["-CA", file("ca.crt"), "-CAkey", file("ca.key")],
+            // A leaf, not a CA (req -x509 would otherwise mark it as one).
+            ...["basicConstraints=critical,CA:FALSE", ...leaf.extensions].flatMap((extension) => [
+              "-addext",
+              extension,
+            ]),
+          ]
+        : []),
+      ...["-keyout", file(`${name}.key`), "-out", file(`${name}.crt`)],
     ]);
+  const signed = (name: string, subject: string, extensions: string[]) =>
+    certificate(name, subject, { extensions });
+  await certificate("ca", "/CN=aks-ipvlan-test-ca");
   await signed("apiserver", "/CN=kube-apiserver", [
     "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc",
     "extendedKeyUsage=serverAuth",
