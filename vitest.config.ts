@@ -4,6 +4,8 @@ import KernelFirstSequencer from "./test/sequencer.ts";
 export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // One real etcd + kube-apiserver for the run, for the tests that meet the real API server.
+    globalSetup: ["./test/realkube/global-setup.ts"],
     // Bounds against a hang, not targets: a test must not fail because the machine is slow (two
     // guests and a CPU hog on two cores stretch a 1 s unit test past 30 s).
     testTimeout: 300_000,

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-host.sh
+bash scripts/build-kube.sh >/dev/null # the real etcd, kube-apiserver, kube-proxy, kubectl (test/realkube)
 tsc --noEmit
 eslint .
 prettier --check .

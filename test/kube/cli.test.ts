@@ -1,7 +1,11 @@
+// The command line's cluster commands (install, verify, doctor, uninstall) end to end against the
+// in-test API server (test/apiserver): verify and doctor exec into pods, which needs a kubelet, and the
+// shared real control plane (test/realkube) has none yet.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
 import { main } from "../../src/cli/main.ts";
 import { NAMESPACE } from "../../src/manifests/names.ts";
 import { clusterForVerify, coreDns, daemonSetsBecomeReady, node, podsReach } from "./actors.ts";
@@ -9,15 +13,16 @@ import { clusterAnswers } from "./fake-exec.ts";
 import { serveExec } from "../apiserver/exec.ts";
 import { tempDirSync } from "../fakes/temp-dir.ts";
 
+const kube = useInTestApiServer();
+const stops = kube.stops;
 let server: ApiServer;
 let kubeconfig: string;
 let out: string[];
 let err: string[];
-const stops: Array<() => void> = [];
 const seed = new URL("../../examples/seed.yaml", import.meta.url).pathname;
 
 beforeEach(async () => {
-  server = await startApiServer({ bookmarkIntervalMs: 50 });
+  server = kube.server;
   server.put(node("node1", "10.224.0.4"));
   server.put(coreDns(true));
   const dir = tempDirSync("aks-ipvlan-cli-");
@@ -32,8 +37,6 @@ afterEach(async () => {
   vi.restoreAllMocks();
   process.exitCode = undefined;
   delete process.env.KUBECONFIG;
-  stops.splice(0).forEach((stop) => stop());
-  await server.close();
 });
 
 const scratchNamespaces = () =>

@@ -1,28 +1,28 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
+// The CLI's and controller's Kubernetes client (src/kube/client.ts) over the wire against the REAL
+// kube-apiserver (test/realkube), as the admin, in a namespace of this file's own: wire field names,
+// server-side apply with our field manager, dry run, delete, and a wait that a watch ends.
+import { beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
 import { connect, ClusterUnreachableError, type KubeApi } from "../../src/kube/client.ts";
 import { KubeConfig } from "@kubernetes/client-node";
 import { waitFor } from "../../src/kube/wait.ts";
+import { adminApi } from "../realkube/cluster.ts";
 
-let server: ApiServer;
-let api: KubeApi;
-beforeEach(async () => {
-  server = await startApiServer({ bookmarkIntervalMs: 50 });
-  api = connect(server.kubeConfig());
-});
-afterEach(async () => {
-  await server.close();
+const api = adminApi();
+const namespace = `client-${randomBytes(3).toString("hex")}`;
+beforeAll(async () => {
+  await api.create({ apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } });
 });
 
-const configMap = (data: Record<string, string>) => ({
+const configMap = (name: string, data: Record<string, string>) => ({
   apiVersion: "v1",
   kind: "ConfigMap",
-  metadata: { name: "c", namespace: "default" },
+  metadata: { name, namespace },
   data,
 });
-const ref = { apiVersion: "v1", kind: "ConfigMap", name: "c", namespace: "default" };
+const ref = (name: string) => ({ apiVersion: "v1", kind: "ConfigMap", name, namespace });
 
-describe("the Kubernetes client over the wire", () => {
+describe("the Kubernetes client against the real API server", () => {
   it("writes and reads fields whose name in client-node's model differs from the wire's (NetworkPolicy's from)", async () => {
     const spec = {
       podSelector: {},
@@ -34,64 +34,65 @@ describe("the Kubernetes client over the wire", () => {
     const policy = (name: string) => ({
       apiVersion: "networking.k8s.io/v1",
       kind: "NetworkPolicy",
-      metadata: { name, namespace: "default" },
+      metadata: { name, namespace },
       spec,
     });
-    expect((await api.create(policy("created"))).spec).toEqual(spec);
-    await api.apply(policy("applied"));
+    // The API server defaults a port's protocol; everything we wrote comes back under its wire name.
+    const stored = { ...spec, ingress: [{ ...spec.ingress[0], ports: [{ port: "http", protocol: "TCP" }] }] };
+    expect((await api.create(policy("created"))).spec).toEqual(stored);
+    expect((await api.apply(policy("applied"))).spec).toEqual(stored);
+    const policyRef = { apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy", namespace };
     for (const name of ["created", "applied"])
-      expect(server.get("networking.k8s.io/v1", "NetworkPolicy", name, "default")!.spec).toEqual(spec);
-    const ref = {
-      apiVersion: "networking.k8s.io/v1",
-      kind: "NetworkPolicy",
-      name: "created",
-      namespace: "default",
-    };
-    expect((await api.get(ref))!.spec).toEqual(spec);
-    expect((await api.list("networking.k8s.io/v1", "NetworkPolicy")).items.map((item) => item.spec)).toEqual([
-      spec,
-      spec,
+      expect((await api.get({ ...policyRef, name }))!.spec).toEqual(stored);
+    const listed = await api.list("networking.k8s.io/v1", "NetworkPolicy", { namespace });
+    expect(listed.items.map((item) => [item.metadata.name, item.spec])).toEqual([
+      ["applied", stored],
+      ["created", stored],
     ]);
   });
 
   it("applies with our field manager, reads back, lists, deletes, and says undefined/false when absent", async () => {
-    expect(await api.get(ref)).toBeUndefined();
-    const applied = await api.apply(configMap({ a: "1" }), { force: true });
+    expect(await api.get(ref("c"))).toBeUndefined();
+    const applied = await api.apply(configMap("c", { a: "1" }), { force: true });
     expect(applied.data).toEqual({ a: "1" });
-    const read = await api.get(ref);
+    const read = await api.get(ref("c"));
     expect(read?.data).toEqual({ a: "1" });
-    expect(read?.metadata.managedFields?.map((entry) => entry.manager)).toContain("aks-ipvlan");
-    expect(
-      (await api.list("v1", "ConfigMap", { namespace: "default" })).items.map((i) => i.metadata.name),
-    ).toEqual(["c"]);
-    expect(await api.delete(ref)).toBe(true);
-    expect(await api.delete(ref)).toBe(false);
-    expect(server.get("v1", "ConfigMap", "c", "default")).toBeUndefined();
+    expect(read?.metadata.managedFields).toContainEqual(
+      expect.objectContaining({ manager: "aks-ipvlan", operation: "Apply" }),
+    );
+    expect((await api.list("v1", "ConfigMap", { namespace })).items.map((i) => i.metadata.name)).toContain(
+      "c",
+    );
+    expect(await api.delete(ref("c"))).toBe(true);
+    expect(await api.delete(ref("c"))).toBe(false);
+    expect(await api.get(ref("c"))).toBeUndefined();
   });
 
-  it("a dry-run apply stores nothing", async () => {
-    await api.apply(configMap({ a: "1" }), { dryRun: true, force: true });
-    expect(server.get("v1", "ConfigMap", "c", "default")).toBeUndefined();
+  it("a dry-run apply is judged and stores nothing", async () => {
+    const judged = await api.apply(configMap("dry", { a: "1" }), { dryRun: true, force: true });
+    expect(judged.data).toEqual({ a: "1" });
+    expect(await api.get(ref("dry"))).toBeUndefined();
   });
 
   it("waits through a watch for a state another actor writes", async () => {
-    server.put(configMap({ ready: "no" }));
-    const waiting = waitFor(
-      api,
-      {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        namespace: "default",
-        fieldSelector: "metadata.name=c",
-        what: "c",
+    await api.create(configMap("w", { ready: "no" }));
+    let watching = false;
+    const observed: KubeApi = {
+      ...api,
+      watch: (...args) => {
+        watching = true;
+        return api.watch(...args);
       },
+    };
+    const waiting = waitFor(
+      observed,
+      { apiVersion: "v1", kind: "ConfigMap", namespace, fieldSelector: "metadata.name=w", what: "w" },
       (items) => ({ done: items[0]?.data?.["ready" as never] === "yes", progress: "" }),
-      { timeoutMs: 10_000 },
+      { timeoutMs: 20_000 },
     );
-    await expect
-      .poll(() => server.requests.some((r) => r.query.get("watch") === "true"), { timeout: 10_000 })
-      .toBe(true);
-    server.put(configMap({ ready: "yes" }));
+    // The watch starts from the list's resourceVersion: a write after it was asked for reaches it.
+    await expect.poll(() => watching).toBe(true);
+    await api.mergePatch(ref("w"), { data: { ready: "yes" } });
     const [done] = await waiting;
     expect(done?.data).toEqual({ ready: "yes" });
   });
@@ -104,6 +105,6 @@ describe("the Kubernetes client over the wire", () => {
       contexts: [{ name: "x", cluster: "x", user: "x" }],
       currentContext: "x",
     });
-    await expect(connect(config).get(ref)).rejects.toBeInstanceOf(ClusterUnreachableError);
+    await expect(connect(config).get(ref("c"))).rejects.toBeInstanceOf(ClusterUnreachableError);
   });
 });

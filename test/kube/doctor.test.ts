@@ -1,7 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+// doctor's facts and findings against the in-test API server (test/apiserver): the agents' status
+// comes through exec into their pods, which needs a kubelet the real control plane here does not have.
+import { beforeEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
-import { connect, type KubeApi } from "../../src/kube/client.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
+import type { KubeApi } from "../../src/kube/client.ts";
 import type { PodExec, PodTarget } from "../../src/kube/exec.ts";
 import { gatherFacts } from "../../src/doctor/gather.ts";
 import { diagnose, hasErrors, type DoctorFinding } from "../../src/doctor/diagnose.ts";
@@ -23,14 +26,11 @@ controller:
 const planned = plan(spec);
 const blockOf = (name: string) => planned.nodes.find((n) => n.name === name)!.blocks[0]!.cidr;
 
+const kube = useInTestApiServer({});
 let server: ApiServer;
 let api: KubeApi;
 beforeEach(async () => {
-  server = await startApiServer();
-  api = connect(server.kubeConfig());
-});
-afterEach(async () => {
-  await server.close();
+  ({ server, api } = kube);
 });
 
 function healthyStatus(name: string): AgentStatus {

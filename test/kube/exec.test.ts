@@ -1,13 +1,17 @@
+// Exec into a pod over the API server's WebSocket protocol, against the in-test API server's exec
+// endpoint (test/apiserver/exec.ts): the real API server hands exec to a kubelet, and there is none yet.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
 import { serveExec, type ExecRequest } from "../apiserver/exec.ts";
 import { apiPodExec, ExecTimeoutError } from "../../src/kube/exec.ts";
 
+const kube = useInTestApiServer({});
 let server: ApiServer;
 let dropExecs: () => void = () => undefined;
 const requests: ExecRequest[] = [];
 beforeEach(async () => {
-  server = await startApiServer();
+  server = kube.server;
   requests.length = 0;
   dropExecs = serveExec(server, (request) => {
     requests.push(request);
@@ -17,9 +21,8 @@ beforeEach(async () => {
     return { code: 0, stdout: `${args.join(" ")}\n`, stderr: "note\n" };
   });
 });
-afterEach(async () => {
+afterEach(() => {
   dropExecs();
-  await server.close();
 });
 
 const target = { namespace: "ns", name: "pod-a", container: "client" };

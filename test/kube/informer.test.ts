@@ -1,5 +1,7 @@
-// The node informer against the in-test API server: watch with bookmarks, and a relist after
-// 410 Expired that reports what changed while it was not watching, deletions included.
+// The node informer against the in-test API server (test/apiserver): watch with bookmarks, and a relist
+// after 410 Expired that reports what changed while it was not watching, deletions included. Both need
+// what the real API server does on its own clock (bookmarks about once a minute, compaction every 5
+// minutes); the real server's list and watch are met in rest-client.test.ts and agent-rbac.test.ts.
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ApiServer } from "../apiserver/server.ts";
 import { connect, type KubeApi } from "../../src/kube/client.ts";

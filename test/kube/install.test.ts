@@ -1,8 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+// install against the in-test API server (test/apiserver). It stays there: install owns the fixed
+// product namespace, which the real-server tests running beside it use too, and it waits on the
+// DaemonSet and Deployment controllers, which the real control plane here (test/realkube) does not run;
+// the tests play them (actors.ts). The rendered RBAC meets the real server in agent-rbac.test.ts and
+// test/controller/rbac.test.ts.
+import { beforeEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { KubernetesObjectApi } from "@kubernetes/client-node";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
-import { connect, type KubeApi, type KubeObject } from "../../src/kube/client.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
+import type { KubeApi, KubeObject } from "../../src/kube/client.ts";
 import { install } from "../../src/kube/install.ts";
 import { ApplyConflictError } from "../../src/kube/apply.ts";
 import { WaitTimeoutError } from "../../src/kube/wait.ts";
@@ -15,18 +21,14 @@ import { coreDns, daemonSetsBecomeReady, deploymentsRollOut, node, recordedProgr
 const seed = readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8");
 const objects = renderManifests(parseSpec(seed)) as KubeObject[];
 
+const kube = useInTestApiServer();
+const stops = kube.stops;
 let server: ApiServer;
 let api: KubeApi;
-const stops: Array<() => void> = [];
 beforeEach(async () => {
-  server = await startApiServer({ bookmarkIntervalMs: 50 });
-  api = connect(server.kubeConfig());
+  ({ server, api } = kube);
   server.put(node("node1", "10.224.0.4"));
   server.put(node("node2", "10.224.0.5"));
-});
-afterEach(async () => {
-  stops.splice(0).forEach((stop) => stop());
-  await server.close();
 });
 
 const options = (progress: string[] = []) => ({

@@ -1,7 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+// uninstall against the in-test API server (test/apiserver): it runs a cleanup pod on every node
+// (a kubelet, played here by actors.ts) and deletes the product namespace, which without the real
+// control plane's namespace controller would stay Terminating on the shared real server.
+import { beforeEach, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
-import { connect, type KubeApi, type KubeObject } from "../../src/kube/client.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
+import type { KubeApi, KubeObject } from "../../src/kube/client.ts";
 import { install } from "../../src/kube/install.ts";
 import { uninstall } from "../../src/kube/uninstall.ts";
 import { parseSpec } from "../../src/spec/load.ts";
@@ -13,23 +17,19 @@ import { coreDns, daemonSetsBecomeReady, node, podsReach, recordedProgress } fro
 const seed = readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8");
 const objects = renderManifests(parseSpec(seed)) as KubeObject[];
 
+const kube = useInTestApiServer();
+const stops = kube.stops;
 let server: ApiServer;
 let api: KubeApi;
-const stops: Array<() => void> = [];
 const options = { timeoutMs: 10_000, progress: recordedProgress([]) };
 
 beforeEach(async () => {
-  server = await startApiServer({ bookmarkIntervalMs: 50 });
-  api = connect(server.kubeConfig());
+  ({ server, api } = kube);
   server.put(node("node1", "10.224.0.4"));
   server.put(node("node2", "10.224.0.5"));
   server.put(coreDns(true));
   stops.push(daemonSetsBecomeReady(server, 2));
   await install(api, objects, { dryRun: false, ...options });
-});
-afterEach(async () => {
-  stops.splice(0).forEach((stop) => stop());
-  await server.close();
 });
 
 type PodSpec = {

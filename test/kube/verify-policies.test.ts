@@ -5,10 +5,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
 import { serveExec } from "../apiserver/exec.ts";
 import type { JsonObject } from "../apiserver/patch.ts";
-import { connect, type KubeApi } from "../../src/kube/client.ts";
+import type { KubeApi } from "../../src/kube/client.ts";
 import type { KubeObject } from "../../src/kube/api.ts";
 import type { ExecResult, PodExec, PodTarget } from "../../src/kube/exec.ts";
 import { withScratchNamespace } from "../../src/kube/scratch-namespace.ts";
@@ -23,20 +24,18 @@ import { clusterForVerify } from "./actors.ts";
 import { clusterAnswers } from "./fake-exec.ts";
 import { tempDirSync } from "../fakes/temp-dir.ts";
 
+const kube = useInTestApiServer();
+const stops = kube.stops;
 let server: ApiServer;
 let api: KubeApi;
-const stops: Array<() => void> = [];
 
 beforeEach(async () => {
-  server = await startApiServer({ bookmarkIntervalMs: 50 });
-  api = connect(server.kubeConfig());
+  ({ server, api } = kube);
   stops.push(...clusterForVerify(server));
 });
 afterEach(async () => {
   vi.restoreAllMocks();
   process.exitCode = undefined;
-  stops.splice(0).forEach((stop) => stop());
-  await server.close();
 });
 
 const objects = (apiVersion: string, kind: string) =>

@@ -1,7 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+// verify through the Kubernetes driver against the in-test API server (test/apiserver): the checks
+// exec into their test pods, which needs a kubelet the real control plane here does not have.
+import { beforeEach, describe, expect, it } from "vitest";
 import { EventEmitter } from "node:events";
-import { startApiServer, type ApiServer } from "../apiserver/server.ts";
-import { connect, type KubeApi } from "../../src/kube/client.ts";
+import type { ApiServer } from "../apiserver/server.ts";
+import { useInTestApiServer } from "./in-test-server.ts";
+import type { KubeApi } from "../../src/kube/client.ts";
 import { withScratchNamespace, type Signals } from "../../src/kube/scratch-namespace.ts";
 import { kubeDriver } from "../../src/verify/kube-driver.ts";
 import { runSuite } from "../../src/verify/suite.ts";
@@ -10,18 +13,14 @@ import { junitXml } from "../../src/verify/junit.ts";
 import { clusterForVerify, podsReach } from "./actors.ts";
 import { fakeExec } from "./fake-exec.ts";
 
+const kube = useInTestApiServer();
+const stops = kube.stops;
 let server: ApiServer;
 let api: KubeApi;
-const stops: Array<() => void> = [];
 
 beforeEach(async () => {
-  server = await startApiServer({ bookmarkIntervalMs: 50 });
-  api = connect(server.kubeConfig());
+  ({ server, api } = kube);
   stops.push(...clusterForVerify(server));
-});
-afterEach(async () => {
-  stops.splice(0).forEach((stop) => stop());
-  await server.close();
 });
 
 function driverIn(namespace: string, exec: PodExec) {
