@@ -3,7 +3,7 @@
 // controller's, when the job gives them). `seed`: the seed's configuration exactly as written: a
 // hand-made conflist per node (route 0.0.0.0/0, host-local subnet = the node's block), one MASQUERADE
 // rule, ip_forward=1, no VNet routes, no host device, no portmap, no metadata protection.
-import { join, resolve } from "node:path";
+import { extname, join, resolve } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { NodePlan, Plan } from "../../ipam/planner.ts";
 import type { RouteEntry } from "../../routes/routes.ts";
@@ -14,7 +14,8 @@ import { iptablesRestore, sysctls } from "./netns.ts";
 import type { EmulatedNode } from "./topology.ts";
 
 export const CNI_BIN_DIR = "/usr/lib/cni";
-const REPO = resolve(import.meta.dirname, "../../..");
+/** The CLI beside this module: src/cli/main.ts in a clone, dist/cli/main.js in the installed package. */
+const CLI = resolve(import.meta.dirname, `../../cli/main${extname(import.meta.filename)}`);
 
 export interface NodeDirs {
   confDir: string;
@@ -53,7 +54,7 @@ async function runAgentOnce(specFile: string, node: EmulatedNode, dirs: NodeDirs
   // prettier-ignore
   await run("ip", [
     "netns", "exec", node.ns,
-    process.execPath, join(REPO, "src/cli/main.ts"), "agent", "--once",
+    process.execPath, CLI, "agent", "--once",
     "--config", specFile, "--node", node.name,
     "--cni-conf-dir", dirs.confDir, "--cni-bin-dir", CNI_BIN_DIR, "--ipam-data-dir", dirs.ipamDataDir,
   ], { env: { ...process.env, AKS_IPVLAN_IPTABLES: "legacy" } });
