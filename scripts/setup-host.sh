@@ -42,6 +42,8 @@ install_missing() {
 
 install_missing user-mode-linux containernetworking-plugins iptables kmod iproute2 busybox dnsmasq-base \
   iperf3 socat tcpdump procps openssl util-linux gcc libc6-dev
+# The agent image's registry-free build (scripts/image/build.ts, run by the tests): its Debian base.
+if [ -f "$repo/scripts/image/build.ts" ]; then install_missing debootstrap; fi
 # The uml runner bind-mounts the UML kernel's modules here; the directory must exist on the shared root.
 if [ ! -d /lib/modules ]; then mkdir -p /lib/modules; fi
 # UML on hosts with a larger XSAVE area (AVX-512, AMX) needs the ptrace fix
