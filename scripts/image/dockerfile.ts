@@ -29,13 +29,14 @@ const ExecForm = z.array(z.string()).min(1);
 const BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** The OCI image config's `config` object (runtime defaults) the final stage describes. */
-export interface RuntimeConfig {
-  Entrypoint: string[];
-  Cmd: string[];
-  User: string;
-  WorkingDir: string;
-  Env: string[];
-}
+export const RuntimeConfigSchema = z.strictObject({
+  Entrypoint: z.array(z.string()),
+  Cmd: z.array(z.string()),
+  User: z.string(),
+  WorkingDir: z.string(),
+  Env: z.array(z.string()),
+});
+export type RuntimeConfig = z.infer<typeof RuntimeConfigSchema>;
 
 export function runtimeConfig(dockerfile: string): RuntimeConfig {
   const stage = finalStage(dockerfile);

@@ -2,19 +2,14 @@
 // that program so the host-side test imports them without running the guest's main.
 import { z } from "zod";
 import { CheckResultSchema } from "../../src/testbed/job.ts";
+import { RuntimeConfigSchema } from "../../scripts/image/dockerfile.ts";
 
 export const ImageJobSchema = z.strictObject({
   specFile: z.string(),
   /** The image's root file system (unpacked layer) on the host, seen at the same path by the guest. */
   rootfs: z.string(),
   /** The OCI config's runtime defaults, as the image carries them. */
-  config: z.strictObject({
-    Entrypoint: z.array(z.string()),
-    Cmd: z.array(z.string()),
-    User: z.string(),
-    WorkingDir: z.string(),
-    Env: z.array(z.string()),
-  }),
+  config: RuntimeConfigSchema,
 });
 export type ImageJob = z.infer<typeof ImageJobSchema>;
 

@@ -19,6 +19,7 @@ import { runInGuest } from "../../src/testbed/run.ts";
 import { agentImage, type AgentImage } from "./image.ts";
 import { ImageResultSchema, type ImageJob } from "./image-result.ts";
 import { ROOT } from "./packed.ts";
+import { RuntimeConfigSchema } from "../../scripts/image/dockerfile.ts";
 
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 const GUEST_TIMEOUT_MS = 30 * 60_000;
@@ -32,13 +33,7 @@ const ManifestSchema = z.looseObject({ config: Descriptor, layers: z.array(Descr
 const ConfigSchema = z.looseObject({
   architecture: z.literal("amd64"),
   os: z.literal("linux"),
-  config: z.strictObject({
-    Entrypoint: z.array(z.string()),
-    Cmd: z.array(z.string()),
-    User: z.string(),
-    WorkingDir: z.string(),
-    Env: z.array(z.string()),
-  }),
+  config: RuntimeConfigSchema,
   rootfs: z.strictObject({ type: z.literal("layers"), diff_ids: z.array(z.string()).length(1) }),
 });
 
@@ -136,8 +131,10 @@ describe("the agent image built without a registry", () => {
         timeoutMs: GUEST_TIMEOUT_MS,
       });
       expect(result.error).toBeUndefined();
-      expect(result.agents.map((a) => a.node)).toEqual(spec.nodes.map((n) => n.name));
-      for (const run of result.agents) {
+      // The testbed sets its nodes up at once: in any order.
+      const agents = result.agents.toSorted((a, b) => a.node.localeCompare(b.node));
+      expect(agents.map((a) => a.node)).toEqual(spec.nodes.map((n) => n.name).sort());
+      for (const run of agents) {
         console.log(`${runner}: ${run.node}'s agent from the image ready in ${run.startToReadyMs} ms`);
         // The control: nothing in the node's conf dir but what the image's agent wrote.
         expect(run.confBefore).toEqual([]);

@@ -4,7 +4,7 @@
 // it and a change to any of them makes a new one. Shared by the installed-package and the image tests.
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, readdir, rename, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { run } from "../../src/sys/exec.ts";
@@ -50,7 +50,11 @@ async function inputHash(files: readonly string[], dirs: readonly string[]): Pro
 
 /** Makes `dir` with `make` into a temporary sibling and renames it into place: a half-made one never counts. */
 export async function cached(dir: string, make: (into: string) => Promise<void>): Promise<boolean> {
-  if (existsSync(dir)) return true;
+  if (existsSync(dir)) {
+    const now = new Date();
+    await utimes(dir, now, now); // used: the newest for pruneOlder
+    return true;
+  }
   await mkdir(dirname(dir), { recursive: true });
   const temporary = await mkdtemp(`${dir}.tmp-`);
   try {
@@ -62,7 +66,20 @@ export async function cached(dir: string, make: (into: string) => Promise<void>)
   } finally {
     await rm(temporary, { recursive: true, force: true });
   }
+  await pruneOlder(dirname(dir));
   return false;
+}
+
+/** Each build takes hundreds of MB: the cache keeps the newest few (other checkouts' among them). */
+const KEEP = 3;
+
+async function pruneOlder(parent: string): Promise<void> {
+  const names = (await readdir(parent)).filter((name) => /^[0-9a-f]{16}$/.test(name));
+  const dated = await Promise.all(
+    names.map(async (name) => ({ name, mtimeMs: (await stat(join(parent, name))).mtimeMs })),
+  );
+  dated.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  for (const { name } of dated.slice(KEEP)) await rm(join(parent, name), { recursive: true, force: true });
 }
 
 export interface PackedPackage {
