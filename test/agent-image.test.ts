@@ -57,11 +57,13 @@ describe("the agent image, its DaemonSet and the agent agree", () => {
     expect(ENTRYPOINT[1]).toBe(built);
     expect(value("COPY")).toContain(`--from=build /app/dist ./dist`);
     expect(dockerfile).toMatch(/RUN npm run build/);
+    expect(dockerfile).toContain("COPY scripts/build.ts ./scripts/build.ts");
     for (const needed of [
       "package.json",
       "package-lock.json",
       "tsconfig.json",
       "tsconfig.build.json",
+      "scripts/build.ts",
       "src/",
     ]) {
       expect(dockerignore.split("\n")).toContain(`!${needed}`);
