@@ -48,7 +48,14 @@ async function inputHash(files: readonly string[], dirs: readonly string[]): Pro
   return hash.digest("hex").slice(0, 16);
 }
 
-/** Makes `dir` with `make` into a temporary sibling and renames it into place: a half-made one never counts. */
+/** A build older than this holding the lock is taken for dead (a killed run). */
+const STALE_LOCK_MS = 60 * 60_000;
+
+/**
+ * Makes `dir` with `make` into a temporary sibling and renames it into place: a half-made one never
+ * counts. One maker at a time (test files run in parallel, and `npm pack` rebuilds the clone's dist/):
+ * the others wait for its result. True when `dir` was there already.
+ */
 export async function cached(dir: string, make: (into: string) => Promise<void>): Promise<boolean> {
   if (existsSync(dir)) {
     const now = new Date();
@@ -56,18 +63,44 @@ export async function cached(dir: string, make: (into: string) => Promise<void>)
     return true;
   }
   await mkdir(dirname(dir), { recursive: true });
+  const lock = `${dir}.lock`;
+  const locked = await mkdir(lock).then(
+    () => true,
+    (error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+      return false;
+    },
+  );
+  if (!locked) {
+    await untilUnlocked(lock);
+    return cached(dir, make);
+  }
   const temporary = await mkdtemp(`${dir}.tmp-`);
   try {
     await make(temporary);
-    // Another run (a second test file, a parallel `npm test`) may have made it meanwhile: theirs counts.
-    await rename(temporary, dir).catch((error: NodeJS.ErrnoException) => {
-      if (!existsSync(dir)) throw error;
-    });
+    await rename(temporary, dir);
   } finally {
     await rm(temporary, { recursive: true, force: true });
+    await rm(lock, { recursive: true, force: true });
   }
   await pruneOlder(dirname(dir));
   return false;
+}
+
+/** Resolves when the lock is gone (its maker finished or failed), or stale (then removes it). */
+async function untilUnlocked(lock: string): Promise<void> {
+  for (;;) {
+    const held = await stat(lock).then(
+      (info) => info.mtimeMs,
+      () => undefined,
+    );
+    if (held === undefined) return;
+    if (Date.now() - held > STALE_LOCK_MS) {
+      await rm(lock, { recursive: true, force: true });
+      return;
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
+  }
 }
 
 /** Each build takes hundreds of MB: the cache keeps the newest few (other checkouts' among them). */
