@@ -20,6 +20,9 @@ case "$runner" in
 esac
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+# A file of the program's: under src/ in a clone, under dist/ in the installed package (npm run build
+# copies every such file there).
+program_file() { if [ -f "$repo/src/$1" ]; then echo "$repo/src/$1"; else echo "$repo/dist/$1"; fi; }
 
 install_missing() {
   local missing=() package
@@ -39,11 +42,13 @@ install_missing() {
 
 install_missing user-mode-linux containernetworking-plugins iptables kmod iproute2 busybox dnsmasq-base \
   iperf3 socat tcpdump procps openssl util-linux gcc libc6-dev
+# The agent image's registry-free build (scripts/image/build.ts, run by the tests): its Debian base.
+if [ -f "$repo/scripts/image/build.ts" ]; then install_missing debootstrap; fi
 # The uml runner bind-mounts the UML kernel's modules here; the directory must exist on the shared root.
 if [ ! -d /lib/modules ]; then mkdir -p /lib/modules; fi
 # UML on hosts with a larger XSAVE area (AVX-512, AMX) needs the ptrace fix
 # (src/testbed/runners/xsave-fix.c), preloaded into linux.uml only. Rebuilt when the source is newer.
-fix_src="$repo/src/testbed/runners/xsave-fix.c"
+fix_src="$(program_file testbed/runners/xsave-fix.c)"
 fix_lib="$repo/.testbed/lib/uml-xsave-fix.so"
 if [ ! -f "$fix_lib" ] || [ "$fix_src" -nt "$fix_lib" ]; then
   mkdir -p "$repo/.testbed/lib"
@@ -68,7 +73,7 @@ if ! compgen -G "$kernel_dir/boot/vmlinuz-*" >/dev/null; then
   depmod -b "$kernel_dir.tmp" "$release"
   mv "$kernel_dir.tmp" "$kernel_dir"
 fi
-init_src="$repo/src/testbed/runners/qemu-init.sh"
+init_src="$(program_file testbed/runners/qemu-init.sh)"
 initramfs="$qemu_dir/initramfs.cpio"
 if [ ! -f "$initramfs" ] || [ "$init_src" -nt "$initramfs" ]; then
   release="$(ls "$kernel_dir/lib/modules")"

@@ -1,5 +1,7 @@
-// The image cannot be built here, so this checks that the Dockerfile, the rendered DaemonSet and the
-// agent's own defaults agree: entry point, arguments, user, paths, mounts and the probed port.
+// The Dockerfile (for users with a container engine), the rendered DaemonSet and the agent's own
+// defaults agree: entry point, arguments, user, paths, mounts and the probed port. The image built here
+// without a registry (scripts/image/build.ts, whose config is this Dockerfile's final stage) is built
+// and run by test/package/image.test.ts.
 import { describe, expect, it } from "vitest";
 import { existsSync, readFileSync } from "node:fs";
 import { Command } from "commander";
@@ -22,6 +24,7 @@ import { IPAM_DATA_DIR, REQUIRED_PLUGINS } from "../src/cni/conflist.ts";
 import { DEFAULT_PATHS } from "../src/agent/desired.ts";
 import { parseListen } from "../src/net/listen.ts";
 import { register } from "../src/cli/commands/agent.ts";
+import { finalStage } from "../scripts/image/dockerfile.ts";
 
 const root = new URL("../", import.meta.url);
 const dockerfile = readFileSync(new URL("Dockerfile", root), "utf8");
@@ -34,19 +37,6 @@ const podSpec = agentDaemonSet(spec).spec!.template.spec!;
 const agent = podSpec.containers.find((c) => c.name === "agent")!;
 const init = podSpec.initContainers!.find((c) => c.name === "install-cni")!;
 
-/** Instructions of the final stage (after the last FROM), continuation lines joined. */
-function finalStage(text: string): { instruction: string; value: string }[] {
-  const lines = text.replace(/\\\n/g, " ").split("\n");
-  const stages: string[][] = [];
-  for (const line of lines) {
-    if (/^FROM /i.test(line)) stages.push([]);
-    stages.at(-1)?.push(line);
-  }
-  return stages.at(-1)!.flatMap((line) => {
-    const match = /^([A-Z]+)\s+(.*)$/.exec(line.trim());
-    return match ? [{ instruction: match[1]!, value: match[2]! }] : [];
-  });
-}
 const stage = finalStage(dockerfile);
 const value = (instruction: string) => stage.filter((i) => i.instruction === instruction).map((i) => i.value);
 
@@ -67,11 +57,13 @@ describe("the agent image, its DaemonSet and the agent agree", () => {
     expect(ENTRYPOINT[1]).toBe(built);
     expect(value("COPY")).toContain(`--from=build /app/dist ./dist`);
     expect(dockerfile).toMatch(/RUN npm run build/);
+    expect(dockerfile).toContain("COPY scripts/build.ts ./scripts/build.ts");
     for (const needed of [
       "package.json",
       "package-lock.json",
       "tsconfig.json",
       "tsconfig.build.json",
+      "scripts/build.ts",
       "src/",
     ]) {
       expect(dockerignore.split("\n")).toContain(`!${needed}`);

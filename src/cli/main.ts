@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<{ register: Register }>> = {
   verify: () => import("./commands/verify.ts"),
   doctor: () => import("./commands/doctor.ts"),
   demo: () => import("./commands/demo.ts"),
+  "setup-host": () => import("./commands/setup-host.ts"),
 };
 
 /** The named command's module alone; every module for help, `help CMD` and unknown commands. */

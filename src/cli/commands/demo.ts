@@ -5,14 +5,15 @@
 // --policies`'s cases enforced by the agent's enforcer on every node, one summary row per case group.
 // Exits 0 only if every check passes and no policy cell disagrees with the reference evaluator.
 import type { Command } from "commander";
-import { resolve } from "node:path";
+import { extname, resolve } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
 import { RunnerChoice } from "../../testbed/runners/runner.ts";
 import { wrongCellLines, type PolicyCaseResult } from "../../verify/policy-suite.ts";
 import { formatTable } from "../output.ts";
 
 const DEFAULT_CONFIG = resolve(import.meta.dirname, "../../../examples/seed.yaml");
-const GUEST_ENTRY = resolve(import.meta.dirname, "../../testbed/guest/main.ts");
+// main.ts beside the sources (a clone), main.js in dist/ (the installed package).
+const GUEST_ENTRY = resolve(import.meta.dirname, `../../testbed/guest/main${extname(import.meta.filename)}`);
 const TIMEOUT_MS = 15 * 60_000;
 
 interface Flags {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # PID 1 of the testbed's guest, whichever runner started it (src/testbed/runners): a User-Mode Linux or
-# QEMU kernel, or private namespaces on the host's kernel (native). The runner passes REPO, ENTRY, JOB,
+# QEMU kernel, or private namespaces on the host's kernel (native). The runner passes REPO, NODE, ENTRY, JOB,
 # TESTBED_RUNNER and TESTBED_MODULES (the module tree to mount on /lib/modules; empty: the kernel's
 # own) as environment. Mounts what the guest needs on tmpfs (nothing is written to the host's /run or
 # /tmp), loads the modules of the datapath, runs the Node entry with the job, and powers off (native:
@@ -32,7 +32,7 @@ done
 ip link set lo up
 # The host times the boot up to this line and reads the runner and kernel from it.
 echo "testbed: kernel up: $TESTBED_RUNNER $(uname -r)"
-node "$ENTRY" "$JOB"
+"$NODE" "$ENTRY" "$JOB"
 code=$?
 echo "testbed: guest finished with exit code $code"
 if [ "$TESTBED_RUNNER" = native ]; then exit "$code"; fi

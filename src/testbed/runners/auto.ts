@@ -2,7 +2,13 @@
 // none can, one error lists what was tried, why each refused, and the fix.
 import { nativeRunner } from "./native.ts";
 import { qemuRunner } from "./qemu.ts";
-import { RUNNER_NAMES, type KernelRunner, type RunnerChoice, type RunnerName } from "./runner.ts";
+import {
+  RUNNER_NAMES,
+  setupCommand,
+  type KernelRunner,
+  type RunnerChoice,
+  type RunnerName,
+} from "./runner.ts";
 import { umlRunner } from "./uml.ts";
 
 export const RUNNERS: Record<RunnerName, KernelRunner> = {
@@ -24,7 +30,7 @@ export class NoRunnerError extends Error {
       [
         `no kernel runner can boot the emulated AKS here; tried ${refusals.map((r) => r.runner).join(", ")}:`,
         ...refusals.map((refusal) => `  ${refusal.runner}: ${refusal.reason}`),
-        `fix: follow one of the lines above${refusals.length < RUNNER_NAMES.length ? ", or let auto choose (--runner auto, AKS_IPVLAN_RUNNER=auto)" : ""}; "bash scripts/setup-host.sh" as root prepares uml, and "bash scripts/setup-host.sh --runner qemu" also qemu`,
+        `fix: follow one of the lines above${refusals.length < RUNNER_NAMES.length ? ", or let auto choose (--runner auto, AKS_IPVLAN_RUNNER=auto)" : ""}; "${setupCommand()}" as root prepares uml, and "${setupCommand("qemu")}" also qemu`,
       ].join("\n"),
     );
     this.name = "NoRunnerError";

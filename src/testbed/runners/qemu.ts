@@ -12,6 +12,7 @@ import {
   bootProcess,
   initEnvironment,
   kernelArguments,
+  setupCommand,
   unreadable,
   type BootRequest,
   type KernelRunner,
@@ -21,7 +22,7 @@ const QEMU = "/usr/bin/qemu-system-x86_64";
 const QEMU_DIR = join(REPO, ".testbed/qemu");
 const KERNEL_DIR = join(QEMU_DIR, "kernel");
 const INITRAMFS = join(QEMU_DIR, "initramfs.cpio");
-const SETUP = 'run "bash scripts/setup-host.sh --runner qemu" as root';
+const SETUP = `run "${setupCommand("qemu")}" as root`;
 
 export const qemuRunner: KernelRunner = {
   name: "qemu",

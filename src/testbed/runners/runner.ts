@@ -59,6 +59,9 @@ export function initEnvironment(
   return {
     ...request.env,
     REPO,
+    // The Node that runs this host side runs the guest too (the package's engine, not whatever
+    // `node` the guest's PATH finds first).
+    NODE: process.execPath,
     ENTRY: request.entry,
     JOB: request.job,
     TESTBED_INIT: INIT,
@@ -115,4 +118,15 @@ export async function unreadable(paths: readonly string[]): Promise<string[]> {
 /** Host programs and files every runner's guest uses (the guest's root file system is the host's). */
 export const GUEST_TOOLS = ["/usr/lib/cni/ipvlan", "/usr/sbin/iptables-legacy"];
 
-export const SETUP_FIX = 'run "bash scripts/setup-host.sh" as root';
+/**
+ * The command that prepares this host, as the user can type it where they are: a clone runs its
+ * TypeScript sources and has the script; the installed package runs dist/ and has the CLI command.
+ */
+export function setupCommand(runner?: "qemu"): string {
+  const flag = runner ? ` --runner ${runner}` : "";
+  return import.meta.filename.endsWith(".ts")
+    ? `bash scripts/setup-host.sh${flag}`
+    : `aks-ipvlan setup-host${flag}`;
+}
+
+export const SETUP_FIX = `run "${setupCommand()}" as root`;
