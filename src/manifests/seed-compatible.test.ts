@@ -69,8 +69,9 @@ describe("renderSeedCompatible", () => {
       "ip link set ipvl-host up",
       "ip route replace 10.224.0.16/28 dev ipvl-host src 10.224.0.4",
       "iptables-restore --noflush < /config/rules.iptables",
-      'iptables -t nat -C POSTROUTING -m comment --comment "aks-ipvlan: pod masquerade and hairpin" -j AKS-IPVLAN-POSTROUTING 2>/dev/null || iptables -t nat -A POSTROUTING -m comment --comment "aks-ipvlan: pod masquerade and hairpin" -j AKS-IPVLAN-POSTROUTING',
+      // The guard's jump before the masquerade's (the order of iptables/sync.ts).
       'iptables -t filter -C OUTPUT -m comment --comment "aks-ipvlan: pod metadata protection" -j AKS-IPVLAN-OUTPUT 2>/dev/null || iptables -t filter -I OUTPUT 1 -m comment --comment "aks-ipvlan: pod metadata protection" -j AKS-IPVLAN-OUTPUT',
+      'iptables -t nat -C POSTROUTING -m comment --comment "aks-ipvlan: pod masquerade and hairpin" -j AKS-IPVLAN-POSTROUTING 2>/dev/null || iptables -t nat -A POSTROUTING -m comment --comment "aks-ipvlan: pod masquerade and hairpin" -j AKS-IPVLAN-POSTROUTING',
       "exec sleep 2147483647",
     ]);
   });

@@ -23,6 +23,7 @@ describe("the node agent in the testbed", () => {
     ) as ClusterSpecInput;
     // During the suite no address may be collected; the guest shortens the grace period later.
     const spec: ClusterSpecInput = { ...seed, agent: { leakGraceSeconds: 3600 } };
+    const lines = timedLines("agent-e2e: ");
     const run = await runInGuest({
       entry: resolve(import.meta.dirname, "agent-guest.ts"),
       spec,
@@ -30,8 +31,8 @@ describe("the node agent in the testbed", () => {
       job: { resyncSeconds: RESYNC_SECONDS, leakGraceSeconds: LEAK_GRACE_SECONDS, restarts: 3 },
       schema: AgentE2eResultSchema,
       timeoutMs: 1_500_000,
-      onLine: timedLines("agent-e2e: "),
-    });
+      onLine: lines.onLine,
+    }).finally(lines.print);
     result = run.result;
     console.log(
       JSON.stringify(

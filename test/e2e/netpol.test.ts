@@ -25,6 +25,7 @@ describe("NetworkPolicy in the testbed", () => {
       const spec = parse(
         await readFile(resolve(import.meta.dirname, "../../examples/seed.yaml"), "utf8"),
       ) as ClusterSpecInput;
+      const lines = timedLines("netpol: ");
       const { result, bootMs } = await runInGuest<Omit<NetpolJob, "specFile">, NetpolE2eResult>({
         entry: resolve(import.meta.dirname, "netpol-guest.ts"),
         schema: NetpolE2eResultSchema,
@@ -34,9 +35,9 @@ describe("NetworkPolicy in the testbed", () => {
           probeTimeoutMs: 5000,
           cases: KERNEL_CASES,
         },
-        onLine: timedLines("netpol: "),
+        onLine: lines.onLine,
         timeoutMs: 1_400_000,
-      });
+      }).finally(lines.print);
       console.log(
         JSON.stringify(
           {

@@ -15,24 +15,32 @@ export async function runTestbedSpec(
   spec: ClusterSpecInput,
   job: Omit<SuiteJob, "specFile">,
 ): Promise<SuiteResult> {
+  const lines = timedLines("testbed: ");
   const { result } = await runInGuest({
     entry: GUEST_ENTRY,
     spec,
     job,
     schema: SuiteResultSchema,
     timeoutMs: BOOT_TIMEOUT_MS,
-    onLine: timedLines("testbed: "),
-  });
+    onLine: lines.onLine,
+  }).finally(lines.print);
   if (result.error) throw new Error(`the guest failed: ${result.error}`);
   return result;
 }
 
-/** Prints the guest's own lines (those starting with `prefix`) with the seconds since the boot began. */
-export function timedLines(prefix: string): (line: string) => void {
+/**
+ * The guest's own lines (those starting with `prefix`), each with the seconds since the boot began,
+ * printed in one piece by `print` (vitest heads every console.log of a test with its name).
+ */
+export function timedLines(prefix: string): { onLine: (line: string) => void; print: () => void } {
   const started = performance.now();
-  return (line) => {
-    if (line.startsWith(prefix))
-      console.log(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
+  const lines: string[] = [];
+  return {
+    onLine: (line) => {
+      if (line.startsWith(prefix))
+        lines.push(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${line}`);
+    },
+    print: () => console.log(lines.join("\n")),
   };
 }
 

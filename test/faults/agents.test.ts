@@ -36,6 +36,7 @@ describe("the agent under faults, on a real kernel", () => {
       const spec = parse(
         readFileSync(resolve(import.meta.dirname, "../../examples/seed.yaml"), "utf8"),
       ) as ClusterSpecInput;
+      const lines = timedLines("faults: ");
       const run = await runInGuest({
         entry: resolve(import.meta.dirname, "agents-guest.ts"),
         spec,
@@ -45,9 +46,9 @@ describe("the agent under faults, on a real kernel", () => {
         >,
         schema: FaultsResultSchema,
         programs: [resolve(import.meta.dirname, "../..", WORKER_SOURCE)],
-        onLine: timedLines("faults: "),
+        onLine: lines.onLine,
         timeoutMs: 3_500_000,
-      });
+      }).finally(lines.print);
       const result = run.result;
       expect(result.error).toBeUndefined();
 

@@ -100,7 +100,7 @@ describe("the installed package", () => {
       expect(setup.code).toBe(0);
       // No policies: their cases are e2e tests of their own; the checks prove the installed guest.
       const demo = aksIpvlan(["demo", "--no-policies"], DEMO_TIMEOUT_MS);
-      console.log(demo.stdout.split("\n").slice(-4).join("\n"));
+      console.log(demo.stdout.split("\n").slice(-4).join("\n"), demo.stderr.split("\n").slice(-6).join("\n"));
       expect(demo.stdout).toContain("every check passed");
       expect(demo.stdout).not.toMatch(/\bFAIL\b/);
       expect(demo.code).toBe(0);
