@@ -70,7 +70,7 @@ export function expectNetpolResult(result: NetpolE2eResult, titles: readonly str
   // The enforcer reads the kernel back: nothing to repair at rest, and a pod's flushed rules (its
   // denial gone, the negative control) put back by one verifying sync, those two pods' alone.
   expect(result.drift).toMatchObject({
-    steadyRepairs: 0,
+    steadyRepairs: [],
     reachableWhileFlushed: true,
     deniedAfterRepair: true,
   });

@@ -11,14 +11,21 @@ export PATH="$REPO/node_modules/.bin:/run/legacy-bin:/usr/sbin:/usr/bin:/sbin:/b
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t tmpfs tmpfs /run
-# A checkout under /tmp (CI may clone there) would vanish under the guest's own /tmp: carry it across.
-mkdir /run/repo
+# A checkout under /tmp (CI may clone there) would vanish under the guest's own /tmp: carry it across,
+# and the Node that runs the host side (a clone's node_modules under /tmp running an installed package).
+mkdir /run/repo /run/node
 mount --bind "$REPO" /run/repo
+node_dir="$(dirname "$NODE")"
+mount --bind "$node_dir" /run/node
 mount -t tmpfs tmpfs /tmp
 case "$REPO" in
   /tmp/*) mkdir -p "$REPO" && mount --move /run/repo "$REPO" ;;
   *) umount /run/repo ;;
 esac
+case "$node_dir" in
+  /tmp/*) [ -x "$NODE" ] || { mkdir -p "$node_dir" && mount --move /run/node "$node_dir"; } ;;
+esac
+mountpoint -q /run/node && umount /run/node
 if [ -n "$TESTBED_MODULES" ]; then mount --bind "$TESTBED_MODULES" /lib/modules; fi
 mkdir /run/legacy-bin
 for tool in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
