@@ -163,21 +163,19 @@ function command(argv: string[]): Probe {
 /** timeout(1) ends a probe whose packets went nowhere with SIGTERM (143; 128 in busybox's applet). */
 const timedOut = (result: ExecResult) => result.code === 128 || result.code === 143;
 
+/** A busybox applet bounded by timeout(1): busybox's own -T segfaults in Debian's busybox 1.35. */
+const bounded = (timeoutS: number, applet: string[]) => [
+  "busybox",
+  "timeout",
+  String(timeoutS),
+  "busybox",
+  ...applet,
+];
+
 function wget(url: string, headers: string[] = []): Probe {
   return {
-    // busybox's own -T segfaults in Debian's busybox 1.35; timeout(1) bounds a probe whose packets are dropped.
-    argv: (timeoutS) => [
-      "busybox",
-      "timeout",
-      String(timeoutS),
-      "busybox",
-      "wget",
-      "-q",
-      "-O",
-      "-",
-      ...headers.flatMap((header) => ["--header", header]),
-      url,
-    ],
+    argv: (timeoutS) =>
+      bounded(timeoutS, ["wget", "-q", "-O", "-", ...headers.flatMap((header) => ["--header", header]), url]),
     silent: timedOut,
   };
 }
@@ -193,16 +191,7 @@ function ping(ip: string): Probe {
 /** nslookup retries on its own; "no servers could be reached" is silence, NXDOMAIN an answer. */
 function nslookup(name: string, server: string): Probe {
   return {
-    argv: (timeoutS) => [
-      "busybox",
-      "timeout",
-      String(timeoutS),
-      "busybox",
-      "nslookup",
-      "-type=a",
-      name,
-      server,
-    ],
+    argv: (timeoutS) => bounded(timeoutS, ["nslookup", "-type=a", name, server]),
     silent: (result) =>
       timedOut(result) || /timed out|no servers could be reached/i.test(result.stdout + result.stderr),
   };

@@ -1,26 +1,9 @@
 import { describe, expect, it } from "vitest";
-import {
-  MODEL_PODS,
-  POLICY_CASES,
-  expectedCells,
-  probeAnswers,
-  probeCommand,
-  type ModelPod,
-  type PolicyRunEnv,
-} from "./policy-cases.ts";
+import { MODEL_PODS, POLICY_CASES, expectedCells, probeAnswers, probeCommand } from "./policy-cases.ts";
 import { placeModel } from "./policy-suite.ts";
+import { modelEnv } from "../../test/fixtures/policy-model.ts";
 
-const IPS: Record<ModelPod, string> = {
-  "x/a": "10.224.0.17",
-  "x/b": "10.224.0.33",
-  "y/a": "10.224.0.34",
-  "y/b": "10.224.0.18",
-};
-const env: PolicyRunEnv = {
-  namespace: (model) => `aks-ipvlan-policy-${model}-abc123`,
-  pod: (model) => ({ ip: IPS[model], node: model === "x/a" || model === "y/b" ? "node1" : "node2" }),
-  nodeIP: (node) => (node === "node1" ? "10.224.0.4" : "10.224.0.5"),
-};
+const env = modelEnv((model) => `aks-ipvlan-policy-${model}-abc123`);
 
 /** The cells the evaluator denies, as `from>to:port`. */
 const denied = (name: string) =>

@@ -1,29 +1,15 @@
 import { describe, expect, it } from "vitest";
-import {
-  POLICY_CASES,
-  expectedCells,
-  type ModelPod,
-  type PolicyRunEnv,
-  type ProbeAnswer,
-} from "./policy-cases.ts";
+import { POLICY_CASES, expectedCells, type ModelPod, type ProbeAnswer } from "./policy-cases.ts";
 import { runPolicyCases, type PolicyCluster } from "./policy-suite.ts";
 import type { NodeRef } from "./driver.ts";
+import { modelEnv } from "../../test/fixtures/policy-model.ts";
 
 const NODES: NodeRef[] = [
   { name: "node1", ip: "10.224.0.4" },
   { name: "node2", ip: "10.224.0.5" },
 ];
-const IPS: Record<ModelPod, string> = {
-  "x/a": "10.224.0.17",
-  "x/b": "10.224.0.33",
-  "y/a": "10.224.0.34",
-  "y/b": "10.224.0.18",
-};
-const env: PolicyRunEnv = {
-  namespace: (model) => model,
-  pod: (model) => ({ ip: IPS[model], node: model === "x/a" || model === "y/b" ? "node1" : "node2" }),
-  nodeIP: (node) => (node === "node1" ? "10.224.0.4" : "10.224.0.5"),
-};
+const env = modelEnv((model) => model);
+const IPS = env.ips;
 const denyIngress = POLICY_CASES[0]!;
 const byIp = new Map(Object.entries(IPS).map(([model, ip]) => [ip, model as ModelPod]));
 
