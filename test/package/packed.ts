@@ -6,8 +6,9 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, readdir, rename, rm, stat, utimes } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { run } from "../../src/sys/exec.ts";
+import { withNodeLock } from "../../src/sys/node-lock.ts";
 
 export const ROOT = join(import.meta.dirname, "../..");
 const INPUT_FILES = [
@@ -48,71 +49,66 @@ async function inputHash(files: readonly string[], dirs: readonly string[]): Pro
   return hash.digest("hex").slice(0, 16);
 }
 
-/** A build older than this holding the lock is taken for dead (a killed run). */
-const STALE_LOCK_MS = 60 * 60_000;
-
 /**
  * Makes `dir` with `make` into a temporary sibling and renames it into place: a half-made one never
- * counts. One maker at a time (test files run in parallel, and `npm pack` rebuilds the clone's dist/):
- * the others wait for its result. True when `dir` was there already.
+ * counts. One maker at a time (test files run in parallel, and `npm pack` rebuilds the clone's dist/),
+ * also across checkouts and CI runs on one machine: the others wait for its result. The lock is
+ * flock(2)'s, which the kernel drops when its holder dies: a run killed mid-build (a session's end)
+ * leaves no lock that makes the next run wait. True when `dir` was there already.
  */
 export async function cached(dir: string, make: (into: string) => Promise<void>): Promise<boolean> {
-  if (existsSync(dir)) {
-    const now = new Date();
-    await utimes(dir, now, now); // used: the newest for pruneOlder
-    return true;
-  }
+  if (await reuse(dir)) return true;
   await mkdir(dirname(dir), { recursive: true });
-  const lock = `${dir}.lock`;
-  const locked = await mkdir(lock).then(
-    () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code !== "EEXIST") throw error;
-      return false;
-    },
-  );
-  if (!locked) {
-    await untilUnlocked(lock);
-    return cached(dir, make);
-  }
-  const temporary = await mkdtemp(`${dir}.tmp-`);
-  try {
-    await make(temporary);
-    await rename(temporary, dir);
-  } finally {
-    await rm(temporary, { recursive: true, force: true });
-    await rm(lock, { recursive: true, force: true });
-  }
-  await pruneOlder(dirname(dir));
-  return false;
+  return withNodeLock(`${dir}.flock`, async () => {
+    if (await reuse(dir)) return true; // made by the holder we waited for
+    await removeLeftovers(dir);
+    const temporary = await mkdtemp(`${dir}.tmp-`);
+    try {
+      await make(temporary);
+      await rename(temporary, dir);
+    } finally {
+      await rm(temporary, { recursive: true, force: true });
+    }
+    await pruneOlder(dirname(dir));
+    return false;
+  });
 }
 
-/** Resolves when the lock is gone (its maker finished or failed), or stale (then removes it). */
-async function untilUnlocked(lock: string): Promise<void> {
-  for (;;) {
-    const held = await stat(lock).then(
-      (info) => info.mtimeMs,
-      () => undefined,
-    );
-    if (held === undefined) return;
-    if (Date.now() - held > STALE_LOCK_MS) {
-      await rm(lock, { recursive: true, force: true });
-      return;
-    }
-    await new Promise((resolveWait) => setTimeout(resolveWait, 1_000));
+async function reuse(dir: string): Promise<boolean> {
+  if (!existsSync(dir)) return false;
+  const now = new Date();
+  await utimes(dir, now, now); // used: the newest for pruneOlder
+  return true;
+}
+
+/** What killed makers of `dir` left: their temporary trees (we hold the lock: none is live). */
+async function removeLeftovers(dir: string): Promise<void> {
+  const prefix = `${basename(dir)}.tmp-`;
+  for (const name of await readdir(dirname(dir))) {
+    if (name.startsWith(prefix)) await rm(join(dirname(dir), name), { recursive: true, force: true });
   }
 }
 
 /** Each build takes hundreds of MB: the cache keeps the newest few (other checkouts' among them). */
 const KEEP = 3;
+/** Another hash's temporary tree this old belongs to no live maker (builds take minutes). */
+const ABANDONED_MS = 3 * 60 * 60_000;
 
 async function pruneOlder(parent: string): Promise<void> {
-  const names = (await readdir(parent)).filter((name) => /^[0-9a-f]{16}$/.test(name));
-  const dated = await Promise.all(
-    names.map(async (name) => ({ name, mtimeMs: (await stat(join(parent, name))).mtimeMs })),
+  const entries = await Promise.all(
+    (await readdir(parent)).map(async (name) => ({ name, mtimeMs: (await stat(join(parent, name))).mtimeMs })),
   );
-  dated.sort((a, b) => b.mtimeMs - a.mtimeMs);
-  for (const { name } of dated.slice(KEEP)) await rm(join(parent, name), { recursive: true, force: true });
+  const made = entries.filter(({ name }) => /^[0-9a-f]{16}$/.test(name));
+  made.sort((a, b) => b.mtimeMs - a.mtimeMs);
+  const kept = new Set(made.slice(0, KEEP).map(({ name }) => name));
+  const stale = entries.filter(
+    ({ name, mtimeMs }) =>
+      (/^[0-9a-f]{16}$/.test(name) && !kept.has(name)) ||
+      // an earlier version's lock directories, and temporary trees of killed makers of other hashes
+      /^[0-9a-f]{16}\.lock$/.test(name) ||
+      (/^[0-9a-f]{16}\.tmp-/.test(name) && Date.now() - mtimeMs > ABANDONED_MS),
+  );
+  for (const { name } of stale) await rm(join(parent, name), { recursive: true, force: true });
 }
 
 export interface PackedPackage {
