@@ -6,7 +6,6 @@ import type { ClusterSpec } from "../spec/schema.ts";
 import { KubeApiError, type KubeApi, type KubeObject, type ObjectRef } from "../kube/client.ts";
 import { BLOCKS_ANNOTATION, formatBlocksAnnotation, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import { routeName } from "../routes/routes.ts";
-import { ROUTES_PER_TABLE_LIMIT } from "../azure/route-table.ts";
 import type { RouteTable } from "../routes/sync.ts";
 import type { NicChecker } from "../azure/nics.ts";
 import { assignBlocks, type NodeView } from "../ipam/assign.ts";
@@ -334,11 +333,12 @@ export class BlockController {
     const routed = this.routeNodes();
     if (routeTable) {
       const desired = desiredRoutes(this.spec, routed);
-      if (desired.length > ROUTES_PER_TABLE_LIMIT) {
+      const limit = this.spec.routing.routeTableLimit;
+      if (desired.length > limit) {
         this.warnOnce(
           "",
           "RouteTableFull",
-          `more blocks need routes than an Azure route table holds (${ROUTES_PER_TABLE_LIMIT}): the routes beyond it fail`,
+          `more blocks need routes than the Azure route table holds (routing.routeTableLimit ${limit}): the routes beyond it fail; routing.mode vxlan needs no route table`,
         );
       }
       const owners = new Map(

@@ -85,7 +85,7 @@ export function plan(
     nodes: planned,
     routes,
     freeBlocks: assignment.freeBlocks,
-    warnings: [...planWarnings(spec, pool.capacity()), ...routeTableWarnings(routes.length)],
+    warnings: [...planWarnings(spec, pool.capacity()), ...(spec.routing.mode === "vnet" ? routeTableWarnings(routes.length, spec.routing.routeTableLimit) : [])],
   };
 }
 

@@ -28,19 +28,21 @@ export const RESYNC_SECONDS = { min: 1, max: 3600 } as const;
 export const MAX_YAML_ALIASES = 100;
 
 /**
- * Azure allows 400 routes in one route table (the limit that also caps kubenet clusters at 400
- * nodes): with one route per block, a larger cluster needs larger or fewer blocks per node.
+ * Routes in one Azure route table: the documented "Routes per route table" limit, 400 until 2026 (the
+ * figure that capped kubenet clusters at 400 nodes) and 1,000 since (azure-docs PRs #128572 and
+ * #128759, networking limits page: azure-subscription-service-limits). One table serves a subnet and
+ * must hold every block, so several node subnets do not raise it. The spec's routing.routeTableLimit.
  */
-export const ROUTES_PER_TABLE_LIMIT = 400;
+export const ROUTE_TABLE_LIMIT = 1000;
 
-export function routeTableWarnings(routes: number): Finding[] {
-  if (routes <= ROUTES_PER_TABLE_LIMIT) return [];
+export function routeTableWarnings(routes: number, limit: number): Finding[] {
+  if (routes <= limit) return [];
   return [
     {
       path: "nodes",
       value: `${routes} routes`,
-      message: `more blocks need routes than one Azure route table holds (${ROUTES_PER_TABLE_LIMIT}): the routes beyond it fail and those nodes' pods are unreachable from other nodes`,
-      fix: "use a shorter blockSize so fewer nodes need more than one block, or split the nodes across subnets with their own route tables",
+      message: `more blocks need routes than one Azure route table holds (routing.routeTableLimit ${limit}): the routes beyond it fail and those nodes' pods are unreachable from other nodes`,
+      fix: "use routing.mode: vxlan (an overlay needs no route table), or a shorter blockSize so fewer nodes need more than one block",
     },
   ];
 }

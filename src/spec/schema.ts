@@ -23,7 +23,7 @@ import {
   rangeFindings,
   serviceCidrFindings,
 } from "./address-policy.ts";
-import { RESYNC_SECONDS, SPEC_CNI_VERSIONS } from "./limits.ts";
+import { RESYNC_SECONDS, ROUTE_TABLE_LIMIT, SPEC_CNI_VERSIONS } from "./limits.ts";
 
 function fix(text: string) {
   return { params: { fix: text } };
@@ -100,7 +100,44 @@ export const ClusterSpecSchema = z
       })
       .meta({ enum: ["l3s"] })
       .default("l3s"),
-    mtu: z.number().int().min(576).max(9000).optional(),
+    mtu: z
+      .number()
+      .int()
+      .min(576)
+      .max(9000)
+      .optional()
+      .describe(
+        "The pods' MTU; unset: the master interface's (vnet), or routing.vxlan.nodeMtu minus the 50 bytes of VXLAN headers (vxlan).",
+      ),
+    routing: z
+      .strictObject({
+        mode: z
+          .enum(["vnet", "vxlan"])
+          .default("vnet")
+          .describe(
+            "How pods on different nodes reach each other: vnet, through the Azure route table (one route per block, next hop the node; needs NIC IP forwarding); vxlan, through a VXLAN overlay between the nodes (no Azure API, no route table; pod traffic leaving the pool is masqueraded).",
+          ),
+        routeTableLimit: z
+          .number()
+          .int()
+          .min(1)
+          .default(ROUTE_TABLE_LIMIT)
+          .describe("Routes one Azure route table holds (vnet); every block needs one."),
+        vxlan: z
+          .strictObject({
+            vni: z.number().int().min(1).max(16_777_215).default(4096),
+            port: z.number().int().min(1).max(65_535).default(4789),
+            nodeMtu: z
+              .number()
+              .int()
+              .min(1280)
+              .max(9000)
+              .default(1500)
+              .describe("The nodes' NIC MTU (Azure VNet: 1500); the tunnel takes 50 bytes of it."),
+          })
+          .default({ vni: 4096, port: 4789, nodeMtu: 1500 }),
+      })
+      .default({ mode: "vnet", routeTableLimit: ROUTE_TABLE_LIMIT, vxlan: { vni: 4096, port: 4789, nodeMtu: 1500 } }),
     cniVersion: z
       .enum(SPEC_CNI_VERSIONS, {
         message:
