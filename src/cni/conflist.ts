@@ -1,6 +1,7 @@
 // The CNI network configuration list for one node: ipvlan (mode l3s) on the master with host-local
 // handing out the node's blocks, and portmap chained for hostPort.
 import type { ClusterSpec } from "../spec/schema.ts";
+import { podMtu } from "../spec/mtu.ts";
 import type { NodePlan } from "../ipam/planner.ts";
 import type { Conflist, HostLocalRange } from "./schema.ts";
 
@@ -19,6 +20,7 @@ export function renderConflist(
   node: NodePlan,
   options: { ipamDataDir?: string } = {},
 ): Conflist {
+  const mtu = podMtu(spec);
   const ranges: HostLocalRange[] = node.blocks.map((block) => ({
     subnet: block.rangeSubnet,
     rangeStart: block.firstPod,
@@ -33,7 +35,7 @@ export function renderConflist(
         type: "ipvlan",
         master: spec.masterInterface,
         mode: "l3s",
-        ...(spec.mtu === undefined ? {} : { mtu: spec.mtu }),
+        ...(mtu === undefined ? {} : { mtu }),
         ipam: {
           type: "host-local",
           dataDir: options.ipamDataDir ?? IPAM_DATA_DIR,

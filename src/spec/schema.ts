@@ -137,7 +137,11 @@ export const ClusterSpecSchema = z
           })
           .default({ vni: 4096, port: 4789, nodeMtu: 1500 }),
       })
-      .default({ mode: "vnet", routeTableLimit: ROUTE_TABLE_LIMIT, vxlan: { vni: 4096, port: 4789, nodeMtu: 1500 } }),
+      .default({
+        mode: "vnet",
+        routeTableLimit: ROUTE_TABLE_LIMIT,
+        vxlan: { vni: 4096, port: 4789, nodeMtu: 1500 },
+      }),
     cniVersion: z
       .enum(SPEC_CNI_VERSIONS, {
         message:
