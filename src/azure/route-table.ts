@@ -6,7 +6,6 @@ import type { RouteTable } from "../routes/sync.ts";
 import { type ArmCallObserver, observed, type RouteTableRef } from "./arm-client.ts";
 import type { TableRoute } from "../routes/diff.ts";
 
-
 export class ArmRouteTable implements RouteTable {
   private readonly client: NetworkManagementClient;
   private readonly ref: RouteTableRef;

@@ -85,7 +85,12 @@ export function plan(
     nodes: planned,
     routes,
     freeBlocks: assignment.freeBlocks,
-    warnings: [...planWarnings(spec, pool.capacity()), ...(spec.routing.mode === "vnet" ? routeTableWarnings(routes.length, spec.routing.routeTableLimit) : [])],
+    warnings: [
+      ...planWarnings(spec, pool.capacity()),
+      ...(spec.routing.mode === "vnet"
+        ? routeTableWarnings(routes.length, spec.routing.routeTableLimit)
+        : []),
+    ],
   };
 }
 

@@ -3,7 +3,7 @@
 // ipvlan device takes its master's).
 import type { ClusterSpec } from "./schema.ts";
 
-export const VXLAN_OVERHEAD_BYTES = 50;
+const VXLAN_OVERHEAD_BYTES = 50;
 
 export function podMtu(spec: Pick<ClusterSpec, "mtu" | "routing">): number | undefined {
   if (spec.mtu !== undefined) return spec.mtu;

@@ -96,7 +96,10 @@ const ABANDONED_MS = 3 * 60 * 60_000;
 
 async function pruneOlder(parent: string): Promise<void> {
   const entries = await Promise.all(
-    (await readdir(parent)).map(async (name) => ({ name, mtimeMs: (await stat(join(parent, name))).mtimeMs })),
+    (await readdir(parent)).map(async (name) => ({
+      name,
+      mtimeMs: (await stat(join(parent, name))).mtimeMs,
+    })),
   );
   const made = entries.filter(({ name }) => /^[0-9a-f]{16}$/.test(name));
   made.sort((a, b) => b.mtimeMs - a.mtimeMs);
