@@ -89,7 +89,10 @@ export function controllerDeployment(spec: ClusterSpec): IDeployment {
   };
 }
 
-/** The controller's ServiceAccount, annotated for workload identity when the spec names a client ID. */
+/**
+ * The controller's ServiceAccount, annotated for workload identity when the spec names a client ID.
+ * Only vnet mode can: in vxlan mode the controller makes no Azure call, and the spec refuses one.
+ */
 export function controllerServiceAccountAnnotations(spec: ClusterSpec): Record<string, string> {
   return spec.controller.azureClientId
     ? { [WORKLOAD_IDENTITY_CLIENT_ID]: spec.controller.azureClientId }

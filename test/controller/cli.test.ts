@@ -117,4 +117,18 @@ describe("aks-ipvlan controller", () => {
     ]);
     expect(code).toBe(2);
   });
+
+  it("refuses --enable-ip-forwarding in vxlan mode (exit 2), before reaching the cluster", async () => {
+    await writeFile(
+      join(directory, "spec.yaml"),
+      "name: aks\nnodeSubnet: 10.224.0.0/16\npodPool: [10.241.0.0/16]\nrouting: {mode: vxlan}\n",
+    );
+    const before = cluster.server.requests.length;
+    const code = await main([
+      ...["node", "aks-ipvlan", "controller", "--config", join(directory, "spec.yaml")],
+      ...["--kubeconfig", join(directory, "kubeconfig"), "--enable-ip-forwarding"],
+    ]);
+    expect(code).toBe(2);
+    expect(cluster.server.requests).toHaveLength(before);
+  });
 });
