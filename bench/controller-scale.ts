@@ -4,8 +4,11 @@
 // last node annotated with its block, and the controller's RSS afterwards. At the end: the node PATCH
 // requests the API server answered (its own apiserver_request_total), per node, and the controller's
 // peak RSS and CPU time. Measures; asserts nothing.
-// Run: node bench/controller-scale.ts [nodes=5000] [wave=500] [mode=vxlan]
-// (needs the programs scripts/build-kube.sh builds; vnet mode here has no route table: allocation only)
+// Run: node bench/controller-scale.ts [nodes=5000] [wave=500] [mode=vxlan] [--dist] [--heap=MB]
+// (needs the programs scripts/build-kube.sh builds; vnet mode here has no route table: allocation only;
+// --dist runs dist/cli/main.js, the compiled program the image runs, after `npm run build`, instead of
+// the TypeScript sources; --heap=MB caps the controller's V8 old space, which shows how much of its
+// RSS is live data and how much garbage not yet collected)
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -19,10 +22,14 @@ import { mapBounded } from "../src/sys/bounded.ts";
 import { BLOCKS_ANNOTATION } from "../src/ipam/annotation.ts";
 import { LEDGER_NAME, NAMESPACE } from "../src/manifests/names.ts";
 import { missingPrograms, startControlPlane, type ControlPlane } from "../test/realkube/control-plane.ts";
-import { nodeIp } from "../test/controller/harness.ts";
+import { freePort, nodeIp } from "../test/controller/harness.ts";
 
-const [count = 5000, waveSize = 500] = process.argv.slice(2, 4).map(Number);
-const mode = process.argv[4] ?? "vxlan";
+const dist = process.argv.includes("--dist");
+const heap = process.argv.find((arg) => arg.startsWith("--heap="))?.slice("--heap=".length);
+const args = process.argv.slice(2).filter((arg) => !arg.startsWith("--"));
+const [count = 5000, waveSize = 500] = args.slice(0, 2).map(Number);
+const mode = args[2] ?? "vxlan";
+const entry = new URL(dist ? "../dist/cli/main.js" : "../src/cli/main.ts", import.meta.url).pathname;
 const ledgerRef = { apiVersion: "v1", kind: "ConfigMap", name: LEDGER_NAME, namespace: NAMESPACE };
 const missing = missingPrograms();
 if (missing) {
@@ -67,12 +74,10 @@ async function bench(plane: ControlPlane, dir: string): Promise<void> {
     spec,
     `name: bench\nnodeSubnet: 10.224.0.0/16\npodPool: [10.240.0.0/14]\nrouting: {mode: ${mode}}\n`,
   );
+  const listen = `127.0.0.1:${await freePort()}`;
   const child = spawn(
     process.execPath,
-    [
-      new URL("../src/cli/main.ts", import.meta.url).pathname,
-      ...["controller", "--config", spec, "--kubeconfig", plane.kubeconfig, "--listen", "127.0.0.1:0"],
-    ],
+    [entry, ...["controller", "--config", spec, "--kubeconfig", plane.kubeconfig, "--listen", listen]],
     // Its log (a line per block given) goes nowhere: writing it is part of what it costs.
     { env: { ...process.env, POD_NAME: "bench" }, stdio: ["ignore", "ignore", "inherit"] },
   );
@@ -85,9 +90,13 @@ async function bench(plane: ControlPlane, dir: string): Promise<void> {
 
   // Started and leading: its ledger exists once the first pass ran (the first pass runs on the empty list).
   await until(async () => (await api.get(ledgerRef)) !== undefined, died);
-  console.log(`nodes: ${count} in waves of ${waveSize}, routing.mode ${mode}, real kube-apiserver + etcd`);
-  console.log(`controller RSS leading, before any node: ${mib(status(pid, "VmRSS"))}`);
-  console.log("wave  created in  last annotation after wave start  controller RSS");
+  console.log(
+    `nodes: ${count} in waves of ${waveSize}, routing.mode ${mode}, real kube-apiserver + etcd; controller: ${entry}${heap ? `, V8 old space at most ${heap} MB` : ""}`,
+  );
+  console.log(
+    `controller leading, before any node: RSS ${mib(status(pid, "VmRSS"))}, V8 heap used ${mib(await heapUsed(listen))}`,
+  );
+  console.log("wave  created in  last annotation after wave start  controller RSS  V8 heap used");
   for (let start = 0; start < count; start += waveSize) {
     const names = Array.from({ length: Math.min(waveSize, count - start) }, (_, i) => `node-${start + i}`);
     const began = performance.now();
@@ -104,7 +113,7 @@ async function bench(plane: ControlPlane, dir: string): Promise<void> {
     ]);
     const last = Math.max(...names.map((name) => annotatedAt.get(name)!));
     console.log(
-      `${String(start / waveSize + 1).padStart(4)}  ${seconds(created - began).padStart(10)}  ${seconds(last - began).padStart(34)}  ${mib(status(pid, "VmRSS")).padStart(14)}`,
+      `${String(start / waveSize + 1).padStart(4)}  ${seconds(created - began).padStart(10)}  ${seconds(last - began).padStart(34)}  ${mib(status(pid, "VmRSS")).padStart(14)}  ${mib(await heapUsed(listen)).padStart(12)}`,
     );
   }
 
@@ -156,6 +165,12 @@ function cpuSeconds(pid: number): [number, number] {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
   const ticks = 100;
   return [Number(fields[11]) / ticks, Number(fields[12]) / ticks];
+}
+
+/** The controller's own nodejs_heap_size_used_bytes, from its /metrics. */
+async function heapUsed(listen: string): Promise<number> {
+  const text = await (await fetch(`http://${listen}/metrics`)).text();
+  return Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1] ?? Number.NaN);
 }
 
 /** The API server's own count of requests of one verb on one resource, from its /metrics. */

@@ -1,14 +1,13 @@
 // `aks-ipvlan controller` as a user runs it: a process with a kubeconfig file, metrics on --listen,
 // and a clean stop on SIGTERM that hands the lease back.
 import { spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { main } from "../../src/cli/main.ts";
 import { NAMESPACE } from "../../src/manifests/names.ts";
-import { addNode, blocksByNode, nodeIp, until } from "./harness.ts";
+import { addNode, blocksByNode, freePort, nodeIp, until } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
 
 const cluster = useTestCluster();
@@ -54,14 +53,6 @@ function spawnCli(args: string[]) {
     output: () => all.join(""),
     exited: new Promise<number | null>((resolve) => child.on("exit", resolve)),
   };
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe("aks-ipvlan controller", () => {
