@@ -3,7 +3,7 @@
 import type { RouteTableRef } from "./arm-client.ts";
 import type { RouteChanges } from "../routes/diff.ts";
 
-export function azCommands(table: RouteTableRef, changes: RouteChanges): string[][] {
+export function azCommands(table: RouteTableRef, changes: Pick<RouteChanges, "put" | "remove">): string[][] {
   const where = [
     "--subscription",
     table.subscriptionId,

@@ -5,6 +5,9 @@
 // resourceVersion as precondition, so of two racing writers one gets 409 Conflict and re-plans; only
 // then is the block written to the node's annotation for the agent. Many claims share one write.
 import { formatCidr, parseCidr } from "../net/cidr.ts";
+import { KubeApiError, type KubeApi, type KubeObject, type ObjectRef } from "../kube/client.ts";
+import { LEDGER_NAME } from "../manifests/names.ts";
+import type { ControllerMetrics } from "./metrics.ts";
 
 /** ConfigMap keys allow [-._a-zA-Z0-9]: "10.241.0.16/28" is stored as "10.241.0.16_28". */
 function ledgerKey(block: string): string {
@@ -33,4 +36,66 @@ export function ledgerPatchData(
   for (const block of releases) data[ledgerKey(block)] = null;
   for (const [block, node] of claims) data[ledgerKey(block)] = node;
   return data;
+}
+
+/** The ledger ConfigMap as the controller reads and writes it: created when missing, written with its resourceVersion. */
+export class LedgerStore {
+  /** Block → node, as last read or written. */
+  blocks = new Map<string, string>();
+  private version: string | undefined;
+  private readonly api: KubeApi;
+  private readonly ref: ObjectRef;
+  private readonly metrics: ControllerMetrics;
+
+  constructor(api: KubeApi, namespace: string, metrics: ControllerMetrics) {
+    this.api = api;
+    this.ref = { apiVersion: "v1", kind: "ConfigMap", name: LEDGER_NAME, namespace };
+    this.metrics = metrics;
+  }
+
+  /** False until read, and again after a conflict. */
+  get loaded(): boolean {
+    return this.version !== undefined;
+  }
+
+  async load(): Promise<void> {
+    let ledger = await this.api.get(this.ref);
+    if (!ledger) {
+      ledger = await this.api
+        .create({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: this.ref.name, namespace: this.ref.namespace },
+          data: {},
+        })
+        .catch(async (error: unknown) => {
+          if (error instanceof KubeApiError && error.code === 409) return (await this.api.get(this.ref))!;
+          throw error;
+        });
+    }
+    this.use(ledger);
+  }
+
+  /** Records claims and releases; false when another writer changed the ledger first (it is re-read). */
+  async write(claims: ReadonlyMap<string, string>, releases: readonly string[]): Promise<boolean> {
+    try {
+      const written = await this.api.mergePatch(this.ref, {
+        metadata: { name: this.ref.name, namespace: this.ref.namespace, resourceVersion: this.version },
+        data: ledgerPatchData(claims, releases),
+      });
+      this.use(written);
+      return true;
+    } catch (error) {
+      if (!(error instanceof KubeApiError) || (error.code !== 409 && error.code !== 404)) throw error;
+      this.metrics.conflicts.add(1, { object: "ledger" });
+      this.version = undefined;
+      await this.load();
+      return false;
+    }
+  }
+
+  private use(ledger: KubeObject): void {
+    this.blocks = parseLedger(ledger.data as Record<string, string> | undefined);
+    this.version = ledger.metadata.resourceVersion;
+  }
 }

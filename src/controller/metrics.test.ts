@@ -16,6 +16,7 @@ describe("controller metrics", () => {
       "aks_ipvlan_controller_conflicts_total counter",
       "aks_ipvlan_controller_leader gauge",
       "aks_ipvlan_controller_route_changes_total counter",
+      "aks_ipvlan_controller_unrouted_blocks gauge",
       "aks_ipvlan_controller_azure_calls_total counter",
       "aks_ipvlan_controller_azure_errors_total counter",
       "aks_ipvlan_controller_azure_call_duration_seconds histogram",

@@ -39,6 +39,11 @@ export class ControllerMetrics {
     "Route table entries created or updated (put) and deleted (delete).",
     "counter",
   );
+  readonly unroutedBlocks = this.registry.define(
+    "unrouted_blocks",
+    "Blocks without a route because the route table is full (routing.routeTableLimit; vnet mode).",
+    "gauge",
+  );
   private readonly azureCalls = this.registry.define(
     "azure_calls_total",
     "Azure Resource Manager calls, by operation.",

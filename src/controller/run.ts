@@ -1,24 +1,25 @@
-// Wires the controller: leader election decides when this replica runs the block controller; the
-// Azure clients are made only when the spec names a route table.
-import type { Logger } from "pino";
+// Wires the controller: leader election decides when this replica runs the block controller, and the
+// spec's routing mode which syncer keeps the cloud side. A mode's module loads only when chosen: in
+// vxlan mode no Azure module is loaded, no Azure client made and no credential looked for.
+import { type Logger, pino } from "pino";
 import type { ClusterSpec } from "../spec/schema.ts";
 import type { KubeApi } from "../kube/client.ts";
-import { type ArmOptions, networkClient } from "../azure/arm-client.ts";
-import { ArmRouteTable } from "../azure/route-table.ts";
-import { NicChecker } from "../azure/nics.ts";
-import { routeChanges } from "../routes/diff.ts";
-import { azCommands, formatCommands } from "../azure/az-commands.ts";
-import { UserError } from "../errors/user-error.ts";
+import type { ArmOptions } from "../azure/arm-client.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import { BlockController, type ControllerOptions } from "./controller.ts";
-import { internalIp } from "../kube/nodes.ts";
 import { LEASE_NAME, LEDGER_NAME, NAMESPACE } from "../manifests/names.ts";
 import { LeaderElector, type LeaseTimings } from "./leader.ts";
 import { ControllerMetrics } from "./metrics.ts";
 import { nodeEventRecorder } from "./events.ts";
 import { assignBlocks } from "../ipam/assign.ts";
 import { parseLedger } from "./ledger.ts";
-import { desiredRoutes } from "../routes/routes.ts";
+import { liveNode, type RoutingContext, type RoutingSyncer } from "./routing.ts";
+
+/** Each routing mode's syncer: a new mode is its file and its line here. */
+const ROUTING: Record<ClusterSpec["routing"]["mode"], (context: RoutingContext) => Promise<RoutingSyncer>> = {
+  vnet: async (context) => (await import("./vnet.ts")).vnetRouting(context),
+  vxlan: async () => new (await import("./vxlan.ts")).VxlanRouting(),
+};
 
 export interface RunOptions {
   spec: ClusterSpec;
@@ -43,9 +44,15 @@ export async function runController(options: RunOptions, signal: AbortSignal): P
   const record = nodeEventRecorder(api, options.identity, (error) =>
     log.warn({ err: error }, "event not recorded"),
   );
-  const azure = azureParts(spec, options, metrics);
-  if (!azure.routeTable)
-    log.warn("spec.controller.routeTable is not set: blocks are allocated, routes are not managed");
+  const routing = await ROUTING[spec.routing.mode]({
+    spec,
+    log,
+    metrics,
+    record,
+    ...(options.arm ? { arm: options.arm } : {}),
+    enableIpForwarding: options.enableIpForwarding ?? spec.controller.enableIpForwarding,
+  });
+  log.info({ mode: spec.routing.mode }, "routing mode");
   let leading: { abort: AbortController; done: Promise<void> } | undefined;
   const elector = new LeaderElector(
     api,
@@ -67,8 +74,7 @@ export async function runController(options: RunOptions, signal: AbortSignal): P
           log,
           record,
           namespace,
-          enableIpForwarding: options.enableIpForwarding ?? spec.controller.enableIpForwarding,
-          ...azure,
+          routing,
           ...options.tuning,
         });
         leading = { abort, done: controller.run(abort.signal) };
@@ -86,29 +92,10 @@ export async function runController(options: RunOptions, signal: AbortSignal): P
   await leading?.done;
 }
 
-function azureParts(
-  spec: ClusterSpec,
-  options: RunOptions,
-  metrics: ControllerMetrics,
-): Pick<ControllerOptions, "routeTable" | "nics"> {
-  const table = spec.controller.routeTable;
-  if (!table) return {};
-  const observe = metrics.observeArm;
-  const pollIntervalMs = options.arm?.pollIntervalMs;
-  const poll = pollIntervalMs === undefined ? {} : { pollIntervalMs };
-  return {
-    routeTable: new ArmRouteTable(networkClient(table.subscriptionId, options.arm), table, {
-      observe,
-      ...poll,
-    }),
-    nics: new NicChecker((subscription) => networkClient(subscription, options.arm), { observe, ...poll }),
-  };
-}
-
 /**
- * `--dry-run`: reads the nodes, the ledger and the route table, and returns what the controller
- * would do as text: the node annotations it would write (as comments) and the equivalent `az`
- * commands for the route table. Writes nothing anywhere.
+ * `--dry-run`: reads the nodes, the ledger and the routing mode's cloud side, and returns what the
+ * controller would do as text: the node annotations it would write (as comments) and the mode's
+ * changes (vnet: the equivalent `az` commands for the route table). Writes nothing anywhere.
  */
 export async function dryRun(
   spec: ClusterSpec,
@@ -116,43 +103,29 @@ export async function dryRun(
   arm: ArmOptions = {},
   namespace = NAMESPACE,
 ): Promise<string> {
-  const table = spec.controller.routeTable;
-  if (!table) {
-    throw new UserError([
-      {
-        path: "controller.routeTable",
-        message: "not set: a dry run shows route table changes and needs the table",
-        fix: "add controller.routeTable {subscriptionId, resourceGroup, name} to the spec",
-      },
-    ]);
-  }
+  const metrics = new ControllerMetrics();
+  const log = pino({ level: "silent" });
+  const routing = await ROUTING[spec.routing.mode]({ spec, log, metrics, record: () => undefined, arm });
   const nodes = (await api.list("v1", "Node")).items;
   const ledger = await api.get({ apiVersion: "v1", kind: "ConfigMap", name: LEDGER_NAME, namespace });
+  const live = nodes.map(liveNode);
   const assignment = assignBlocks(spec, {
     ledger: parseLedger(ledger?.data as Record<string, string> | undefined),
-    nodes: nodes.map((node) => {
-      const ip = internalIp(node);
-      return {
-        name: node.metadata.name,
-        blocks: parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]),
-        ...(ip ? { ip } : {}),
-      };
-    }),
+    nodes: nodes.map((node, index) => ({
+      ...live[index]!,
+      blocks: parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]),
+    })),
     due: new Set(),
   });
-  const routed = nodes.flatMap((node) => {
-    const ip = internalIp(node);
-    const blocks = assignment.blocksOf.get(node.metadata.name) ?? [];
-    return ip ? [{ name: node.metadata.name, ip, blocks }] : [];
-  });
-  const actual = await new ArmRouteTable(networkClient(table.subscriptionId, arm), table).list();
-  const changes = routeChanges(spec.name, desiredRoutes(spec, routed), actual);
+  const routed = live.flatMap(({ name, ip }) =>
+    ip ? [{ name, ip, blocks: assignment.blocksOf.get(name) ?? [] }] : [],
+  );
   const lines = [
     ...assignment.annotations.map(
       (change) => `# would annotate node ${change.node}: ${BLOCKS_ANNOTATION}=${change.blocks.join(",")}`,
     ),
     ...assignment.exhausted.map((node) => `# node ${node}: the pod pool is exhausted, no block`),
+    ...(await routing.plan({ routed, live })),
   ];
-  const commands = formatCommands(azCommands(table, changes));
-  return [...lines, commands || "# the route table is up to date"].join("\n") + "\n";
+  return lines.join("\n") + "\n";
 }

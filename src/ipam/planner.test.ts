@@ -114,6 +114,51 @@ describe("a pool outside the node subnet", () => {
   });
 });
 
+describe("routing modes", () => {
+  const nodes = [
+    { name: "b", ip: "10.224.0.5" },
+    { name: "a", ip: "10.224.0.4" },
+  ];
+
+  it("vnet: the route table's entries, no overlay, the master interface's MTU unless the spec sets one", () => {
+    const result = plan(spec({ podPool: ["10.241.0.0/26"], nodes }));
+    expect(result.routingMode).toBe("vnet");
+    expect(result.podMtu).toBeUndefined();
+    expect(result.routes.map((route) => [route.addressPrefix, route.nextHopIpAddress])).toEqual([
+      ["10.241.0.32/28", "10.224.0.5"],
+      ["10.241.0.16/28", "10.224.0.4"],
+    ]);
+    expect(result.overlay).toEqual([]);
+    expect(plan(spec({ podPool: ["10.241.0.0/26"], nodes, mtu: 9000 })).podMtu).toBe(9000);
+  });
+
+  it("vxlan: no Azure route, every node's IP and blocks as overlay entries, the node MTU less 50", () => {
+    const result = plan(
+      spec({ podPool: ["10.241.0.0/26"], nodes, maxBlocksPerNode: 2, routing: { mode: "vxlan" } }),
+    );
+    expect(result.routingMode).toBe("vxlan");
+    expect(result.podMtu).toBe(1450);
+    expect(result.routes).toEqual([]);
+    expect(result.overlay).toEqual([
+      { name: "b", ip: "10.224.0.5", blocks: ["10.241.0.32/28"] },
+      { name: "a", ip: "10.224.0.4", blocks: ["10.241.0.16/28"] },
+    ]);
+  });
+
+  it("warns of a full route table only where there is one (vnet)", () => {
+    const many = Array.from({ length: 3 }, (_, i) => ({ name: `n${i}`, ip: `10.224.0.${4 + i}` }));
+    const input = { podPool: ["10.241.0.0/24"], nodes: many };
+    const vnet = plan(spec({ ...input, routing: { routeTableLimit: 2 } }));
+    expect(vnet.warnings).toEqual([
+      expect.objectContaining({
+        path: "nodes",
+        message: expect.stringContaining("routing.routeTableLimit 2"),
+      }),
+    ]);
+    expect(plan(spec({ ...input, routing: { mode: "vxlan", routeTableLimit: 2 } })).warnings).toEqual([]);
+  });
+});
+
 describe("pinned, held and extra nodes", () => {
   it("honours a pinned block and gives the others the lowest free ones", () => {
     const result = plan(

@@ -1,5 +1,6 @@
-// The planner: from a validated spec (and the blocks nodes already hold) to each node's blocks and the
-// VNet routes they need. Pure and deterministic; the blocks come from the controller's allocation pass
+// The planner: from a validated spec (and the blocks nodes already hold) to each node's blocks and how
+// pods on other nodes reach them: the VNet routes (routing.mode vnet) or the overlay's node list
+// (vxlan), with the pods' MTU. Pure and deterministic; the blocks come from the controller's allocation pass
 // (assign.ts), so `plan` shows what the controller will write: nodes without a block take the lowest
 // free block in node-name order, whatever order the spec lists them in.
 import type { ClusterSpec } from "../spec/schema.ts";
@@ -10,6 +11,8 @@ import { type BlockPool, checkedPool } from "./pool.ts";
 import { assignBlocks } from "./assign.ts";
 import { routeFor, type RouteEntry } from "../routes/routes.ts";
 import { BlockAllocator } from "./allocator.ts";
+import { type OverlayPeer, overlayPeers } from "./overlay-peers.ts";
+import { podMtu } from "../spec/mtu.ts";
 
 interface BlockPlan {
   cidr: string;
@@ -30,8 +33,14 @@ export interface NodePlan {
 }
 
 export interface Plan {
+  routingMode: ClusterSpec["routing"]["mode"];
+  /** The pods' MTU; unset: the master interface's. */
+  podMtu?: number;
   nodes: NodePlan[];
+  /** The Azure route table's entries (vnet; none in vxlan). */
   routes: RouteEntry[];
+  /** Every node with its IP and blocks, the tunnel entries the other nodes program (vxlan; none in vnet). */
+  overlay: OverlayPeer[];
   freeBlocks: number;
   warnings: Finding[];
 }
@@ -80,16 +89,23 @@ export function plan(
   if (errors.length > 0) throw new UserError(errors);
 
   const planned = nodes.map((node) => nodePlan(node, assignment.blocksOf.get(node.name) ?? [], pool));
-  const routes = planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip)));
+  const vnet = spec.routing.mode === "vnet";
+  const routes = vnet
+    ? planned.flatMap((node) => node.blocks.map((block) => routeFor(spec, block.cidr, node.ip)))
+    : [];
+  const mtu = podMtu(spec);
   return {
+    routingMode: spec.routing.mode,
+    ...(mtu === undefined ? {} : { podMtu: mtu }),
     nodes: planned,
     routes,
+    overlay: vnet
+      ? []
+      : overlayPeers(planned.map((node) => ({ ...node, blocks: node.blocks.map((block) => block.cidr) }))),
     freeBlocks: assignment.freeBlocks,
     warnings: [
       ...planWarnings(spec, pool.capacity()),
-      ...(spec.routing.mode === "vnet"
-        ? routeTableWarnings(routes.length, spec.routing.routeTableLimit)
-        : []),
+      ...(vnet ? routeTableWarnings(routes.length, spec.routing.routeTableLimit) : []),
     ],
   };
 }

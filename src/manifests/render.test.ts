@@ -237,6 +237,21 @@ describe("renderManifests", () => {
     ).toBe("true");
   });
 
+  it("gives the controller no Azure wiring in vxlan mode, where the spec refuses an Azure identity", () => {
+    const vxlan = `nodeSubnet: 10.224.0.0/16\npodPool: [10.241.0.0/16]\nrouting: {mode: vxlan}\n`;
+    const rendered = renderManifests(parseSpec(vxlan));
+    expect(find(rendered, "ServiceAccount", names.CONTROLLER_NAME).metadata?.annotations).toBeUndefined();
+    const pod = find(rendered, "Deployment", names.CONTROLLER_NAME).spec.template;
+    expect(Object.keys(pod.metadata.labels).filter((label) => label.includes("azure"))).toEqual([]);
+    expect(pod.spec.containers[0].env.map((variable: { name: string }) => variable.name)).toEqual([
+      "POD_NAME",
+      "POD_NAMESPACE",
+    ]);
+    expect(() =>
+      parseSpec(`${vxlan}controller: {azureClientId: 00000000-0000-0000-0000-000000000001}\n`),
+    ).toThrow(/controller\.azureClientId: routing\.mode vxlan makes no Azure call/);
+  });
+
   it("prints one YAML document per object", () => {
     const documents = parseAllDocuments(manifestsText(manifests));
     expect(documents.map((document) => document.toJS().kind)).toEqual(manifests.map((m) => m.kind));

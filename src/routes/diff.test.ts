@@ -36,7 +36,34 @@ describe("routeChanges", () => {
 
   it("changes nothing when the table already matches", () => {
     const desired = [route("10.241.0.0/28", "10.224.0.4")];
-    expect(routeChanges("aks", desired, desired)).toEqual({ put: [], remove: [] });
+    expect(routeChanges("aks", desired, desired)).toEqual({ put: [], remove: [], unrouted: [] });
+  });
+
+  it("fills a table to its limit, everyone's routes counted, and keeps the routes it has in place", () => {
+    const firewall = { name: "to-firewall", addressPrefix: "0.0.0.0/0", nextHopType: "VirtualAppliance" };
+    const desired = [0, 1, 2, 3, 4].map((i) => route(`10.241.0.${i * 16}/28`, `10.224.0.${4 + i}`));
+    // Room for three of ours: the table holds desired[3] already, and a stale route of ours.
+    const actual = [firewall, desired[3]!, route("10.241.1.0/28", "10.224.0.99")];
+    const changes = routeChanges("aks", desired, actual, 4);
+    expect(changes.put).toEqual([desired[0], desired[1]]);
+    expect(changes.remove).toEqual(["aks-ipvlan-aks-10-241-1-0-28"]);
+    expect(changes.unrouted).toEqual([desired[2], desired[4]]);
+
+    // Applied, the table is full; a node earlier in the order joining takes no route from anyone.
+    const full = [firewall, desired[0]!, desired[1]!, desired[3]!];
+    const early = route("10.241.2.0/28", "10.224.0.2");
+    expect(routeChanges("aks", [early, ...desired], full, 4)).toEqual({
+      put: [],
+      remove: [],
+      unrouted: [early, desired[2], desired[4]],
+    });
+    // A route that moved to another node is updated in its place; a gone node's route makes room.
+    const moved = route("10.241.0.0/28", "10.224.0.50");
+    expect(routeChanges("aks", [moved, desired[2]!, desired[3]!], full, 4)).toEqual({
+      put: [moved, desired[2]],
+      remove: ["aks-ipvlan-aks-10-241-0-16-28"],
+      unrouted: [],
+    });
   });
 });
 

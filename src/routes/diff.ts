@@ -2,6 +2,9 @@
 // Only routes this cluster owns are ever changed: their name is ROUTE_NAME_PREFIX + cluster name +
 // a block written with dashes, so a route of another cluster (or added by hand) is never touched,
 // even when one cluster's name is a prefix of another's ("aks" and "aks-2").
+// A table holds at most `limit` routes, everyone's counted. When more blocks need one, the routes the
+// table has keep their place and only the new ones that fit are added: a full table never trades one
+// node's route for another's (which would flap at every sync), and never gets a route Azure refuses.
 import { ROUTE_NAME_PREFIX, type RouteEntry } from "./routes.ts";
 
 /** A route as the route table holds it (any route, ours or not). */
@@ -17,6 +20,8 @@ export interface RouteChanges {
   put: RouteEntry[];
   /** Names of owned routes no block needs any more. */
   remove: string[];
+  /** Desired routes left out: the table has no room for them (routing.routeTableLimit). */
+  unrouted: RouteEntry[];
 }
 
 const BLOCK_IN_NAME = /^\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3}-\d{1,2}$/;
@@ -30,15 +35,21 @@ export function routeChanges(
   clusterName: string,
   desired: readonly RouteEntry[],
   actual: readonly TableRoute[],
+  limit = Number.POSITIVE_INFINITY,
 ): RouteChanges {
   const actualByName = new Map(actual.map((route) => [route.name, route]));
-  const wanted = new Set(desired.map((route) => route.name));
+  const present = desired.filter((route) => actualByName.has(route.name));
+  const foreign = actual.filter((route) => !ownsRoute(clusterName, route.name)).length;
+  const room = Math.max(0, limit - foreign - present.length);
+  const absent = desired.filter((route) => !actualByName.has(route.name));
+  const wanted = new Set([...present, ...absent.slice(0, room)].map((route) => route.name));
   return {
-    put: desired.filter((route) => !sameRoute(route, actualByName.get(route.name))),
+    put: desired.filter((route) => wanted.has(route.name) && !sameRoute(route, actualByName.get(route.name))),
     remove: actual
       .filter((route) => ownsRoute(clusterName, route.name) && !wanted.has(route.name))
       .map((route) => route.name)
       .sort(),
+    unrouted: absent.slice(room),
   };
 }
 

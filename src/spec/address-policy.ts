@@ -154,3 +154,20 @@ export function nodeIpFindings(path: string, subnet: Cidr, ip: number): Finding[
     },
   ];
 }
+
+/**
+ * vxlan mode: nothing in Azure routes pod addresses (no route table), so the pool must lie apart from
+ * the node subnet. Azure owns every address of that subnet: the VNet delivers a packet for one to the
+ * NIC holding it (or drops it), never to a node's tunnel, and a NIC added later may be given it.
+ */
+export function overlayPoolFindings(path: string, pool: Cidr, subnet: Cidr): Finding[] {
+  if (!overlaps(pool, subnet)) return [];
+  return [
+    {
+      path,
+      value: formatCidr(pool),
+      message: `overlaps nodeSubnet ${formatCidr(subnet)}: in routing.mode vxlan pod addresses travel only inside the tunnel and the VNet never routes them, but the VNet delivers node-subnet addresses to the NICs Azure gives them (new nodes included), so pods there would be unreachable or collide`,
+      fix: "use a pod pool outside the node subnet and the rest of the VNet, e.g. podPool: [10.241.0.0/16]",
+    },
+  ];
+}

@@ -19,11 +19,13 @@ import {
 import {
   nodeIpFindings,
   nodeSubnetFindings,
+  overlayPoolFindings,
   publicDestinationFindings,
   rangeFindings,
   serviceCidrFindings,
 } from "./address-policy.ts";
 import { RESYNC_SECONDS, ROUTE_TABLE_LIMIT, SPEC_CNI_VERSIONS } from "./limits.ts";
+import { podMtu } from "./mtu.ts";
 
 function fix(text: string) {
   return { params: { fix: text } };
@@ -280,6 +282,7 @@ export const ClusterSpecSchema = z
       ].filter((other): other is { path: string; cidr: Cidr } => other.cidr !== undefined);
       report(serviceCidrFindings(service, others));
     }
+    if (spec.routing.mode === "vxlan") report(vxlanFindings(spec, subnet, parsed));
     if (!subnet) return;
     spec.nodes.forEach((node, index) => {
       if (!isIPv4(node.ip)) return;
@@ -329,6 +332,68 @@ export const ClusterSpecSchema = z
       masquerade: { ...spec.masquerade, nonMasqueradeCIDRs: [...new Set(nonMasqueradeCIDRs)] },
     };
   });
+
+/**
+ * What vxlan mode cannot use: a pod pool inside the node subnet (or none, which means the node subnet),
+ * an MTU the tunnel's headers do not fit under the node's, and the Azure settings of the controller,
+ * which makes no Azure call in this mode (refused rather than ignored, so no one grants an identity
+ * rights it never uses, or expects a route table to be kept).
+ */
+function vxlanFindings(
+  spec: Pick<ClusterSpec, "mtu" | "routing" | "controller"> & { podPool?: string[] | undefined },
+  subnet: Cidr | undefined,
+  parsed: (text: unknown) => Cidr | undefined,
+): Finding[] {
+  const findings: Finding[] = [];
+  if (spec.podPool === undefined) {
+    findings.push({
+      path: "podPool",
+      message:
+        "not set, so it is the node subnet, which routing.mode vxlan cannot use: the VNet delivers node-subnet addresses to Azure's NICs, never through the tunnel",
+      fix: "set podPool to a range outside the node subnet and the rest of the VNet, e.g. podPool: [10.241.0.0/16]",
+    });
+  }
+  (spec.podPool ?? []).forEach((text, index) => {
+    const pool = parsed(text);
+    if (pool && subnet) findings.push(...overlayPoolFindings(`podPool[${index}]`, pool, subnet));
+  });
+  const largest = podMtu({ routing: spec.routing, mtu: undefined })!;
+  if (spec.mtu !== undefined && spec.mtu > largest) {
+    findings.push({
+      path: "mtu",
+      value: spec.mtu,
+      message: `larger than the tunnel carries: routing.vxlan.nodeMtu ${spec.routing.vxlan.nodeMtu} less the 50 bytes of VXLAN headers is ${largest}; larger pod packets would be dropped or fragmented`,
+      fix: `set mtu to ${largest} or less, or remove it (vxlan mode then uses ${largest})`,
+    });
+  }
+  const controller = spec.controller;
+  const azure = "routing.mode vxlan makes no Azure call: the controller only allocates blocks";
+  if (controller.routeTable) {
+    findings.push({
+      path: "controller.routeTable",
+      value: controller.routeTable.name,
+      message: `${azure}, it keeps no route table`,
+      fix: "remove controller.routeTable (routes it made earlier stay in the table until deleted: az network route-table route list), or use routing.mode: vnet",
+    });
+  }
+  if (controller.azureClientId) {
+    findings.push({
+      path: "controller.azureClientId",
+      value: controller.azureClientId,
+      message: `${azure} and needs no Azure identity`,
+      fix: "remove controller.azureClientId (and the identity's Network Contributor role if nothing else uses it), or use routing.mode: vnet",
+    });
+  }
+  if (controller.enableIpForwarding) {
+    findings.push({
+      path: "controller.enableIpForwarding",
+      value: true,
+      message: `${azure}: tunnel packets are addressed to the node itself, so no NIC needs IP forwarding`,
+      fix: "remove controller.enableIpForwarding, or use routing.mode: vnet",
+    });
+  }
+  return findings;
+}
 
 /** The spec as written (defaults optional). */
 export type ClusterSpecInput = z.input<typeof ClusterSpecSchema>;

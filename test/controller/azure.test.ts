@@ -65,13 +65,13 @@ describe("Azure route table and NICs through the SDK", () => {
     expect(arm.requests.some((r) => r.path.includes("/operations/"))).toBe(true);
 
     const again = await syncRoutes(table(), "aks", desired.slice(0, 3));
-    expect(again).toEqual({ put: [], remove: [desired[3]!.name, desired[4]!.name].sort() });
+    expect(again).toEqual({ put: [], remove: [desired[3]!.name, desired[4]!.name].sort(), unrouted: [] });
     expect([...routes.keys()].sort()).toEqual(
       ["to-firewall", ...desired.slice(0, 3).map((r) => r.name)].sort(),
     );
 
     const settled = await syncRoutes(table(), "aks", desired.slice(0, 3));
-    expect(settled).toEqual({ put: [], remove: [] });
+    expect(settled).toEqual({ put: [], remove: [], unrouted: [] });
   });
 
   it("reports ARM errors with their code and records them as failed calls", async () => {

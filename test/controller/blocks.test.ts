@@ -6,6 +6,7 @@ import type { ArmOptions } from "../../src/azure/arm-client.ts";
 import type { ClusterSpec } from "../../src/spec/schema.ts";
 import { BlockController } from "../../src/controller/controller.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
+import { VxlanRouting } from "../../src/controller/vxlan.ts";
 import { dryRun } from "../../src/controller/run.ts";
 import { BLOCKS_ANNOTATION } from "../../src/ipam/annotation.ts";
 import {
@@ -33,6 +34,7 @@ function start(spec: ClusterSpec): void {
     metrics: new ControllerMetrics(),
     log: silentLog,
     record: () => undefined,
+    routing: new VxlanRouting(),
     podResyncMs: 50,
   });
   cluster.spawn((signal) => controller.run(signal));

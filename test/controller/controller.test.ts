@@ -35,8 +35,11 @@ beforeEach(async () => {
 });
 afterEach(() => arm.stop());
 
-function start(identity: string, extra: { releaseGraceMs?: number } = {}) {
-  const spec = testSpec({ controller: { routeTable: ROUTE_TABLE } });
+function start(
+  identity: string,
+  extra: { releaseGraceMs?: number; spec?: Parameters<typeof testSpec>[0] } = {},
+) {
+  const spec = testSpec(extra.spec ?? { controller: { routeTable: ROUTE_TABLE } });
   const metrics = new ControllerMetrics();
   const stop = cluster.spawn((signal) =>
     runController(
@@ -66,14 +69,17 @@ const leaseHolder = () =>
       { holderIdentity?: string } | undefined
   )?.holderIdentity;
 
-const forwardingWarnings = (node: string) =>
+const warnings = (reason: string, node: string) =>
   server
     .list("v1", "Event", "default")
     .filter(
       (event) =>
-        event.reason === "IPForwardingOff" &&
-        (event.involvedObject as { name?: string } | undefined)?.name === node,
-    ).length;
+        event.reason === reason && (event.involvedObject as { name?: string } | undefined)?.name === node,
+    );
+const forwardingWarnings = (node: string) => warnings("IPForwardingOff", node).length;
+const armWrites = () => arm.requests.filter((request) => request.method !== "GET");
+const routeLists = () =>
+  arm.requests.filter((request) => request.method === "GET" && request.path.endsWith("/routes")).length;
 
 describe("controller", () => {
   it("gives joining nodes blocks and routes with no hand-written config, and leaves foreign routes alone", async () => {
@@ -231,5 +237,77 @@ describe("controller", () => {
     const lease = server.get("coordination.k8s.io/v1", "Lease", "aks-ipvlan-controller", NAMESPACE)!;
     expect((lease.spec as { leaseTransitions: number }).leaseTransitions).toBe(4);
     await until("node-0 has a block", () => (blocksByNode(server).get("node-0") ?? []).length === 1);
+  });
+
+  it("in vxlan mode allocates and annotates with no route table and not one Azure call", async () => {
+    const { metrics } = start("a", { spec: { routing: { mode: "vxlan" } } });
+    for (let i = 0; i < 3; i++) addNode(server, `node-${i}`, nodeIp(i));
+    await until("every node has a block", () =>
+      [...blocksByNode(server).values()].every((blocks) => blocks.length === 1),
+    );
+    expect(new Set([...blocksByNode(server).values()].flat()).size).toBe(3);
+    // Time for resyncs (every 200 ms) to have called ARM if anything did: six lease renewals (100 ms).
+    const renewals = () =>
+      server.requests.filter((r) => r.method === "PATCH" && r.path.endsWith(`/leases/${LEASE_NAME}`)).length;
+    const seen = renewals();
+    await whenServerSees(server, "six more lease renewals", () => renewals() >= seen + 6);
+    expect(arm.requests).toEqual([]);
+    expect(metrics.registry.text()).not.toMatch(/azure_calls_total\{/);
+  });
+
+  it("in vnet mode fills the route table to routing.routeTableLimit, says so on the nodes left out, and keeps the table steady", async () => {
+    routes().set("to-firewall", {
+      addressPrefix: "0.0.0.0/0",
+      nextHopType: "VirtualAppliance",
+      nextHopIpAddress: "10.0.0.4",
+    });
+    const limit = 4;
+    const { metrics } = start("a", {
+      releaseGraceMs: 300,
+      spec: { routing: { routeTableLimit: limit }, controller: { routeTable: ROUTE_TABLE } },
+    });
+    for (let i = 0; i < 5; i++) addNode(server, `node-${i}`, nodeIp(i));
+    const full = (node: string) => warnings("RouteTableFull", node);
+    const unrouted = () => [0, 1, 2, 3, 4].map((i) => `node-${i}`).filter((node) => full(node).length > 0);
+    await until("three routes of ours and two nodes told the table is full", () => {
+      return routes().size === limit && unrouted().length === 2;
+    });
+    const blocks = blocksByNode(server);
+    const routed = [...blocks].filter(([name]) => !unrouted().includes(name));
+    expect(routed).toHaveLength(3);
+    for (const [name, [block]] of routed)
+      expect(routes().get(routeName("aks", block!))?.nextHopIpAddress).toBe(nodeIp(Number(name.slice(5))));
+    expect(routes().get("to-firewall")).toBeDefined();
+    for (const node of unrouted()) {
+      expect(full(node)).toHaveLength(1);
+      const { message } = full(node)[0]!;
+      expect(message).toContain(`no route for node block ${blocks.get(node)![0]}`);
+      expect(message).toContain("routing.routeTableLimit 4");
+      expect(message).toContain("routing.mode vxlan");
+    }
+    expect(metrics.registry.text()).toMatch(/^aks_ipvlan_controller_unrouted_blocks 2$/m);
+
+    // Steady: three more resyncs change nothing, try no route that does not fit, and repeat no warning.
+    const table = new Map(routes());
+    const writes = armWrites().length;
+    const lists = routeLists();
+    await until("three more route table syncs", () => routeLists() >= lists + 3);
+    expect(routes()).toEqual(table);
+    expect(armWrites()).toHaveLength(writes);
+    const tried = new Set(armWrites().map((request) => request.path.split("/").pop()));
+    for (const node of unrouted()) expect(tried.has(routeName("aks", blocks.get(node)![0]!))).toBe(false);
+    expect(unrouted().map((node) => full(node).length)).toEqual([1, 1]);
+
+    // A routed node leaves: once its grace ends its route goes, and one node left out gets the room.
+    const [leaving] = routed[0]!;
+    server.remove("v1", "Node", leaving);
+    await until("the left-out node with the lowest name gets the freed room", () =>
+      routes().has(routeName("aks", blocks.get(unrouted()[0]!)![0]!)),
+    );
+    expect(routes().size).toBe(limit);
+    expect(routes().has(routeName("aks", blocks.get(leaving)![0]!))).toBe(false);
+    await until("the gauge follows", () =>
+      /^aks_ipvlan_controller_unrouted_blocks 1$/m.test(metrics.registry.text()),
+    );
   });
 });

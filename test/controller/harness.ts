@@ -1,5 +1,6 @@
 // Shared setup for the controller tests: the in-test API server and ARM endpoint, nodes as the
 // kubelet registers them, and a bounded wait on a condition.
+import { createServer } from "node:net";
 import { pino } from "pino";
 import type { TokenCredential } from "@azure/identity";
 import type { ApiServer } from "../apiserver/server.ts";
@@ -101,4 +102,13 @@ export async function whenServerSees(
     clearTimeout(timer);
     stop();
   }
+}
+
+/** A TCP port free on loopback now (for a --listen address). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { startApiServer } from "../apiserver/server.ts";
 import { BlockController } from "../../src/controller/controller.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
+import { VxlanRouting } from "../../src/controller/vxlan.ts";
 import { plan } from "../../src/ipam/planner.ts";
 import { validateSpec } from "../../src/spec/load.ts";
 import { addNode, blocksByNode, nodeIp, prepareCluster, silentLog, whenServerSees } from "./harness.ts";
@@ -104,6 +105,7 @@ async function controllerAndPlanAgree(nodes: NodeCase[]): Promise<void> {
       metrics: new ControllerMetrics(),
       log: silentLog,
       record: () => undefined,
+      routing: new VxlanRouting(),
     });
     const running = controller.run(stop.signal);
     await settled("the first nodes have blocks");

@@ -6,6 +6,7 @@ import { connect } from "../../src/kube/client.ts";
 import { BlockController } from "../../src/controller/controller.ts";
 import { LEDGER_NAME, NAMESPACE } from "../../src/manifests/names.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
+import { VxlanRouting } from "../../src/controller/vxlan.ts";
 import { parseLedger } from "../../src/controller/ledger.ts";
 import { addNode, blocksByNode, nodeIp, silentLog, testSpec, until } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
@@ -23,6 +24,7 @@ function startController(): void {
     metrics: new ControllerMetrics(),
     log: silentLog,
     record: () => undefined,
+    routing: new VxlanRouting(),
   });
   cluster.spawn((signal) => controller.run(signal));
 }

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { BlockController } from "../../src/controller/controller.ts";
 import { ControllerMetrics } from "../../src/controller/metrics.ts";
+import { VxlanRouting } from "../../src/controller/vxlan.ts";
 import type { Backoff } from "../../src/sys/coalesce.ts";
 import { addNode, blocksByNode, nodeIp, silentLog, testSpec, whenServerSees } from "./harness.ts";
 import { useTestCluster } from "./cluster.ts";
@@ -18,6 +19,7 @@ function start(retryBackoff: Backoff, resyncMs: number): void {
     metrics: new ControllerMetrics(),
     log: silentLog,
     record: () => undefined,
+    routing: new VxlanRouting(),
     retryBackoff,
     resyncMs,
   });

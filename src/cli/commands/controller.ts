@@ -1,5 +1,6 @@
-// `aks-ipvlan controller`: allocates node blocks and manages the Azure route table (leader-elected).
-// The controller's modules (Azure SDK, Kubernetes client) load only when this command runs.
+// `aks-ipvlan controller`: allocates node blocks and, in routing.mode vnet, manages the Azure route
+// table (leader-elected). The controller's modules load only when this command runs (the Azure SDK only
+// in vnet mode).
 import type { Command } from "commander";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
@@ -18,7 +19,7 @@ export function register(program: Command): void {
   program
     .command("controller")
     .description(
-      "give every node a block, keep the Azure route table and node NICs in line (one active replica)",
+      "give every node a block; in vnet mode keep the Azure route table and node NICs in line (one active replica)",
     )
     .requiredOption("--config <file>", "cluster spec YAML")
     .option(
@@ -36,6 +37,17 @@ export function register(program: Command): void {
         import("../../kube/client.ts"),
       ]);
       const spec = await loadSpec(flags.config);
+      if (flags.enableIpForwarding && spec.routing.mode !== "vnet") {
+        const { UserError } = await import("../../errors/user-error.ts");
+        throw new UserError([
+          {
+            path: "--enable-ip-forwarding",
+            value: spec.routing.mode,
+            message: `routing.mode ${spec.routing.mode} makes no Azure call: no NIC needs IP forwarding`,
+            fix: "leave the flag out, or use routing.mode: vnet",
+          },
+        ]);
+      }
       const api = connect(loadKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context }));
       const run = await import("../../controller/run.ts");
       if (flags.dryRun) {

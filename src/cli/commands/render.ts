@@ -1,6 +1,8 @@
-// `aks-ipvlan render`: the files computed from the spec — each node's CNI config and rules payload plus
-// the Kubernetes manifests, or the seed's two files — printed, or written into a directory.
+// `aks-ipvlan render`: the files computed from the spec — each node's CNI config and rules payload, the
+// Kubernetes manifests and how pods reach other nodes (routing mode, pod MTU, the route table's or the
+// overlay's entries), or the seed's two files — printed, or written into a directory.
 import type { Command } from "commander";
+import { stringify } from "yaml";
 import { lstat, mkdtemp, readFile, readdir, realpath, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { UserError } from "../../errors/user-error.ts";
@@ -8,7 +10,8 @@ import { makeDirectory } from "../../sys/atomic-write.ts";
 import { withNodeLock } from "../../sys/node-lock.ts";
 import { loadSpec } from "../../spec/load.ts";
 import type { ClusterSpec } from "../../spec/schema.ts";
-import { type NodePlan, plan } from "../../ipam/planner.ts";
+import { type NodePlan, type Plan, plan } from "../../ipam/planner.ts";
+import type { OverlayPeer } from "../../ipam/overlay-peers.ts";
 import { CONFLIST_FILE } from "../../cni/conflist.ts";
 import { DEFAULT_PATHS, desiredNode } from "../../agent/desired.ts";
 import { manifestsText, renderManifests } from "../../manifests/render.ts";
@@ -16,6 +19,9 @@ import { renderSeedCompatible } from "../../manifests/seed-compatible.ts";
 
 export const MANIFESTS_FILE = "manifests.yaml";
 export const RULES_FILE = "rules.iptables";
+const ROUTING_FILE = "routing.yaml";
+/** vxlan: per node, the overlay entries that node programs (every other node's blocks and IP). */
+const OVERLAY_FILE = "overlay.yaml";
 
 interface Flags {
   config: string;
@@ -48,16 +54,40 @@ export function register(program: Command): void {
 /** Relative path → content. Every problem surfaces here, before anything is written. */
 export async function renderFiles(flags: Omit<Flags, "out">): Promise<Record<string, string>> {
   const spec = await loadSpec(flags.config);
-  const nodes = selectNodes(plan(spec).nodes, flags.node);
+  const planned = plan(spec);
+  const nodes = selectNodes(planned.nodes, flags.node);
   if (flags.seedCompatible) return renderSeedCompatible(spec, nodes);
   return {
-    ...(flags.node ? {} : { [MANIFESTS_FILE]: manifestsText(renderManifests(spec)) }),
-    ...Object.fromEntries(nodes.flatMap((node) => Object.entries(nodeFiles(spec, node)))),
+    ...(flags.node
+      ? {}
+      : {
+          [MANIFESTS_FILE]: manifestsText(renderManifests(spec)),
+          [ROUTING_FILE]: routingText(planned),
+        }),
+    ...Object.fromEntries(nodes.flatMap((node) => Object.entries(nodeFiles(spec, node, planned.overlay)))),
   };
 }
 
+/** The routing mode, the pods' MTU, and the route table's (vnet) or the overlay's (vxlan) entries. */
+function routingText(planned: Plan): string {
+  const { routingMode, podMtu, routes, overlay } = planned;
+  return [
+    `# routing.mode ${routingMode}: ${routingMode === "vnet" ? "the Azure route table's entries, block -> node" : "every node's blocks and IP: the other nodes route them through their VXLAN device to that IP"}`,
+    ...(podMtu === undefined ? ["# pod MTU: the master interface's"] : []),
+    stringify({
+      mode: routingMode,
+      ...(podMtu === undefined ? {} : { podMtu }),
+      ...(routingMode === "vnet" ? { routes } : { overlay }),
+    }),
+  ].join("\n");
+}
+
 /** The node's files as the agent would apply them: the same desired state, from src/agent/desired.ts. */
-function nodeFiles(spec: ClusterSpec, node: NodePlan): Record<string, string> {
+function nodeFiles(
+  spec: ClusterSpec,
+  node: NodePlan,
+  overlay: readonly OverlayPeer[],
+): Record<string, string> {
   const { conflist, rules } = desiredNode(spec, node, DEFAULT_PATHS);
   const jumps = rules.jumps.map(
     (jump) =>
@@ -70,6 +100,14 @@ function nodeFiles(spec: ClusterSpec, node: NodePlan): Record<string, string> {
       ...jumps,
       rules.chains,
     ].join("\n"),
+    ...(spec.routing.mode === "vxlan"
+      ? {
+          [`nodes/${node.name}/${OVERLAY_FILE}`]: [
+            `# the overlay entries ${node.name} programs: each other node's blocks through its VXLAN device to that node's IP`,
+            stringify({ peers: overlay.filter((peer) => peer.name !== node.name) }),
+          ].join("\n"),
+        }
+      : {}),
   };
 }
 
