@@ -1,0 +1,67 @@
+// What the kernel holds of the overlay, as `ip -json` and `bridge -json` print it: the fields this
+// folder reads, validated at the boundary, and the one normalisation they need (a /32 route is printed
+// without its prefix length).
+import { z } from "zod";
+import { formatCidr, parseCidrOrIp } from "../net/cidr.ts";
+
+/** `ip -json -details link show`: the device, its VXLAN settings and whether the master exists. */
+export const LinkSchema = z.looseObject({
+  ifname: z.string(),
+  flags: z.array(z.string()).optional(),
+  mtu: z.number().optional(),
+  address: z.string().optional(),
+  linkinfo: z
+    .looseObject({
+      info_kind: z.string().optional(),
+      info_data: z
+        .looseObject({
+          id: z.number().optional(),
+          local: z.string().optional(),
+          link: z.string().optional(),
+          port: z.number().optional(),
+          learning: z.boolean().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+/** `ip -json -4 route show table main`. */
+export const RouteSchema = z.looseObject({
+  dst: z.string(),
+  dev: z.string().optional(),
+  gateway: z.string().optional(),
+});
+
+/** `ip -json -4 neigh show dev DEVICE`. */
+export const NeighSchema = z.looseObject({
+  dst: z.string(),
+  lladdr: z.string().optional(),
+  state: z.array(z.string()).optional(),
+});
+
+/** `bridge -json fdb show dev DEVICE`. */
+export const FdbSchema = z.looseObject({
+  mac: z.string(),
+  dst: z.string().optional(),
+  state: z.string().optional(),
+});
+
+export type Link = z.infer<typeof LinkSchema>;
+export type Route = z.infer<typeof RouteSchema>;
+export type Neigh = z.infer<typeof NeighSchema>;
+export type Fdb = z.infer<typeof FdbSchema>;
+
+export interface KernelOverlay {
+  links: Link[];
+  /** Every IPv4 route of the main table (the plan keeps those on the device). */
+  routes: Route[];
+  /** The device's neighbour and forwarding entries (empty when it does not exist). */
+  neighbours: Neigh[];
+  fdb: Fdb[];
+}
+
+/** "10.1.2.3" (how ip prints a /32) → "10.1.2.3/32"; other destinations as they are. */
+export function routeDestination(route: Route): string {
+  return route.dst === "default" ? route.dst : formatCidr(parseCidrOrIp(route.dst));
+}
