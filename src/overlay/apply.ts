@@ -9,7 +9,7 @@ import { FdbSchema, LinkSchema, NeighSchema, RouteSchema, type KernelOverlay } f
 
 const json = <T>(schema: z.ZodType<T>, text: string): T[] => z.array(schema).parse(JSON.parse(text || "[]"));
 
-export async function readOverlay(runner: Runner, device: string): Promise<KernelOverlay> {
+async function readOverlay(runner: Runner, device: string): Promise<KernelOverlay> {
   const [links, routes] = await Promise.all([
     runner("ip", ["-json", "-details", "link", "show"]),
     runner("ip", ["-json", "-4", "route", "show", "table", "main"]),
@@ -50,7 +50,7 @@ export async function applyOverlay(runner: Runner, overlay: Overlay): Promise<Ov
 
 /** Deletes the device (its routes, neighbour and forwarding entries go with it); whether it existed. */
 export async function cleanupOverlay(runner: Runner, device: string): Promise<boolean> {
-  const links = json(LinkSchema, (await runner("ip", ["-json", "link", "show"])).stdout);
+  const links = json(LinkSchema, (await runner("ip", ["-json", "-details", "link", "show"])).stdout);
   if (!links.some((link) => link.ifname === device)) return false;
   await runner("ip", ["link", "del", device]);
   return true;

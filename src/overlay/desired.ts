@@ -17,7 +17,7 @@ export interface OverlayPeer {
   blocks: string[];
 }
 
-export interface OverlayDevice {
+interface OverlayDevice {
   name: string;
   vni: number;
   port: number;
@@ -30,7 +30,7 @@ export interface OverlayDevice {
   mac: string;
 }
 
-export interface OverlayEntry {
+interface OverlayEntry {
   name: string;
   /** The peer's node IP: next hop of its routes, neighbour address, forwarding destination. */
   ip: string;

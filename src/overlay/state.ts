@@ -49,16 +49,14 @@ export const FdbSchema = z.looseObject({
 
 export type Link = z.infer<typeof LinkSchema>;
 export type Route = z.infer<typeof RouteSchema>;
-export type Neigh = z.infer<typeof NeighSchema>;
-export type Fdb = z.infer<typeof FdbSchema>;
 
 export interface KernelOverlay {
   links: Link[];
   /** Every IPv4 route of the main table (the plan keeps those on the device). */
   routes: Route[];
   /** The device's neighbour and forwarding entries (empty when it does not exist). */
-  neighbours: Neigh[];
-  fdb: Fdb[];
+  neighbours: z.infer<typeof NeighSchema>[];
+  fdb: z.infer<typeof FdbSchema>[];
 }
 
 /** "10.1.2.3" (how ip prints a /32) → "10.1.2.3/32"; other destinations as they are. */
