@@ -58,10 +58,20 @@ describe("agent --cleanup", () => {
           { ifname: "vxlan-aks", linkinfo: { info_kind: "vxlan" } },
         ]),
       })
-      .on("ip link del vxlan-aks", {})
+      .on("ip -json -4 rule show", {
+        stdout: JSON.stringify([
+          { priority: 0, src: "all", table: "local" },
+          { priority: 4789, src: "10.241.0.0", srclen: 16, table: "4789" },
+        ]),
+      })
+      .on("ip -batch -", {})
       .on("ip -json -4 route show", { stdout: "[]" });
     const removed = await cleanup(await tempDir("cleanup-"), runner.run);
-    expect(removed).toContain("link vxlan-aks and its routes, neighbour and forwarding entries");
+    expect(removed).toContain(
+      "link vxlan-aks and its routes, neighbour and forwarding entries, and its rules",
+    );
+    const batch = runner.calls.find((call) => call.file === "ip" && call.args[0] === "-batch")!.input;
+    expect(batch).toBe("link del vxlan-aks\nrule del pref 4789\n");
     const payload = runner.calls.find((call) => call.file === "iptables-legacy-restore")!.input!;
     const lines = payload.trim().split("\n");
     for (const chain of [

@@ -36,6 +36,6 @@ export async function cleanup(confDir: string, runner: Runner): Promise<string[]
   }
   if (await cleanupHostPath(runner, HOST_DEVICE)) removed.push(`link ${HOST_DEVICE} and its routes`);
   if (await cleanupOverlay(runner, OVERLAY_DEVICE))
-    removed.push(`link ${OVERLAY_DEVICE} and its routes, neighbour and forwarding entries`);
+    removed.push(`link ${OVERLAY_DEVICE} and its routes, neighbour and forwarding entries, and its rules`);
   return removed;
 }

@@ -69,7 +69,7 @@ describe("reconcile", () => {
 
   it("in vxlan mode programs the overlay after the host device, from the peers it is given", async () => {
     const { paths, runner, deps } = await node();
-    runner.on("bridge -batch -", {});
+    runner.on("bridge -batch -", {}).on("ip -json -4 rule show", { stdout: "[]" });
     const vxlan = parseSpec(
       `${readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8")}podPool: [10.241.0.0/16]\nrouting: {mode: vxlan}\n`,
     );
@@ -86,6 +86,8 @@ describe("reconcile", () => {
         count: 2,
         detail: "10.241.0.32/28 via 10.224.0.5, 10.241.0.48/28 via 10.224.0.6",
       },
+      { kind: "overlay-peer-route-missing", count: 2, detail: "10.224.0.5/32, 10.224.0.6/32" },
+      { kind: "overlay-rule-missing", count: 1, detail: "from 10.241.0.0/16" },
     ]);
     const batches = runner.calls.filter((c) => c.args.includes("-batch"));
     expect(batches.map((c) => c.file)).toEqual(["ip", "ip", "bridge"]);

@@ -73,6 +73,8 @@ describe("renderNodeRules in vxlan mode", () => {
     expect(rules.chains).toContain(
       `-A ${TUNNEL_CHAIN} -s ${node.blocks[0]!.cidr} -d 10.241.0.0/16 -m comment --comment "aks-ipvlan: route pod traffic to other nodes again so it takes the overlay" -j MARK --set-xmark 0x1000000/0x1000000`,
     );
+    // Other nodes' IPs too: a pod's reply to one of them must take the tunnel (src/overlay/desired.ts).
+    expect(rules.chains).toContain(`-A ${TUNNEL_CHAIN} -s ${node.blocks[0]!.cidr} -d 10.224.0.0/16 `);
     expect(rules.owned.mangle).toEqual([TUNNEL_CHAIN]);
     expect(rules.jumps.at(-1)).toMatchObject({ table: "mangle", chain: "OUTPUT" });
   });

@@ -7,12 +7,13 @@ const spec = parseSpec(
 );
 
 describe("desiredOverlay", () => {
-  it("makes one device at the node's IP and an entry per other node with a block", () => {
+  it("makes one device at the node's IP and an entry per other node with an IPv4 address and a block", () => {
     const overlay = desiredOverlay(spec, { name: "b", ip: "10.224.0.5" }, [
       { name: "c", ip: "10.224.0.6", blocks: ["10.241.0.32/28", "10.241.0.16/28"] },
       { name: "b", ip: "10.224.0.5", blocks: ["10.241.0.0/28"] },
       { name: "a", ip: "10.224.0.4", blocks: ["10.241.0.48/28"] },
       { name: "new", ip: "10.224.0.7", blocks: [] },
+      { name: "v6", ip: "fd00::7", blocks: ["10.241.0.64/28"] },
     ]);
     expect(overlay.device).toEqual({
       name: OVERLAY_DEVICE,
@@ -27,6 +28,7 @@ describe("desiredOverlay", () => {
       { name: "a", ip: "10.224.0.4", mac: "02:a5:0a:e0:00:04", blocks: ["10.241.0.48/28"] },
       { name: "c", ip: "10.224.0.6", mac: "02:a5:0a:e0:00:06", blocks: ["10.241.0.16/28", "10.241.0.32/28"] },
     ]);
+    expect(overlay.pools).toEqual(["10.241.0.0/16"]);
   });
 
   it("takes the spec's pod MTU when it is set", () => {

@@ -23,6 +23,8 @@ const device: Link = {
   },
 };
 
+const BARE: KernelOverlay = { links: [], routes: [], neighbours: [], fdb: [], tableRoutes: [], rules: [] };
+
 /** What the kernel prints once `peers` are programmed (ip prints no /32 prefix, and the node's own routes). */
 function programmed(list: readonly OverlayPeer[]): KernelOverlay {
   return {
@@ -38,6 +40,13 @@ function programmed(list: readonly OverlayPeer[]): KernelOverlay {
       state: ["PERMANENT"],
     })),
     fdb: list.map((peer) => ({ mac: `02:a5:0a:e0:00:0${peer.ip.at(-1)}`, dst: peer.ip, state: "permanent" })),
+    // As ip prints them: a /32 without its prefix, the rule's source split in address and length.
+    tableRoutes: list.map((peer) => ({ dst: peer.ip, dev: "vxlan-aks" })),
+    rules: [
+      { priority: 0, src: "all", table: "local" },
+      { priority: 4789, src: "10.241.0.0", srclen: 16, table: "4789" },
+      { priority: 32766, src: "all", table: "main" },
+    ],
   };
 }
 
@@ -45,7 +54,7 @@ describe("planOverlay", () => {
   const overlay = desiredOverlay(spec, self, peers);
 
   it("creates the device and every entry on a bare node, in two batches", () => {
-    const plan = planOverlay(overlay, { links: [eth0], routes: [], neighbours: [], fdb: [] });
+    const plan = planOverlay(overlay, { ...BARE, links: [eth0] });
     expect(plan.ip).toEqual([
       "link add vxlan-aks type vxlan id 4096 dstport 4789 local 10.224.0.4 dev eth0 nolearning",
       "link set vxlan-aks mtu 1450 address 02:a5:0a:e0:00:04 up",
@@ -54,6 +63,9 @@ describe("planOverlay", () => {
       "neigh replace 10.224.0.6 lladdr 02:a5:0a:e0:00:06 dev vxlan-aks nud permanent",
       "route replace 10.241.0.32/28 via 10.224.0.6 dev vxlan-aks onlink",
       "route replace 10.241.0.48/28 via 10.224.0.6 dev vxlan-aks onlink",
+      "route replace 10.224.0.5/32 dev vxlan-aks table 4789",
+      "route replace 10.224.0.6/32 dev vxlan-aks table 4789",
+      "rule add from 10.241.0.0/16 lookup 4789 pref 4789",
     ]);
     expect(plan.bridge).toEqual([
       "fdb replace 02:a5:0a:e0:00:05 dev vxlan-aks dst 10.224.0.5 self permanent",
@@ -64,6 +76,8 @@ describe("planOverlay", () => {
       ["overlay-fdb-missing", 2],
       ["overlay-neighbour-missing", 2],
       ["overlay-route-missing", 3],
+      ["overlay-peer-route-missing", 2],
+      ["overlay-rule-missing", 1],
     ]);
   });
 
@@ -77,6 +91,8 @@ describe("planOverlay", () => {
     expect(plan.ip).toEqual([
       "neigh replace 10.224.0.7 lladdr 02:a5:0a:e0:00:07 dev vxlan-aks nud permanent",
       "route replace 10.241.0.64/28 via 10.224.0.7 dev vxlan-aks onlink",
+      "route replace 10.224.0.7/32 dev vxlan-aks table 4789",
+      "route del 10.224.0.5/32 dev vxlan-aks table 4789",
       "route del 10.241.0.16/28 dev vxlan-aks",
       "neigh del 10.224.0.5 dev vxlan-aks",
     ]);
@@ -124,10 +140,17 @@ describe("planOverlay", () => {
     expect(mtu.ip).toEqual(["link set vxlan-aks mtu 1450"]);
   });
 
+  it("repairs a rule into the overlay's table that is missing or points elsewhere", () => {
+    const kernel = programmed(peers);
+    kernel.rules = [{ priority: 4789, src: "10.99.0.0", srclen: 16, table: "main" }];
+    expect(planOverlay(overlay, kernel).ip).toEqual([
+      "rule add from 10.241.0.0/16 lookup 4789 pref 4789",
+      "rule del pref 4789 from 10.99.0.0/16 lookup main",
+    ]);
+  });
+
   it("refuses a node without the master interface", () => {
-    expect(() => planOverlay(overlay, { links: [], routes: [], neighbours: [], fdb: [] })).toThrow(
-      /master interface eth0 does not exist/,
-    );
+    expect(() => planOverlay(overlay, BARE)).toThrow(/master interface eth0 does not exist/);
   });
 
   it("plans 5,000 nodes in one pass", () => {
@@ -136,13 +159,8 @@ describe("planOverlay", () => {
       ip: formatIp(parseIp("10.224.0.0") + index + 1),
       blocks: [formatCidr({ base: parseIp("10.241.0.0") + index * 16, prefix: 28 })],
     })).filter((peer) => peer.ip !== self.ip);
-    const plan = planOverlay(desiredOverlay(spec, self, many), {
-      links: [eth0],
-      routes: [],
-      neighbours: [],
-      fdb: [],
-    });
-    expect(plan.ip).toHaveLength(2 + 2 * many.length);
+    const plan = planOverlay(desiredOverlay(spec, self, many), { ...BARE, links: [eth0] });
+    expect(plan.ip).toHaveLength(2 + 3 * many.length + 1);
     expect(plan.bridge).toHaveLength(many.length);
     expect(plan.repairs.find((repair) => repair.kind === "overlay-route-missing")?.detail).toMatch(
       /and 4996 more$/,

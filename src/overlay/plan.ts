@@ -2,7 +2,7 @@
 // (state.ts), as two batches: `ip -batch` lines (device, neighbours, routes) and `bridge -batch` lines
 // (forwarding entries), so a change set of any size costs two processes. Pure; entries of nodes that
 // left are removed, entries that are right are not touched.
-import type { Overlay } from "./desired.ts";
+import { OVERLAY_TABLE, type Overlay } from "./desired.ts";
 import { routeDestination, type KernelOverlay, type Link } from "./state.ts";
 
 type OverlayRepairKind =
@@ -14,7 +14,11 @@ type OverlayRepairKind =
   | "overlay-neighbour-missing"
   | "overlay-neighbour-stale"
   | "overlay-fdb-missing"
-  | "overlay-fdb-stale";
+  | "overlay-fdb-stale"
+  | "overlay-peer-route-missing"
+  | "overlay-peer-route-stale"
+  | "overlay-rule-missing"
+  | "overlay-rule-stale";
 
 /** One kind of drift with how many entries it touched (5,000 peers must not make 15,000 log lines). */
 export interface OverlayRepair {
@@ -59,7 +63,11 @@ export function planOverlay(overlay: Overlay, kernel: KernelOverlay): OverlayPla
   const ip: string[] = [];
   const bridge: string[] = [];
   const found = new Map<OverlayRepairKind, string[]>();
-  const note = (kind: OverlayRepairKind, item: string) => found.set(kind, [...(found.get(kind) ?? []), item]);
+  const note = (kind: OverlayRepairKind, item: string) => {
+    const items = found.get(kind);
+    if (items) items.push(item);
+    else found.set(kind, [item]);
+  };
 
   const link = kernel.links.find((candidate) => candidate.ifname === device.name);
   const mismatch = link && deviceMismatch(overlay, link);
@@ -117,6 +125,39 @@ export function planOverlay(overlay: Overlay, kernel: KernelOverlay): OverlayPla
       note("overlay-route-missing", `${block} via ${peer.ip}`);
       ip.push(`route replace ${block} via ${peer.ip} dev ${device.name} onlink`);
     }
+  }
+  // The peers' node IPs in the overlay's table (resolved through the same neighbour entries), and the
+  // rules that send pod traffic there.
+  const table = fresh
+    ? new Set<string>()
+    : new Set(
+        kernel.tableRoutes
+          .filter((route) => route.dev === device.name && route.gateway === undefined)
+          .map(routeDestination),
+      );
+  const wantedTable = new Set(overlay.peers.map((peer) => `${peer.ip}/32`));
+  for (const dst of wantedTable) {
+    if (table.has(dst)) continue;
+    note("overlay-peer-route-missing", dst);
+    ip.push(`route replace ${dst} dev ${device.name} table ${OVERLAY_TABLE}`);
+  }
+  for (const dst of table) {
+    if (wantedTable.has(dst)) continue;
+    note("overlay-peer-route-stale", dst);
+    ip.push(`route del ${dst} dev ${device.name} table ${OVERLAY_TABLE}`);
+  }
+  const rules = kernel.rules
+    .filter((rule) => rule.priority === OVERLAY_TABLE)
+    .map((rule) => ({ from: `${rule.src ?? "all"}/${rule.srclen ?? 0}`, table: String(rule.table) }));
+  for (const pool of overlay.pools) {
+    if (rules.some((rule) => rule.from === pool && rule.table === String(OVERLAY_TABLE))) continue;
+    note("overlay-rule-missing", `from ${pool}`);
+    ip.push(`rule add from ${pool} lookup ${OVERLAY_TABLE} pref ${OVERLAY_TABLE}`);
+  }
+  for (const rule of rules) {
+    if (overlay.pools.includes(rule.from) && rule.table === String(OVERLAY_TABLE)) continue;
+    note("overlay-rule-stale", `from ${rule.from} lookup ${rule.table}`);
+    ip.push(`rule del pref ${OVERLAY_TABLE} from ${rule.from} lookup ${rule.table}`);
   }
   for (const dst of routes.keys()) {
     if (wantedRoutes.has(dst)) continue;

@@ -135,6 +135,8 @@ const OverlayRunSchema = z.strictObject({
   repaired: CheckResultSchema,
   /** The agent run again at rest: what it repaired (nothing, if its rules read back as rendered). */
   atRest: z.array(z.string()),
+  /** NodePort on the first node to a pod on the second without the second's rule into the overlay's table, the agent's repairs, and after. */
+  rule: z.strictObject({ without: CheckResultSchema, repairs: z.array(z.string()), with: CheckResultSchema }),
 });
 export type OverlayRun = z.infer<typeof OverlayRunSchema>;
 

@@ -7,7 +7,10 @@
 //    does not;
 //  - negative control: the second node's tunnel entries removed on the first node cut the path to it,
 //    while the first node's own pods and the third node stay reachable; the agent's next reconcile
-//    repairs them, and a reconcile at rest repairs nothing.
+//    repairs them, and a reconcile at rest repairs nothing;
+//  - the VNet drops what a NIC sends from another address (Azure without IP forwarding): a pod's reply
+//    to another node's IP (a NodePort there, after kube-proxy's SNAT) takes the tunnel through the
+//    rule into the overlay's table; without that rule on the pod's node the NodePort gets no answer.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import { validateSpec } from "../../src/spec/load.ts";
@@ -97,5 +100,17 @@ describe("vxlan mode: the second node's tunnel entries removed on the first", ()
 
   it("a reconcile at rest repairs nothing (tunnel entries and the mark read back as rendered)", () => {
     expect(overlay().atRest).toEqual([]);
+  });
+});
+
+describe("vxlan mode: pod replies to another node's IP", () => {
+  it("take the tunnel: without the pod node's rule a cross-node NodePort gets no answer", () => {
+    expect(overlay().rule.without.status).toBe("fail");
+    expect(overlay().rule.without.reason).toMatch(/no answer within/);
+  });
+
+  it("the agent puts the rule back and the NodePort answers again", () => {
+    expect(overlay().rule.repairs).toEqual(["overlay-rule-missing"]);
+    expect(overlay().rule.with.status).toBe("pass");
   });
 });

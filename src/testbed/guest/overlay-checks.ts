@@ -2,12 +2,14 @@
 // the full pod MTU with DF set crosses the tunnel between pods of two nodes and one a byte larger does
 // not (the pod's own MTU refuses it), then the negative control: the second node's tunnel entries
 // removed on the first node cut the path to it while the same node and the third node stay reachable,
-// and the agent's next reconcile puts them back.
+// and the agent's next reconcile puts them back; last, the second node's rule into the overlay's table
+// removed: the emulated VNet drops its pods' replies to the first node's IP (Azure's source check), so
+// a NodePort on the first node to a pod on the second gets no answer until the agent restores it.
 import { z } from "zod";
 import { join } from "node:path";
 import { writeFile } from "node:fs/promises";
 import { podMtu } from "../../spec/mtu.ts";
-import { OVERLAY_DEVICE, macFor } from "../../overlay/desired.ts";
+import { OVERLAY_DEVICE, OVERLAY_TABLE, macFor } from "../../overlay/desired.ts";
 import { runSuite } from "../../verify/suite.ts";
 import type { PodRef } from "../../verify/driver.ts";
 import type { OverlayRun } from "../job.ts";
@@ -94,7 +96,27 @@ export async function runOverlayChecks(
   log(
     `overlay: repaired ${repairs.map((r) => `${r.kind}×${r.count ?? 1}`).join(", ")}; after: ${repaired!.status}; at rest: ${atRest.length} repairs`,
   );
-  return { podMtu: mtu, full, over, removed, repairs, repaired: repaired!, atRest };
+
+  const other = testbed.node(second.name);
+  await run("ip", ["-n", other.ns, "rule", "del", "pref", String(OVERLAY_TABLE)]);
+  log(`overlay: ${second.name}'s rule into table ${OVERLAY_TABLE} removed`);
+  const [without] = await runSuite(testbed, {
+    runId: "no-overlay-rule",
+    only: ["nodeport-cross-node"],
+    nodes: [first.name, second.name],
+    expectFail: ["nodeport-cross-node"],
+  });
+  const ruleRepairs = Summary.parse(JSON.parse(await runAgentOnce(specFile, other, other.dirs))).repairs;
+  const [back] = await runSuite(testbed, {
+    runId: "overlay-rule-back",
+    only: ["nodeport-cross-node"],
+    nodes: [first.name, second.name],
+  });
+  const rule = { without: without!, repairs: ruleRepairs.map((r) => r.kind), with: back! };
+  log(
+    `overlay: without the rule ${rule.without.status}; repaired ${rule.repairs.join(", ")}; then ${rule.with.status}`,
+  );
+  return { podMtu: mtu, full, over, removed, repairs, repaired: repaired!, atRest, rule };
 }
 
 async function listening(testbed: Testbed, pod: PodRef): Promise<void> {
