@@ -69,6 +69,8 @@ const ResultSchema = z.strictObject({
   /** `agent --once` with everything in place: its reconcile's duration, and the whole run. */
   atRestReconcileMs: z.number(),
   atRestRunMs: z.number(),
+  /** What a reconcile at rest reads, each dump alone (its process included), to see where the time goes. */
+  dumpsMs: z.record(z.string(), z.number()),
   error: z.string().optional(),
 });
 type Result = z.infer<typeof ResultSchema>;
@@ -138,6 +140,20 @@ async function guest(jobFile: string): Promise<void> {
     // prettier-ignore
     const once = await run("ip", [...ns, process.execPath, guestCli(), "agent", "--once", "--config", specFile, "--node", NODE, ...paths], { env });
     result.atRestRunMs = Math.round(performance.now() - started);
+    result.dumpsMs = {};
+    for (const argv of [
+      ["ip", "-json", "-4", "route", "show", "table", "main"],
+      ["ip", "-json", "-4", "route", "show", "table", "4789"],
+      ["ip", "-json", "-4", "neigh", "show", "dev", OVERLAY_DEVICE],
+      ["bridge", "-json", "fdb", "show", "dev", OVERLAY_DEVICE],
+      ["ip", "-json", "-details", "link", "show"],
+      ["iptables-legacy-save"],
+      ["true"],
+    ]) {
+      const at = performance.now();
+      await run("ip", [...ns, ...argv]);
+      result.dumpsMs[argv.join(" ")] = Math.round(performance.now() - at);
+    }
     result.atRestReconcileMs = z
       .looseObject({ durationMs: z.number() })
       .parse(JSON.parse(once.stdout)).durationMs;
@@ -207,6 +223,11 @@ async function host(): Promise<void> {
   );
   console.log(
     `  one join (spec rewritten) → programmed: ${r.joinMs} ms (that reconcile: ${r.joinReconcileMs} ms; goal < 1 s); route present: ${r.joinRoutePresent}`,
+  );
+  console.log(
+    `  each dump a reconcile at rest reads, alone: ${Object.entries(r.dumpsMs)
+      .map(([argv, ms]) => `${argv} ${ms} ms`)
+      .join("; ")}`,
   );
   console.log(`  agent --once at rest: reconcile ${r.atRestReconcileMs} ms, whole run ${r.atRestRunMs} ms`);
 }
