@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 const LAYERS: Record<string, readonly string[]> = {
   base: ["errors", "sys", "net"],
   core: ["spec", "routes", "ipam"],
-  adapters: ["iptables", "noderules", "policy", "hostpath", "cni", "manifests", "kube", "azure"],
+  adapters: ["iptables", "noderules", "overlay", "policy", "hostpath", "cni", "manifests", "kube", "azure"],
   programs: ["agent", "controller", "verify", "doctor", "testbed"],
   cli: ["cli"],
 };

@@ -10,6 +10,7 @@ const KERNEL_FILES = [
   "test/e2e/agent.test.ts", // 157
   "test/faults/agents.test.ts", // 136
   "test/e2e/netpol.test.ts", // 96
+  "test/e2e/vxlan.test.ts", // 156 at load 8
   "test/e2e/runners.test.ts", // 66
   "test/package/installed.test.ts", // 58
   "test/faults/process.test.ts", // 54

@@ -15,6 +15,12 @@ const SAVED = [
   "-A AKS-IPVLAN-POSTROUTING -j AKS-IPVLAN-MASQ",
   "-A KUBE-POSTROUTING -j MASQUERADE",
   "COMMIT",
+  "*mangle",
+  ":OUTPUT ACCEPT [0:0]",
+  ":AKS-IPVLAN-TUNNEL - [0:0]",
+  '-A OUTPUT -m comment --comment "aks-ipvlan: pod traffic to other nodes takes the overlay" -j AKS-IPVLAN-TUNNEL',
+  "-A AKS-IPVLAN-TUNNEL -s 10.241.0.0/28 -d 10.241.0.0/16 -j MARK --set-xmark 0x1000000/0x1000000",
+  "COMMIT",
   "*filter",
   ":INPUT ACCEPT [0:0]",
   ":OUTPUT ACCEPT [0:0]",
@@ -46,9 +52,26 @@ describe("agent --cleanup", () => {
       .on("iptables-legacy-save", { stdout: SAVED })
       .on("iptables-legacy-restore", {})
       .on("iptables-nft-save", { code: 1, stderr: "no nft here" })
-      .on("ip -json -details link show", { stdout: "[]" })
+      .on("ip -json -details link show", {
+        stdout: JSON.stringify([
+          { ifname: "eth0" },
+          { ifname: "vxlan-aks", linkinfo: { info_kind: "vxlan" } },
+        ]),
+      })
+      .on("ip -json -4 rule show", {
+        stdout: JSON.stringify([
+          { priority: 0, src: "all", table: "local" },
+          { priority: 4789, src: "10.241.0.0", srclen: 16, table: "4789" },
+        ]),
+      })
+      .on("ip -batch -", {})
       .on("ip -json -4 route show", { stdout: "[]" });
-    await cleanup(await tempDir("cleanup-"), runner.run);
+    const removed = await cleanup(await tempDir("cleanup-"), runner.run);
+    expect(removed).toContain(
+      "link vxlan-aks and its routes, neighbour and forwarding entries, and its rules",
+    );
+    const batch = runner.calls.find((call) => call.file === "ip" && call.args[0] === "-batch")!.input;
+    expect(batch).toBe("link del vxlan-aks\nrule del pref 4789\n");
     const payload = runner.calls.find((call) => call.file === "iptables-legacy-restore")!.input!;
     const lines = payload.trim().split("\n");
     for (const chain of [
@@ -59,13 +82,16 @@ describe("agent --cleanup", () => {
       "AKS-IPVLAN-SVC-EGRESS",
       "AKS-IPVLAN-POSTROUTING",
       "AKS-IPVLAN-MASQ",
+      "AKS-IPVLAN-TUNNEL",
     ]) {
       expect(lines).toContain(`-X ${chain}`);
     }
     // Every jump into one of them goes (the fail-closed REJECTs go with their chains).
     const deleted = lines.filter((line) => line.startsWith("-D "));
-    expect(deleted).toHaveLength(6);
-    expect(deleted.every((line) => / -j AKS-IPVLAN-(POD|SVC|OUTPUT|POSTROUTING)/.test(line))).toBe(true);
+    expect(deleted).toHaveLength(7);
+    expect(deleted.every((line) => / -j AKS-IPVLAN-(POD|SVC|OUTPUT|POSTROUTING|TUNNEL)/.test(line))).toBe(
+      true,
+    );
     // Negative control: kube-proxy's chains and a chain that only shares our prefix stay.
     expect(payload).not.toMatch(/KUBE-|SOMEONE-ELSES/);
   });

@@ -1,11 +1,14 @@
 // `agent --cleanup`: removes what any version of the agent created on this node (conflist, our chains
-// and the jumps into them: the node's rules, NetworkPolicy's node chains with fail-closed's REJECTs,
-// the retired SVC-EGRESS; the host device with its routes) and nothing else. Address reservations stay: pods that
+// and the jumps into them: the node's rules, vxlan mode's tunnel mark, NetworkPolicy's node chains
+// with fail-closed's REJECTs, the retired SVC-EGRESS; the host device with its routes; the VXLAN
+// device with its routes, neighbour and forwarding entries) and nothing else. Address reservations stay: pods that
 // still run keep their addresses, and a later install must not hand those addresses out again
 // (the data dir is on tmpfs, so a reboot clears it). Sysctls stay: kube-proxy needs ip_forward too.
 // Needs no spec: every name it removes is a constant, so uninstall works even with a broken ConfigMap.
 import type { Runner } from "../sys/exec.ts";
-import { OWNED_CHAINS } from "../noderules/rules.ts";
+import { OVERLAY_CHAINS, OWNED_CHAINS } from "../noderules/rules.ts";
+import { OVERLAY_DEVICE } from "../overlay/desired.ts";
+import { cleanupOverlay } from "../overlay/apply.ts";
 import { NODE_POLICY_CHAINS } from "../policy/node-rules.ts";
 import { HOST_DEVICE } from "../hostpath/desired.ts";
 import { cleanupHostPath } from "../hostpath/apply.ts";
@@ -20,6 +23,7 @@ const RETIRED_FILTER_CHAINS = ["AKS-IPVLAN-SVC-EGRESS"];
 const EVERY_CHAIN = {
   nat: OWNED_CHAINS.nat,
   filter: [...OWNED_CHAINS.filter, ...NODE_POLICY_CHAINS, ...RETIRED_FILTER_CHAINS],
+  ...OVERLAY_CHAINS,
 };
 
 export async function cleanup(confDir: string, runner: Runner): Promise<string[]> {
@@ -31,5 +35,7 @@ export async function cleanup(confDir: string, runner: Runner): Promise<string[]
       removed.push(`iptables (${name}): our chains and jumps`);
   }
   if (await cleanupHostPath(runner, HOST_DEVICE)) removed.push(`link ${HOST_DEVICE} and its routes`);
+  if (await cleanupOverlay(runner, OVERLAY_DEVICE))
+    removed.push(`link ${OVERLAY_DEVICE} and its routes, neighbour and forwarding entries, and its rules`);
   return removed;
 }

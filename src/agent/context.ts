@@ -8,7 +8,7 @@ import { run, type Runner } from "../sys/exec.ts";
 import { backend, commandBackend, detectBackend, type Detection } from "../iptables/backend.ts";
 import { UserError } from "../errors/user-error.ts";
 import { desiredNode, type AgentPaths } from "./desired.ts";
-import { resolveNode } from "./node.ts";
+import { plannedPeers, resolveNode } from "./node.ts";
 import { reconcile, type ReconcileReport } from "./reconcile.ts";
 import { livePodsFromFile, type LivePods } from "./ipam-gc.ts";
 import type { ClusterView } from "./kube.ts";
@@ -93,7 +93,10 @@ export async function reconcileNode(context: AgentContext, spec: ClusterSpec): P
   const facts = context.cluster ? await context.cluster.facts() : undefined;
   const resolution = resolveNode(spec, context.options.node, facts);
   if ("waiting" in resolution) return resolution;
-  const desired = desiredNode(spec, resolution.node, context.options.paths);
+  // vxlan: every node's blocks, from the Node objects (--kube) or the spec's plan.
+  const peers =
+    spec.routing.mode !== "vxlan" ? [] : context.cluster ? await context.cluster.peers() : plannedPeers(spec);
+  const desired = desiredNode(spec, resolution.node, context.options.paths, peers);
   const report = await withNodeLock(nodeLockFile(context.options.paths), () =>
     reconcile(desired, context.options.paths, {
       runner: context.runner,

@@ -46,6 +46,13 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   }
 }
 
+/** Until the view's informer has started its watch (changes before it would be part of the list). */
+const watching = () =>
+  until(
+    () => server.requests.some((r) => r.query.get("watch") === "true" || r.query.get("watch") === "1"),
+    "watch",
+  );
+
 describe("clusterView", () => {
   it("reads the node's InternalIP and blocks annotation", async () => {
     server.put(node("node9", "10.224.0.64/28, 10.224.0.80/28"));
@@ -69,14 +76,38 @@ describe("clusterView", () => {
     let changes = 0;
     const stop = view.watchNode(() => changes++);
     try {
-      await until(
-        () => server.requests.some((r) => r.query.get("watch") === "true" || r.query.get("watch") === "1"),
-        "watch",
-      );
+      await watching();
       server.put(node("node8", "10.224.0.96/28"));
       server.put(node("node9", "10.224.0.64/28"));
       await until(() => changes > 0, "a change event");
       expect(changes).toBe(1);
+    } finally {
+      stop();
+    }
+  });
+
+  it("lists every node's address and blocks for the overlay, and follows joins and leaves", async () => {
+    server.put(node("node9", "10.241.0.64/28"));
+    server.put(node("node8"));
+    const view = clusterView("node9", api());
+    expect(await view.peers()).toEqual([
+      { name: "node8", ip: "10.224.0.9", blocks: [] },
+      { name: "node9", ip: "10.224.0.9", blocks: ["10.241.0.64/28"] },
+    ]);
+    let changes = 0;
+    const stop = view.watchPeers(() => changes++);
+    try {
+      await watching();
+      server.put(node("node7", "10.241.0.96/28"));
+      await until(() => changes > 0, "a join");
+      expect(await view.peers()).toContainEqual({
+        name: "node7",
+        ip: "10.224.0.9",
+        blocks: ["10.241.0.96/28"],
+      });
+      server.remove("v1", "Node", "node8");
+      await until(() => changes > 1, "a leave");
+      expect((await view.peers()).map((peer) => peer.name).sort()).toEqual(["node7", "node9"]);
     } finally {
       stop();
     }

@@ -1,5 +1,6 @@
 // The agent's view of the cluster through the API: its Node (InternalIP, blocks annotation), a watch
-// that wakes the reconcile when the Node changes, the pods bound to it (for leak collection), and the
+// that wakes the reconcile when the Node changes, every Node's address and blocks for the VXLAN overlay
+// (one cluster-wide Node informer in vxlan mode), the pods bound to it (for leak collection), and the
 // reader itself for the NetworkPolicy informers. Loaded only with --kube; reads through
 // rest-client.ts, never @kubernetes/client-node (issue 13).
 import type { KubeObject, KubeReader } from "../kube/api.ts";
@@ -11,11 +12,16 @@ import { restClient } from "../kube/rest-client.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import type { NodeFacts } from "./node.ts";
 import type { LivePods } from "./ipam-gc.ts";
+import type { OverlayPeer } from "../overlay/desired.ts";
 
 export interface ClusterView {
   facts(): Promise<NodeFacts>;
   /** Calls onChange whenever the Node object changes; the returned function stops watching. */
   watchNode(onChange: () => void): () => void;
+  /** Every Node's name, InternalIP and blocks: from watchPeers' cache once it has synced, else one list. */
+  peers(): Promise<OverlayPeer[]>;
+  /** Follows every Node (vxlan mode): onChange on each change after the first list; returns stop. */
+  watchPeers(onChange: () => void): () => void;
   livePods: LivePods;
   /** The same client (one connection pool) for the agent's other informers: NetworkPolicy. */
   api: KubeReader;
@@ -30,6 +36,7 @@ export async function connectClusterView(nodeName: string): Promise<ClusterView>
 
 export function clusterView(nodeName: string, api: KubeReader): ClusterView {
   const nodeRef = { apiVersion: "v1", kind: "Node", name: nodeName };
+  let peerCache: { informer: Informer; synced: boolean } | undefined;
   return {
     api,
     async facts() {
@@ -53,6 +60,29 @@ export function clusterView(nodeName: string, api: KubeReader): ClusterView {
       void informer.run(stop.signal);
       return () => stop.abort();
     },
+    async peers() {
+      const nodes = peerCache?.synced
+        ? [...peerCache.informer.objects.values()]
+        : (await api.list("v1", "Node")).items;
+      return nodes.map(overlayPeer);
+    },
+    watchPeers(onChange) {
+      const stop = new AbortController();
+      const informer = new Informer(api, "v1", "Node", {
+        onEvent: () => {
+          if (cache.synced) onChange();
+        },
+        onSynced: () => (cache.synced = true),
+        backoffMs: REWATCH_DELAY_MS,
+      });
+      const cache = { informer, synced: false };
+      peerCache = cache;
+      void informer.run(stop.signal);
+      return () => {
+        stop.abort();
+        if (peerCache === cache) peerCache = undefined;
+      };
+    },
     livePods: {
       async podIps() {
         const pods = await api.list("v1", "Pod", { fieldSelector: `spec.nodeName=${nodeName}` });
@@ -68,6 +98,11 @@ export function nodeFacts(node: KubeObject): NodeFacts {
     ...(ip ? { internalIp: ip } : {}),
     blocks: parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]),
   };
+}
+
+function overlayPeer(node: KubeObject): OverlayPeer {
+  const facts = nodeFacts(node);
+  return { name: node.metadata.name ?? "", ip: facts.internalIp ?? "", blocks: facts.blocks };
 }
 
 /** A finished pod's sandbox is gone (its DEL ran or failed); only running or starting pods hold addresses. */

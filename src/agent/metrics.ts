@@ -20,7 +20,7 @@ export function agentMetrics(): AgentMetrics {
   const errors = registry.define("reconcile_errors_total", "Reconciles that failed.", "counter");
   const repairs = registry.define(
     "drift_repairs_total",
-    "Things found wrong on the node and fixed, by kind.",
+    "Things found wrong on the node and fixed, by kind (overlay kinds count entries).",
     "counter",
   );
   const capacity = registry.define("block_capacity", "Pod addresses this node's blocks hold.", "gauge");
@@ -40,7 +40,7 @@ export function agentMetrics(): AgentMetrics {
     registry,
     recordSuccess(report) {
       reconciles.add();
-      for (const repair of report.repairs) repairs.add(1, { kind: repair.kind });
+      for (const repair of report.repairs) repairs.add(repair.count ?? 1, { kind: repair.kind });
       capacity.set(report.addresses.capacity);
       inUse.set(report.addresses.inUse);
       duration.set(report.durationMs / 1000);

@@ -5,6 +5,7 @@ import { UserError } from "../errors/user-error.ts";
 import { nodePlan, plan, type NodePlan } from "../ipam/planner.ts";
 import { checkedPool } from "../ipam/pool.ts";
 import { parseCidr } from "../net/cidr.ts";
+import type { OverlayPeer } from "../overlay/desired.ts";
 
 /** What the cluster says about the node; absent when running without Kubernetes. */
 export interface NodeFacts {
@@ -48,4 +49,13 @@ export function resolveNode(spec: ClusterSpec, name: string, facts?: NodeFacts):
     ]);
   }
   return { node: nodePlan({ name, ip }, blocks, pool) };
+}
+
+/** Without Kubernetes (--once, the testbed): the overlay's peers are the spec's nodes and their planned blocks. */
+export function plannedPeers(spec: ClusterSpec): OverlayPeer[] {
+  return plan(spec).nodes.map((node) => ({
+    name: node.name,
+    ip: node.ip,
+    blocks: node.blocks.map((block) => block.cidr),
+  }));
 }

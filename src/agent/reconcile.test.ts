@@ -67,6 +67,37 @@ describe("reconcile", () => {
     expect(report.addresses).toEqual({ inUse: 0, capacity: 16, released: [], gc: "off" });
   });
 
+  it("in vxlan mode programs the overlay after the host device, from the peers it is given", async () => {
+    const { paths, runner, deps } = await node();
+    runner.on("bridge -batch -", {}).on("ip -json -4 rule show", { stdout: "[]" });
+    const vxlan = parseSpec(
+      `${readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8")}podPool: [10.241.0.0/16]\nrouting: {mode: vxlan}\n`,
+    );
+    const planned = plan(vxlan);
+    const peers = planned.nodes.map((n) => ({ name: n.name, ip: n.ip, blocks: n.blocks.map((b) => b.cidr) }));
+    const report = await reconcile(desiredNode(vxlan, planned.nodes[0]!, paths, peers), paths, deps);
+    expect(report.overlay).toEqual({ device: "vxlan-aks", peers: 2, mtu: 1450 });
+    expect(report.repairs.filter((r) => r.kind.startsWith("overlay-"))).toEqual([
+      { kind: "overlay-device-missing", count: 1, detail: "vxlan-aks" },
+      { kind: "overlay-fdb-missing", count: 2, detail: expect.stringContaining("→ 10.224.0.5") },
+      { kind: "overlay-neighbour-missing", count: 2, detail: "10.224.0.5, 10.224.0.6" },
+      {
+        kind: "overlay-route-missing",
+        count: 2,
+        detail: "10.241.0.32/28 via 10.224.0.5, 10.241.0.48/28 via 10.224.0.6",
+      },
+      { kind: "overlay-peer-route-missing", count: 2, detail: "10.224.0.5/32, 10.224.0.6/32" },
+      { kind: "overlay-rule-missing", count: 1, detail: "from 10.241.0.0/16" },
+    ]);
+    const batches = runner.calls.filter((c) => c.args.includes("-batch"));
+    expect(batches.map((c) => c.file)).toEqual(["ip", "ip", "bridge"]);
+    expect(batches[1]!.input).toMatch(
+      /^link add vxlan-aks type vxlan id 4096 dstport 4789 local 10.224.0.4 dev eth0/,
+    );
+    const restore = runner.calls.find((c) => c.file === "iptables-legacy-restore")!.input!;
+    expect(restore).toContain("-A AKS-IPVLAN-TUNNEL -s 10.241.0.16/28 -d 10.241.0.0/16");
+  });
+
   it("rewrites a conflist only when its content differs", async () => {
     const { paths, deps, desired } = await node();
     await reconcile(desired, paths, deps);

@@ -6,6 +6,7 @@ import type { Backend } from "../iptables/backend.ts";
 import { syncRules } from "../iptables/apply.ts";
 import { applyHostPath } from "../hostpath/apply.ts";
 import { applySysctls } from "../hostpath/apply-sysctls.ts";
+import { applyOverlay } from "../overlay/apply.ts";
 import { CONFLIST_FILE, NETWORK_NAME } from "../cni/conflist.ts";
 import { shadowingIn } from "../cni/conf-dir.ts";
 import type { DesiredNode, AgentPaths } from "./desired.ts";
@@ -16,6 +17,8 @@ interface Repair {
   /** e.g. conflist-written, sysctl, chain-missing, jump-duplicated, host-route-missing, address-released. */
   kind: string;
   detail: string;
+  /** Entries this repair touched, when it stands for several (the overlay's); default 1. */
+  count?: number;
 }
 
 export interface ReconcileDeps {
@@ -42,6 +45,8 @@ export interface ReconcileReport {
   /** Our chains per table and the host device: all present after a successful reconcile. */
   chains: DesiredNode["rules"]["owned"];
   hostDevice: string;
+  /** vxlan mode: the tunnel device and how many other nodes it reaches. */
+  overlay?: { device: string; peers: number; mtu: number };
   addresses: { inUse: number; capacity: number; released: string[]; gc: "on" | "off" };
   durationMs: number;
 }
@@ -63,6 +68,13 @@ export async function reconcile(
 
   // The host device first: on a kernel without ipvlan it fails before any other setting changed.
   repairs.push(...(await step("host device", () => applyHostPath(deps.runner, desired.hostPath))));
+  // The overlay after the host device (received tunnel traffic reaches pods through it), before the
+  // rules and the conflist: a pod that starts finds the other nodes reachable.
+  if (desired.overlay) {
+    for (const repair of await step("overlay", () => applyOverlay(deps.runner, desired.overlay!))) {
+      repairs.push(repair);
+    }
+  }
   for (const key of await step("sysctls", () => applySysctls(desired.hostPath.sysctls, deps.procSys))) {
     repairs.push({ kind: "sysctl", detail: key });
   }
@@ -105,6 +117,15 @@ export async function reconcile(
     conflist: { path: conflistPath(paths.cniConfDir), hash: contentHash(desired.conflist) },
     chains: desired.rules.owned,
     hostDevice: desired.hostPath.device,
+    ...(desired.overlay
+      ? {
+          overlay: {
+            device: desired.overlay.device.name,
+            peers: desired.overlay.peers.length,
+            mtu: desired.overlay.device.mtu,
+          },
+        }
+      : {}),
     addresses: {
       inUse: reservations.length,
       capacity: desired.node.capacity,

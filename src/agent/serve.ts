@@ -133,10 +133,14 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
   const specWatcher = watchSpec(options.config, () => trigger.kick("spec"));
   const stopNodeWatch = context.cluster?.watchNode(() => trigger.kick("node"));
+  // vxlan: a node joining, leaving or changing blocks is followed at once (the resync repairs the rest).
+  const stopPeerWatch =
+    spec.routing.mode === "vxlan" ? context.cluster?.watchPeers(() => trigger.kick("peers")) : undefined;
   const signal = await stopped(hooks.stop);
   log.info({ signal }, "stopping; the datapath stays in place");
   specWatcher?.close();
   stopNodeWatch?.();
+  stopPeerWatch?.();
   await policy?.stop();
   await trigger.stop();
   clearInterval(timer); // after the last reconcile, which may have scheduled a new interval
@@ -175,6 +179,7 @@ async function status(context: AgentContext, state: State, policy: PolicyStatus)
     conflist: report?.conflist,
     chains: report?.chains,
     hostDevice: report?.hostDevice,
+    overlay: report?.overlay,
     ipForward: await readSysctl("net.ipv4.ip_forward", context.procSys),
     addresses: report && {
       inUse: report.addresses.inUse,

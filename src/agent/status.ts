@@ -25,6 +25,8 @@ export const agentStatusSchema = z.object({
   conflist: z.object({ path: z.string(), hash: z.string() }).nullish(),
   chains: z.object({ nat: z.array(z.string()), filter: z.array(z.string()) }).nullish(),
   hostDevice: text,
+  /** vxlan mode: the tunnel device, how many other nodes it reaches, its MTU. */
+  overlay: z.object({ device: z.string(), peers: z.number(), mtu: z.number() }).nullish(),
   ipForward: text,
   addresses: z
     .object({ inUse: z.number(), capacity: z.number(), gc: z.enum(["on", "off"]).optional() })
@@ -33,7 +35,7 @@ export const agentStatusSchema = z.object({
     .object({
       at: text,
       durationMs: z.number(),
-      repairs: z.array(z.object({ kind: z.string(), detail: z.string() })),
+      repairs: z.array(z.object({ kind: z.string(), detail: z.string(), count: z.number().optional() })),
     })
     .nullish(),
   lastError: text,

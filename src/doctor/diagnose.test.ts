@@ -38,6 +38,35 @@ const of = (check: string, clusterFacts: ClusterFacts) =>
     .filter((finding) => finding.check === check)
     .map((finding) => `${finding.severity}: ${finding.message}`);
 
+describe("diagnose in vxlan mode", () => {
+  const tunnel = (peers: number, mtu = 1450): AgentStatus => ({
+    ...status,
+    overlay: { device: "vxlan-aks", peers, mtu },
+  });
+  const cluster = (...nodes: NodeFacts[]): ClusterFacts => ({ ...facts(nodes), overlay: { mtu: 1450 } });
+  const node = (name: string, agentStatus: AgentStatus) => ({
+    ...nodeWith(name, [`10.241.0.${name.length}/32`], agentStatus),
+    ip: "10.224.0.4",
+  });
+
+  it("is ok when every node's tunnel reaches every other node with the spec's MTU", () => {
+    expect(of("overlay", cluster(node("n1", tunnel(1)), node("n22", tunnel(1))))).toEqual([
+      "ok: vxlan-aks reaches all 1 other nodes, MTU 1450",
+      "ok: vxlan-aks reaches all 1 other nodes, MTU 1450",
+    ]);
+  });
+
+  it("names a missing device, missing peers and a wrong MTU", () => {
+    expect(of("overlay", cluster(node("n1", status), node("n22", tunnel(0, 1500))))).toEqual([
+      "error: no tunnel device reported: pods on other nodes cannot reach this node's pods",
+      "error: vxlan-aks reaches 0 of the 1 other nodes with a block: pods there and here cannot reach each other",
+      "error: vxlan-aks has MTU 1500, the spec's pod MTU is 1450: full-size packets across nodes are dropped",
+    ]);
+    // Negative control: vnet mode knows no overlay.
+    expect(of("overlay", facts([node("n1", status)]))).toEqual([]);
+  });
+});
+
 describe("diagnose", () => {
   it("grades addresses in use: ok, nearly full from 90 %, full", () => {
     const at = (inUse: number) =>

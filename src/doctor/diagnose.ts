@@ -31,6 +31,7 @@ export function diagnose(facts: ClusterFacts): DoctorFinding[] {
     });
   }
   for (const node of facts.nodes) findings.push(...nodeFindings(node, facts.agentInstalled));
+  if (facts.overlay) findings.push(...overlayFindings(facts, facts.overlay.mtu));
   findings.push(coreDnsFinding(facts.coreDns), ...blockFindings(facts), ...routeFindings(facts));
   return findings;
 }
@@ -169,6 +170,55 @@ function statusFindings(
     else findings.push(at("addresses", "ok", text));
   }
   return findings;
+}
+
+/**
+ * vxlan mode: each node's tunnel device (as its agent last reconciled it) reaches every other node that
+ * has an address and a block, with the spec's pod MTU.
+ */
+function overlayFindings(facts: ClusterFacts, mtu: number): DoctorFinding[] {
+  const reachable = facts.nodes.filter((node) => node.ip && node.blocks.length > 0);
+  return facts.nodes.flatMap((node): DoctorFinding[] => {
+    if (!node.status) return [];
+    const at = (severity: Severity, message: string, fix?: string): DoctorFinding => ({
+      check: "overlay",
+      subject: node.name,
+      severity,
+      message,
+      ...(fix ? { fix } : {}),
+    });
+    if (!node.status.ok) return [at("not checked", `cannot read the agent's /status: ${node.status.reason}`)];
+    const logs = `${AGENT_LOGS} ${node.agentPod?.name ?? "-l app.kubernetes.io/name=aks-ipvlan-agent"}`;
+    const overlay = node.status.value.overlay;
+    if (!overlay) {
+      return [
+        at("error", "no tunnel device reported: pods on other nodes cannot reach this node's pods", logs),
+      ];
+    }
+    const expected = reachable.filter((other) => other.name !== node.name).length;
+    const found: DoctorFinding[] = [];
+    if (overlay.peers !== expected) {
+      found.push(
+        at(
+          "error",
+          `${overlay.device} reaches ${overlay.peers} of the ${expected} other nodes with a block: pods there and here cannot reach each other`,
+          `the agent follows Node changes and repairs at every resync; if this persists: ${logs}`,
+        ),
+      );
+    }
+    if (overlay.mtu !== mtu) {
+      found.push(
+        at(
+          "error",
+          `${overlay.device} has MTU ${overlay.mtu}, the spec's pod MTU is ${mtu}: full-size packets across nodes are dropped`,
+          "the cluster runs another spec: rerun aks-ipvlan install --config FILE with the spec you mean",
+        ),
+      );
+    }
+    return found.length > 0
+      ? found
+      : [at("ok", `${overlay.device} reaches all ${expected} other nodes, MTU ${overlay.mtu}`)];
+  });
 }
 
 function coreDnsFinding(coreDns: ClusterFacts["coreDns"]): DoctorFinding {

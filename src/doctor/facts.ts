@@ -30,4 +30,6 @@ export interface ClusterFacts {
   /** The controller's block ledger: block → node; absent when the ConfigMap does not exist. */
   ledger?: Map<string, string>;
   routes: Fetched<RouteChanges>;
+  /** routing.mode vxlan (known from the spec): the pod MTU every node's tunnel device must have. */
+  overlay?: { mtu: number };
 }

@@ -25,6 +25,7 @@ import { routeChanges, type TableRoute } from "../routes/diff.ts";
 import type { RouteTableRef } from "../azure/arm-client.ts";
 import type { ClusterFacts, Fetched, NodeFacts } from "./facts.ts";
 import { agentStatusSchema, type AgentStatus } from "../agent/status.ts";
+import { podMtu } from "../spec/mtu.ts";
 
 const DEFAULT_LISTEN = "127.0.0.1:9464";
 const STATUS_TIMEOUT_MS = 15_000;
@@ -64,12 +65,14 @@ export async function gatherFacts(deps: GatherDeps): Promise<ClusterFacts> {
     nodeFacts(deps, node, podsByNode.get(node.metadata.name), listen),
   );
   const verdict = deploymentRollout(coreDns);
+  const overlayMtu = deps.spec?.routing.mode === "vxlan" ? podMtu(deps.spec) : undefined;
   return {
     agentInstalled: daemonSet !== undefined,
     nodes,
     coreDns: { found: coreDns !== undefined, ready: verdict.done, progress: verdict.progress },
     ...(ledger ? { ledger: parseLedger(ledger.data as Record<string, string> | undefined) } : {}),
     routes: await routes(deps, nodes),
+    ...(overlayMtu === undefined ? {} : { overlay: { mtu: overlayMtu } }),
   };
 }
 
@@ -130,6 +133,11 @@ function expectedHash(spec: ClusterSpec, name: string, ip: string, blocks: strin
 async function routes(deps: GatherDeps, nodes: readonly NodeFacts[]): Promise<ClusterFacts["routes"]> {
   const table = deps.spec?.controller.routeTable;
   if (!deps.spec) return { ok: false, reason: "no spec given (--config): the route table is not known" };
+  if (deps.spec.routing.mode === "vxlan")
+    return {
+      ok: false,
+      reason: "routing.mode vxlan: pods reach other nodes through the overlay, no route table",
+    };
   if (!table) return { ok: false, reason: "spec.controller.routeTable is not set: routes are not managed" };
   if ("unavailable" in deps.routeTable) return { ok: false, reason: deps.routeTable.unavailable };
   const spec = deps.spec;

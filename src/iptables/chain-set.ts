@@ -3,7 +3,7 @@
 // The layer knows nothing of what the rules do; src/noderules renders the node's rules in this shape.
 
 export interface JumpRule {
-  table: "nat" | "filter";
+  table: "nat" | "filter" | "mangle";
   chain: "POSTROUTING" | "OUTPUT" | "INPUT";
   /** The rule after `-A CHAIN`, as iptables-save prints it. */
   spec: string[];
@@ -16,5 +16,5 @@ export interface ChainSet {
   chains: string;
   jumps: JumpRule[];
   /** Every chain we own, per table: the cleanup deletes exactly these. */
-  owned: { nat: string[]; filter: string[] };
+  owned: { nat: string[]; filter: string[]; mangle?: string[] };
 }

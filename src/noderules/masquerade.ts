@@ -1,6 +1,8 @@
 // The masquerade chain (nat table): pod traffic leaving the node takes the node IP, except to the
 // nonMasqueradeCIDRs; a pod reaching a service endpoint on its own node is SNATed to the node IP so
-// the reply comes back through the host device.
+// the reply comes back through the host device. In vxlan mode the node subnet is not among the
+// nonMasqueradeCIDRs (spec/schema.ts): only the node's own IP keeps the pod's address, as it does
+// in vnet mode, since that traffic never leaves the node.
 import type { ClusterSpec } from "../spec/schema.ts";
 import type { NodePlan } from "../ipam/planner.ts";
 import { HOST_DEVICE } from "../hostpath/desired.ts";
@@ -39,6 +41,7 @@ export function masqueradeRules(spec: ClusterSpec, node: NodePlan): string[][] {
     ]);
   }
   const keep = [...spec.masquerade.nonMasqueradeCIDRs];
+  if (spec.routing.mode === "vxlan") keep.push(`${node.ip}/32`);
   if (!spec.masquerade.masqLinkLocal) keep.push(LINK_LOCAL);
   for (const cidr of keep)
     nat.push(["-A", MASQ_CHAIN, "-d", cidr, ...comment("no masquerade"), "-j", "RETURN"]);

@@ -6,6 +6,7 @@ import { plan } from "../ipam/planner.ts";
 import { renderNodeRules } from "./rules.ts";
 import { MASQ_CHAIN, POSTROUTING_CHAIN } from "./masquerade.ts";
 import { OUTPUT_CHAIN } from "./azure-endpoints.ts";
+import { TUNNEL_CHAIN } from "./tunnel.ts";
 
 const seedText = readFileSync(new URL("../../examples/seed.yaml", import.meta.url), "utf8");
 const seed = parseSpec(seedText);
@@ -47,6 +48,35 @@ describe("renderNodeRules", () => {
     expect(chains).not.toContain("169.254.169.254");
     // The wireserver stays closed whatever the options say.
     expect(chains).toMatch(/-d 168\.63\.129\.16\/32 -p tcp -m multiport --dports 80,32526 .* -j REJECT/);
+  });
+});
+
+describe("renderNodeRules in vxlan mode", () => {
+  const spec = parseSpec(`${seedText}podPool: [10.241.0.0/16]\nrouting: {mode: vxlan}\n`);
+  const node = plan(spec).nodes[0]!;
+  const rules = renderNodeRules(spec, node);
+
+  it("masquerades pod traffic to the VNet and other nodes' IPs, not to the pool or its own node", () => {
+    const keep = rules.chains
+      .split("\n")
+      .filter((line) => line.startsWith(`-A ${MASQ_CHAIN}`) && line.endsWith("-j RETURN"))
+      .map((line) => line.split(" ")[3]);
+    expect(keep).toEqual(["10.241.0.0/16", `${node.ip}/32`, "169.254.0.0/16"]);
+    // Negative control: vnet mode keeps the node subnet.
+    const vnet = renderNodeRules(parseSpec(`${seedText}podPool: [10.241.0.0/16]\n`), node).chains;
+    expect(vnet).toContain(`-A ${MASQ_CHAIN} -d 10.224.0.0/16 `);
+    expect(rules.chains).not.toContain(`-A ${MASQ_CHAIN} -d 10.224.0.0/16 `);
+    expect(vnet).not.toContain("*mangle");
+  });
+
+  it("marks the node's pod traffic to the pool in mangle OUTPUT, in a chain cleanup knows", () => {
+    expect(rules.chains).toContain(
+      `-A ${TUNNEL_CHAIN} -s ${node.blocks[0]!.cidr} -d 10.241.0.0/16 -m comment --comment "aks-ipvlan: route pod traffic to other nodes again so it takes the overlay" -j MARK --set-xmark 0x1000000/0x1000000`,
+    );
+    // Other nodes' IPs too: a pod's reply to one of them must take the tunnel (src/overlay/desired.ts).
+    expect(rules.chains).toContain(`-A ${TUNNEL_CHAIN} -s ${node.blocks[0]!.cidr} -d 10.224.0.0/16 `);
+    expect(rules.owned.mangle).toEqual([TUNNEL_CHAIN]);
+    expect(rules.jumps.at(-1)).toMatchObject({ table: "mangle", chain: "OUTPUT" });
   });
 });
 

@@ -318,14 +318,14 @@ export const ClusterSpecSchema = z
   })
   .transform((spec) => {
     const podPool = spec.podPool ?? [spec.nodeSubnet];
-    // The node subnet and the pool are always kept (unless a listed range covers them): masquerading
-    // pod to pod would hide the client's address from other nodes' pods and from NetworkPolicy.
+    // The pool is always kept (unless a listed range covers it): masquerading pod to pod would hide the
+    // client's address from other nodes' pods and from NetworkPolicy. So is the node subnet in vnet
+    // mode, where the VNet routes pod addresses; in vxlan mode it does not (only the tunnel carries
+    // them), so pod traffic to other nodes' IPs and the rest of the VNet takes the node IP.
     const listed = spec.masquerade.nonMasqueradeCIDRs ?? [];
     const covered = (text: string) => listed.some((range) => containsCidr(parseCidr(range), parseCidr(text)));
-    const nonMasqueradeCIDRs = [
-      ...[spec.nodeSubnet, ...podPool].filter((range) => !covered(range)),
-      ...listed,
-    ];
+    const kept = spec.routing.mode === "vxlan" ? podPool : [spec.nodeSubnet, ...podPool];
+    const nonMasqueradeCIDRs = [...kept.filter((range) => !covered(range)), ...listed];
     return {
       ...spec,
       podPool,

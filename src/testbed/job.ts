@@ -41,6 +41,8 @@ const SuiteRunFields = {
   vnetRoutesAfter: RouteSwitchSchema.optional(),
   /** After the product's suite: the NetworkPolicy cases of `verify --policies` (src/testbed/guest/policies.ts). */
   policies: z.boolean().optional(),
+  /** After the product's suite, vxlan mode: the overlay's MTU probes and its negative control (guest/overlay-checks.ts). */
+  overlay: z.boolean().optional(),
 };
 
 /** Another cluster built and checked in the same boot, after the first: its spec travels in the job. */
@@ -115,6 +117,29 @@ const PolicyCaseResultSchema = z.strictObject({
   settledMs: z.number().optional(),
 }) satisfies z.ZodType<PolicyCaseResult>;
 
+const ProbeSchema = z.strictObject({
+  payload: z.number(),
+  code: z.number(),
+  echoed: z.number(),
+  output: z.string(),
+});
+
+const OverlayRunSchema = z.strictObject({
+  podMtu: z.number(),
+  /** UDP with DF from a pod on the first node to one on the second: the full pod MTU, one byte over. */
+  full: ProbeSchema,
+  over: ProbeSchema,
+  /** The second node's tunnel entries removed on the first: the paths then, the agent's repairs, the path after. */
+  removed: z.array(CheckResultSchema),
+  repairs: z.array(z.strictObject({ kind: z.string(), count: z.number().optional() })),
+  repaired: CheckResultSchema,
+  /** The agent run again at rest: what it repaired (nothing, if its rules read back as rendered). */
+  atRest: z.array(z.string()),
+  /** NodePort on the first node to a pod on the second without the second's rule into the overlay's table, the agent's repairs, and after. */
+  rule: z.strictObject({ without: CheckResultSchema, repairs: z.array(z.string()), with: CheckResultSchema }),
+});
+export type OverlayRun = z.infer<typeof OverlayRunSchema>;
+
 const ClusterResultSchema = z.strictObject({
   kernel: z.string(),
   profiles: z.array(ProfileRunSchema),
@@ -123,6 +148,7 @@ const ClusterResultSchema = z.strictObject({
   afterSwitch: z.array(PathRunSchema),
   /** The NetworkPolicy cases, when the job asked for them. */
   policies: z.array(PolicyCaseResultSchema).optional(),
+  overlay: OverlayRunSchema.optional(),
   /** Set when the guest could not finish; the partial results above are still valid. */
   error: z.string().optional(),
 });

@@ -4,6 +4,7 @@
 // runtime in src/cni/runtime.ts. Emulates: the kubelet's CNI calls (the first conflist in the node's
 // conf dir), kube-proxy's nat rules, a cluster DNS pod behind the kube-dns ClusterIP. Leaves out:
 // the API server, scheduling, container images (a pod's processes are the guest's own programs).
+import { spawn } from "node:child_process";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
@@ -81,7 +82,8 @@ export class Testbed implements ClusterDriver {
     this.#root = root;
     this.plan = planCluster(spec);
     this.topology = renderTopology(spec, this.plan);
-    this.#routes = profile.routes(this.plan);
+    // vxlan: the VNet routes NIC addresses only (the tunnel's UDP between them), never a pod block.
+    this.#routes = spec.routing.mode === "vxlan" ? [] : profile.routes(this.plan);
     this.#nodes = this.topology.nodes.map((node, index) => {
       const dirs = nodeDirs(root, node.name);
       return {
@@ -101,6 +103,8 @@ export class Testbed implements ClusterDriver {
   static async build(spec: ClusterSpec, profile: Profile, root: string): Promise<Testbed> {
     const testbed = new Testbed(spec, profile, root);
     await testbed.#buildNetwork();
+    // On a node the kernel loads it at the agent's `link add … type vxlan`; the guest loads modules itself.
+    if (spec.routing.mode === "vxlan") await run("modprobe", ["vxlan"]);
     ({ www: testbed.#www } = await startEndpoints(root));
     for (const node of testbed.#nodes) await iptablesRestore(node.ns, KUBE_PROXY_JUMPS);
     // In parallel: a node agent spends much of its start reading modules through hostfs.
@@ -238,6 +242,13 @@ export class Testbed implements ClusterDriver {
     const pod = this.#pods.get(ref.name);
     if (!pod) throw new Error(`no pod ${ref.name}`);
     return execIn(pod.ns, argv, options);
+  }
+
+  /** Starts a server in the pod that runs until the teardown kills the pod's processes. */
+  startInPod(ref: PodRef, argv: string[]): void {
+    const pod = this.#pods.get(ref.name);
+    if (!pod) throw new Error(`no pod ${ref.name}`);
+    spawn("ip", ["netns", "exec", pod.ns, ...argv], { detached: true, stdio: "ignore" }).unref();
   }
 
   execOnNode(ref: NodeRef, argv: string[], options?: ExecOptions): Promise<ExecResult> {

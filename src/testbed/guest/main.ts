@@ -24,6 +24,7 @@ import { Testbed } from "./cluster.ts";
 import { runControls } from "./controls.ts";
 import { SEED_GAPS, productProfile, seedProfile } from "./node-setup.ts";
 import { runPolicyDemo } from "./policies.ts";
+import { runOverlayChecks } from "./overlay-checks.ts";
 
 const ROOT = "/run/testbed";
 
@@ -87,6 +88,7 @@ async function runCluster(specFile: string, job: RunFields, root: string): Promi
           );
         log(`policy cases: ${Math.round(performance.now() - started)} ms`);
       }
+      if (name === "product" && job.overlay) result.overlay = await runOverlayChecks(testbed, specFile, log);
       if (name === "product" && job.controls) result.controls = await runControls(testbed, log);
       if (name === "product" && job.vnetRoutesAfter)
         result.afterSwitch = await pathsAfterSwitch(testbed, job.vnetRoutesAfter);

@@ -45,19 +45,23 @@ export function productProfile(specFile: string, vnetRoutes?: readonly RouteEntr
   return {
     name: "product",
     routes: (plan) => (vnetRoutes ? [...vnetRoutes] : plan.routes),
-    setUpNode: (node, _plan, dirs) => runAgentOnce(specFile, node, dirs),
+    setUpNode: async (node, _plan, dirs) => void (await runAgentOnce(specFile, node, dirs)),
   };
 }
 
-/** One reconcile of the real node agent inside the node's namespace; throws with its JSON summary on failure. */
-async function runAgentOnce(specFile: string, node: EmulatedNode, dirs: NodeDirs): Promise<void> {
+/**
+ * One reconcile of the real node agent inside the node's namespace; returns its JSON summary, throws
+ * with it on failure.
+ */
+export async function runAgentOnce(specFile: string, node: EmulatedNode, dirs: NodeDirs): Promise<string> {
   // prettier-ignore
-  await run("ip", [
+  const { stdout } = await run("ip", [
     "netns", "exec", node.ns,
     process.execPath, guestCli(), "agent", "--once",
     "--config", specFile, "--node", node.name,
     "--cni-conf-dir", dirs.confDir, "--cni-bin-dir", CNI_BIN_DIR, "--ipam-data-dir", dirs.ipamDataDir,
   ], { env: { ...process.env, AKS_IPVLAN_IPTABLES: "legacy" } });
+  return stdout;
 }
 
 /**

@@ -3,7 +3,8 @@
 // VNet answers ARP for every address it can route (proxy ARP, no delay), delivers only to NIC addresses
 // and to the route table's entries (the plan's routes, block → node IP), drops the rest of the address
 // space, lets only NIC addresses reach the internet and reach them from it, and routes Azure's DNS,
-// wireserver and IMDS addresses to an `azure` namespace. Leaves out: Azure's SNAT of node addresses to
+// wireserver and IMDS addresses to an `azure` namespace; in vxlan mode it routes no pod block and
+// drops what a NIC sends from another address than its own (no IP forwarding). Leaves out: Azure's SNAT of node addresses to
 // public IPs (the internet host sees node IPs), load balancers, NSGs, accelerated networking, MTU.
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { Plan } from "../../ipam/planner.ts";
@@ -105,9 +106,15 @@ export function renderTopology(spec: ClusterSpec, plan: Plan): Topology {
   };
 
   // Azure SNATs only a NIC's primary address to the internet, and only those addresses take inbound
-  // connections from it; pod addresses must leave masqueraded.
+  // connections from it; pod addresses must leave masqueraded. A NIC without IP forwarding may send
+  // only its own address (vxlan mode needs no IP forwarding; vnet mode's route table needs it on).
+  const sourceCheck =
+    spec.routing.mode === "vxlan"
+      ? nodes.map((node) => `-A FORWARD -i ${node.vnetDevice} ! -s ${node.ip}/32 -j DROP`)
+      : [];
   const filter = [
     "*filter",
+    ...sourceCheck,
     ...nodes.map((node) => `-A FORWARD -o inet0 -s ${node.ip}/32 -j ACCEPT`),
     "-A FORWARD -o inet0 -j DROP",
     ...nodes.map((node) => `-A FORWARD -i inet0 -d ${node.ip}/32 -j ACCEPT`),
