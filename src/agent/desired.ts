@@ -6,7 +6,8 @@ import { IPAM_DATA_DIR, conflistText, renderConflist } from "../cni/conflist.ts"
 import { renderNodeRules } from "../noderules/rules.ts";
 import type { ChainSet } from "../iptables/chain-set.ts";
 import { desiredHostPath, type HostPath } from "../hostpath/desired.ts";
-import { desiredOverlay, type Overlay, type OverlayPeer } from "../overlay/desired.ts";
+import { desiredOverlay, type Overlay } from "../overlay/desired.ts";
+import type { OverlayPeer } from "../ipam/overlay-peers.ts";
 
 export interface AgentPaths {
   cniConfDir: string;

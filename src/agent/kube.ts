@@ -12,7 +12,7 @@ import { restClient } from "../kube/rest-client.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import type { NodeFacts } from "./node.ts";
 import type { LivePods } from "./ipam-gc.ts";
-import type { OverlayPeer } from "../overlay/desired.ts";
+import type { OverlayPeer } from "../ipam/overlay-peers.ts";
 
 export interface ClusterView {
   facts(): Promise<NodeFacts>;

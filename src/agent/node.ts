@@ -5,7 +5,7 @@ import { UserError } from "../errors/user-error.ts";
 import { nodePlan, plan, type NodePlan } from "../ipam/planner.ts";
 import { checkedPool } from "../ipam/pool.ts";
 import { parseCidr } from "../net/cidr.ts";
-import type { OverlayPeer } from "../overlay/desired.ts";
+import type { OverlayPeer } from "../ipam/overlay-peers.ts";
 
 /** What the cluster says about the node; absent when running without Kubernetes. */
 export interface NodeFacts {

@@ -32,7 +32,9 @@ describe("desiredOverlay", () => {
   });
 
   it("takes the spec's pod MTU when it is set", () => {
-    const pinned = parseSpec("nodeSubnet: 10.224.0.0/16\nmtu: 1400\nrouting: {mode: vxlan}\n");
+    const pinned = parseSpec(
+      "nodeSubnet: 10.224.0.0/16\npodPool: [10.241.0.0/16]\nmtu: 1400\nrouting: {mode: vxlan}\n",
+    );
     expect(desiredOverlay(pinned, { name: "a", ip: "10.224.0.4" }, []).device.mtu).toBe(1400);
   });
 

@@ -10,18 +10,12 @@
 import type { ClusterSpec } from "../spec/schema.ts";
 import { podMtu } from "../spec/mtu.ts";
 import { formatCidr, isIPv4, parseCidr, parseIp } from "../net/cidr.ts";
+import type { OverlayPeer } from "../ipam/overlay-peers.ts";
 
 /** The node's VXLAN device; a constant, so cleanup finds it without a spec. */
 export const OVERLAY_DEVICE = "vxlan-aks";
 /** The routing table of peers' node IPs, and the priority of the rules that send pod traffic to it. */
 export const OVERLAY_TABLE = 4789;
-
-/** A node of the cluster as the overlay sees it (the lead unifies it with the planner's OverlayPeer). */
-export interface OverlayPeer {
-  name: string;
-  ip: string;
-  blocks: string[];
-}
 
 interface OverlayDevice {
   name: string;

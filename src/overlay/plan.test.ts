@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "../spec/load.ts";
 import { formatCidr, formatIp, parseIp } from "../net/cidr.ts";
-import { desiredOverlay, type OverlayPeer } from "./desired.ts";
+import { desiredOverlay } from "./desired.ts";
+import type { OverlayPeer } from "../ipam/overlay-peers.ts";
 import { planOverlay } from "./plan.ts";
 import type { KernelOverlay, Link } from "./state.ts";
 
