@@ -23,6 +23,7 @@ interface Flags {
   seed?: boolean;
   policies: boolean;
   runner: string;
+  lifecycle?: boolean;
 }
 
 export function register(program: Command): void {
@@ -37,8 +38,13 @@ export function register(program: Command): void {
     .option("--seed", "also run the suite against the seed's configuration as written")
     .option("--no-policies", "skip the NetworkPolicy cases after the checks")
     .option("--runner <runner>", `where the kernel comes from: ${RunnerChoice.options.join("|")}`, "auto")
+    .option("--lifecycle", "install, join, policy and uninstall against a real API server in the guest")
     .action(async (flags: Flags) => {
       const runner = parseRunner(flags.runner);
+      if (flags.lifecycle) {
+        const { runLifecycleDemo } = await import("./demo-lifecycle.ts");
+        return runLifecycleDemo({ runner, ...(flags.json ? { json: true } : {}) });
+      }
       const [{ loadSpec }, { withNodes }, { runInGuest }, { NoRunnerError }, { SuiteResultSchema }, report] =
         await Promise.all([
           import("../../spec/load.ts"),
