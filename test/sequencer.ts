@@ -5,7 +5,7 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /** Longest first, as measured on a quiet 2-core machine (seconds; the note of issue 19). */
 const KERNEL_FILES = [
-  "test/e2e/lifecycle.test.ts", // 206 (load 4; 341 at load 6-10)
+  "test/e2e/lifecycle.test.ts", // 206 (load 4; 342-498 at load 5-10)
   "test/package/image.test.ts", // 195
   "test/e2e/cluster.test.ts", // 186
   "test/e2e/agent.test.ts", // 157

@@ -11,7 +11,7 @@ const NODES = (LIFECYCLE_SPEC.nodes ?? []).map((node) => node.name);
 
 describe("the lifecycle on a real kernel", () => {
   it(
-    "installs, gives a late node its block, enforces a policy made through the API, and uninstalls cleanly",
+    "installs, gives a late node its block, enforces a policy made through the API across an agent restart, and uninstalls cleanly",
     { timeout: 1_500_000 },
     async () => {
       const lines = timedLines("testbed: ");
@@ -26,16 +26,19 @@ describe("the lifecycle on a real kernel", () => {
       const given = NODES.map((node) => blocks[node] ?? []);
       for (const nodeBlocks of given) expect(nodeBlocks).toHaveLength(1);
       expect(new Set(given.flat()).size).toBe(NODES.length);
-      // Denials and allowances on the same node and across, the late node's server among the denied.
-      for (const where of ["same node", "across nodes"] as const)
-        for (const expected of ["allowed", "denied"] as const)
-          expect(result.probes.some((probe) => probe.where === where && probe.expected === expected)).toBe(
-            true,
-          );
+      // Every phase probed (a wrong probe in any is a problem above); under the policy, denials and
+      // allowances on the same node and across, the late node's server among the denied, also after
+      // its agent was restarted.
+      const phases = ["before any policy", "policy created", "agent restarted", "policy deleted"];
+      expect([...new Set(result.probes.map((probe) => probe.phase))]).toEqual(phases);
       const late = NODES.at(-1)!;
-      expect(result.probes.some((probe) => probe.expected === "denied" && probe.to.endsWith(late))).toBe(
-        true,
-      );
+      for (const phase of ["policy created", "agent restarted"]) {
+        const probes = result.probes.filter((probe) => probe.phase === phase);
+        for (const where of ["same node", "across nodes"] as const)
+          for (const expected of ["allowed", "denied"] as const)
+            expect(probes.some((probe) => probe.where === where && probe.expected === expected)).toBe(true);
+        expect(probes.some((probe) => probe.expected === "denied" && probe.to.endsWith(late))).toBe(true);
+      }
       // The comparison sees what the product puts on a node (its chains, its host device, its conflist)...
       for (const node of NODES) {
         const changes = result.installed[node] ?? [];

@@ -8,25 +8,14 @@ import { formatTable } from "../output.ts";
 const TIMEOUT_MS = 20 * 60_000;
 
 export async function runLifecycleDemo(flags: { runner: RunnerChoice; json?: boolean }): Promise<void> {
-  const [{ runLifecycleInGuest, lifecycleProblems }, { NoRunnerError }] = await Promise.all([
+  const [{ runLifecycleInGuest, lifecycleProblems }, { bootShowingGuest }] = await Promise.all([
     import("../../testbed/lifecycle/host.ts"),
-    import("../../testbed/runners/auto.ts"),
+    import("./demo-boot.ts"),
   ]);
-  const run = await runLifecycleInGuest({
-    runner: flags.runner,
-    timeoutMs: TIMEOUT_MS,
-    onLine: (line) => {
-      if (line.startsWith("testbed: ")) process.stderr.write(`${line}\n`);
-    },
-  }).catch((error: unknown) => {
-    if (!(error instanceof NoRunnerError)) throw error;
-    process.stderr.write(`error: ${error.message}\n`);
-    return undefined;
-  });
-  if (!run) {
-    process.exitCode = 1;
-    return;
-  }
+  const run = await bootShowingGuest((onLine) =>
+    runLifecycleInGuest({ runner: flags.runner, timeoutMs: TIMEOUT_MS, onLine }),
+  );
+  if (!run) return;
   const { result } = run;
   const problems = lifecycleProblems(result);
   if (flags.json) {

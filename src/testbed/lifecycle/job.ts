@@ -17,6 +17,8 @@ export type LifecycleJob = z.infer<typeof LifecycleJobSchema>;
 const StepSchema = z.strictObject({ name: z.string(), ms: z.number(), detail: z.string() });
 
 const ProbeSchema = z.strictObject({
+  /** What the cluster had just gone through: "before any policy", "policy created", ... */
+  phase: z.string(),
   from: z.string(),
   to: z.string(),
   /** Same node or across nodes. */

@@ -14,7 +14,8 @@ import { loadKubeConfig } from "../../kube/config.ts";
 import { install } from "../../kube/install.ts";
 import { uninstall } from "../../kube/uninstall.ts";
 import { daemonSetRollout } from "../../kube/rollout.ts";
-import { startPod } from "../../kube/pods.ts";
+import { perNodeName, podState } from "../../kube/pods.ts";
+import { refOf } from "../../kube/apply.ts";
 import { waitFor, type Progress } from "../../kube/wait.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../../ipam/annotation.ts";
 import { renderManifests } from "../../manifests/render.ts";
@@ -25,20 +26,18 @@ import { sysctls } from "../guest/netns.ts";
 import { API_PORT, startControlPlane, type ControlPlane } from "./control-plane.ts";
 import { API_ADMIN_ADDRESS, buildNetwork } from "./network.ts";
 import { Kubelet } from "./kubelet.ts";
-import { sandboxNs } from "./sandbox.ts";
 import { runWorkloads } from "./workloads.ts";
 import { runNamespaces } from "./namespaces.ts";
 import { followBlocks } from "./vnet-routes.ts";
 import { readNodeState, stateDifferences } from "./node-state.ts";
-import { httpProbe } from "./probes.ts";
+import { ALL_ALLOWED, APP_NAMESPACE, probeUntil, startApps, type Expectation } from "./apps.ts";
 import { residentMiB } from "./processes.ts";
-import type { LifecycleResult, Probe } from "./job.ts";
+import type { LifecycleResult } from "./job.ts";
 
 /** Bounds against a hang, not targets: the guest has one slow CPU. */
 const CONTROL_PLANE_TIMEOUT_MS = 300_000;
 const WAIT_TIMEOUT_MS = 240_000;
 const POLICY_SETTLE_MS = 120_000;
-const APP_NAMESPACE = "default";
 
 const quiet = (): Progress => ({ update: () => undefined, done: () => undefined });
 
@@ -160,8 +159,47 @@ export async function runLifecycle(
       result.installed[kubelet.node.name] = stateDifferences(before.get(kubelet.node.name)!, now);
     }
 
-    const pods = await step("pods through the API, on every node", () => startPods(api, kubelets));
-    await step("NetworkPolicy through the API, enforced", () => policy(api, pods, result.probes, log));
+    const nodeNames = kubelets.map((kubelet) => kubelet.node.name);
+    const pods = await step("pods through the API, on every node", () =>
+      startApps(api, nodeNames, WAIT_TIMEOUT_MS),
+    );
+    // Each phase's probes; the first shows every path works, so a denial later is the policy's.
+    const phase = async (name: string, expect: Expectation) => {
+      const { probes, rounds } = await probeUntil(pods, name, expect, POLICY_SETTLE_MS);
+      result.probes.push(...probes);
+      const wrong = probes.filter((probe) => probe.got !== probe.expected).length;
+      return `${probes.length} probes, ${wrong} wrong, ${rounds} rounds`;
+    };
+    const webFromClient: Expectation = (client) => (client.app === "client" ? "allowed" : "denied");
+    await step(
+      "probes before any policy",
+      () => phase("before any policy", ALL_ALLOWED),
+      (text) => text,
+    );
+    await step(
+      "NetworkPolicy through the API, enforced",
+      async () => {
+        await api.create(WEB_FROM_CLIENT);
+        return phase("policy created", webFromClient);
+      },
+      (text) => text,
+    );
+    await step(
+      `agent on ${late.node.name} restarted (its pod deleted), policy still enforced`,
+      async () => {
+        await restartAgent(api, late.node.name);
+        return phase("agent restarted", webFromClient);
+      },
+      (text) => text,
+    );
+    await step(
+      "NetworkPolicy deleted, every client let through",
+      async () => {
+        await api.delete(refOf(WEB_FROM_CLIENT));
+        return phase("policy deleted", ALL_ALLOWED);
+      },
+      (text) => text,
+    );
     await step(
       "uninstall",
       () => uninstall(api, objects, { timeoutMs: WAIT_TIMEOUT_MS, progress: quiet }),
@@ -193,97 +231,35 @@ async function measure(result: LifecycleResult, name: string, program: Parameter
   if (mib !== undefined) result.memoryMiB[name] = mib;
 }
 
-interface ScenarioPod {
-  name: string;
-  node: string;
-  ip: string;
-  ns: string;
-}
+const WEB_FROM_CLIENT: KubeObject = {
+  apiVersion: "networking.k8s.io/v1",
+  kind: "NetworkPolicy",
+  metadata: { name: "web-from-client", namespace: APP_NAMESPACE },
+  spec: {
+    podSelector: { matchLabels: { app: "web" } },
+    policyTypes: ["Ingress"],
+    ingress: [{ from: [{ podSelector: { matchLabels: { app: "client" } } }] }],
+  },
+};
 
-/** A server (app=web, port 80), a client the policy allows (app=client) and one it does not, per node. */
-async function startPods(api: KubeApi, kubelets: readonly Kubelet[]): Promise<ScenarioPod[]> {
-  const wanted = kubelets.flatMap((kubelet) =>
-    ["web", "client", "other"].map((app) => ({
-      app,
-      node: kubelet.node.name,
-      name: `${app}-${kubelet.node.name}`,
-    })),
-  );
-  // All at once, as a Deployment's pods come: each node's emulator starts its own side by side.
-  return Promise.all(
-    wanted.map(async ({ app, node, name }) => {
-      const pod = await startPod(
-        api,
-        {
-          apiVersion: "v1",
-          kind: "Pod",
-          metadata: { name, namespace: APP_NAMESPACE, labels: { app } },
-          spec: {
-            nodeName: node,
-            containers: [
-              { name: app, image: "busybox", ...(app === "web" ? { ports: [{ containerPort: 80 }] } : {}) },
-            ],
-          },
-        },
-        "ready",
-        { timeoutMs: WAIT_TIMEOUT_MS },
-      );
-      const status = pod.status as { podIP?: string } | undefined;
-      return { name, node, ip: status?.podIP ?? "", ns: sandboxNs(pod.metadata.uid ?? "") };
-    }),
-  );
-}
-
-/**
- * Before the policy every client reaches every server (the paths work, so a denial later is the
- * policy's); then `web` admits only `client`: every `client` must still get through and every `other`
- * must be refused, on the same node and across nodes, until both hold at once or the settle time ends.
- */
-async function policy(
-  api: KubeApi,
-  pods: readonly ScenarioPod[],
-  probes: Probe[],
-  log: (line: string) => void,
-) {
-  const servers = pods.filter((pod) => pod.name.startsWith("web-"));
-  const clients = pods.filter((pod) => !pod.name.startsWith("web-"));
-  const round = async (expect: (client: ScenarioPod) => Probe["expected"]) => {
-    const results: Probe[] = [];
-    for (const client of clients)
-      for (const server of servers) {
-        const { got, tries } = await httpProbe(client.ns, server.ip);
-        results.push({
-          from: client.name,
-          to: server.name,
-          where: client.node === server.node ? "same node" : "across nodes",
-          expected: expect(client),
-          got,
-          tries,
-        });
-      }
-    return results;
-  };
-  const before = await round(() => "allowed");
-  const blocked = before.filter((probe) => probe.got !== "allowed");
-  if (blocked.length > 0) throw new Error(`before any policy, these failed: ${JSON.stringify(blocked)}`);
-  await api.create({
-    apiVersion: "networking.k8s.io/v1",
-    kind: "NetworkPolicy",
-    metadata: { name: "web-from-client", namespace: APP_NAMESPACE },
-    spec: {
-      podSelector: { matchLabels: { app: "web" } },
-      policyTypes: ["Ingress"],
-      ingress: [{ from: [{ podSelector: { matchLabels: { app: "client" } } }] }],
+/** Deletes the node's agent pod, as a rollout or an eviction does, and waits for its successor to be Ready. */
+async function restartAgent(api: KubeApi, node: string): Promise<void> {
+  const ref = { apiVersion: "v1", kind: "Pod", name: perNodeName(AGENT_NAME, node), namespace: NAMESPACE };
+  const old = await api.get(ref);
+  await api.delete(ref);
+  await waitFor(
+    api,
+    {
+      apiVersion: "v1",
+      kind: "Pod",
+      namespace: NAMESPACE,
+      fieldSelector: `metadata.name=${ref.name}`,
+      what: `a new ${ref.name}`,
     },
-  });
-  const deadline = Date.now() + POLICY_SETTLE_MS;
-  for (let rounds = 1; ; rounds++) {
-    const after = await round((client) => (client.name.startsWith("client-") ? "allowed" : "denied"));
-    const wrong = after.filter((probe) => probe.got !== probe.expected);
-    if (wrong.length === 0 || Date.now() > deadline) {
-      probes.push(...after);
-      log(`policy: ${after.length} probes, ${wrong.length} wrong after ${rounds} rounds`);
-      return;
-    }
-  }
+    ([pod]) => {
+      const replaced = pod !== undefined && pod.metadata.uid !== old?.metadata.uid;
+      return { done: replaced && podState(pod).ready, progress: replaced ? "replaced" : "the old pod" };
+    },
+    { timeoutMs: WAIT_TIMEOUT_MS },
+  );
 }
