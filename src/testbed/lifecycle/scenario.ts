@@ -200,6 +200,10 @@ export async function runLifecycle(
       },
       (text) => text,
     );
+    // After the scenario's changes and the resyncs meanwhile (agent.resyncSeconds), before uninstall.
+    for (const kubelet of kubelets)
+      for (const [pod, program] of kubelet.programs())
+        await measure(result, `${pod} (before uninstall)`, program);
     await step(
       "uninstall",
       () => uninstall(api, objects, { timeoutMs: WAIT_TIMEOUT_MS, progress: quiet }),
