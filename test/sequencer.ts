@@ -5,12 +5,13 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /** Longest first, as measured on a quiet 2-core machine (seconds; the note of issue 19). */
 const KERNEL_FILES = [
+  "test/e2e/lifecycle.test.ts", // 206 (load 4; 342-498 at load 5-10)
   "test/package/image.test.ts", // 195
   "test/e2e/cluster.test.ts", // 186
   "test/e2e/agent.test.ts", // 157
   "test/faults/agents.test.ts", // 136
+  "test/e2e/vxlan.test.ts", // 114 (156 at load 8)
   "test/e2e/netpol.test.ts", // 96
-  "test/e2e/vxlan.test.ts", // 156 at load 8
   "test/e2e/runners.test.ts", // 66
   "test/package/installed.test.ts", // 58
   "test/faults/process.test.ts", // 54

@@ -5,12 +5,15 @@
 // the controllers it needs, so what it proves is the API server's own behaviour.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { request } from "node:https";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { run } from "../../src/sys/exec.ts";
+import {
+  makeControlPlaneCredentials,
+  writeAdminKubeconfig,
+} from "../../src/testbed/lifecycle/certificates.ts";
 
 /** What a test worker needs to reach the control plane (plain data: it crosses to the workers). */
 export interface ControlPlaneAccess {
@@ -47,47 +50,6 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   if (address === null || typeof address === "string") throw new Error("no TCP port for the control plane");
   return address.port;
-}
-
-async function makeCertificates(dir: string): Promise<void> {
-  const file = (name: string) => join(dir, name);
-  /** A key and certificate: the CA's own (self-signed), or a leaf the CA signs. */
-  const certificate = (name: string, subject: string, leaf?: { extensions: string[] }) =>
-    run("openssl", [
-      "req",
-      "-x509",
-      ...["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-      ...["-days", "1", "-subj", subject],
-      ...(leaf
-        ? [
-            ...["-CA", file("ca.crt"), "-CAkey", file("ca.key")],
-            // A leaf, not a CA (req -x509 would otherwise mark it as one).
-            ...["basicConstraints=critical,CA:FALSE", ...leaf.extensions].flatMap((extension) => [
-              "-addext",
-              extension,
-            ]),
-          ]
-        : []),
-      ...["-keyout", file(`${name}.key`), "-out", file(`${name}.crt`)],
-    ]);
-  const signed = (name: string, subject: string, extensions: string[]) =>
-    certificate(name, subject, { extensions });
-  await certificate("ca", "/CN=aks-ipvlan-test-ca");
-  await signed("apiserver", "/CN=kube-apiserver", [
-    "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc",
-    "extendedKeyUsage=serverAuth",
-  ]);
-  await signed("admin", "/O=system:masters/CN=aks-ipvlan-test-admin", ["extendedKeyUsage=clientAuth"]);
-  await run("openssl", [
-    "genpkey",
-    "-algorithm",
-    "EC",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-out",
-    file("sa.key"),
-  ]);
-  await run("openssl", ["pkey", "-in", file("sa.key"), "-pubout", "-out", file("sa.pub")]);
 }
 
 function startProgram(path: string, args: string[], log: string): ChildProcess {
@@ -140,7 +102,9 @@ export async function startControlPlane(bin = KUBE_BIN): Promise<ControlPlane> {
   const missing = missingPrograms(bin);
   if (missing) throw new Error(missing);
   const dir = await mkdtemp(join(tmpdir(), "aks-ipvlan-kube-"));
-  await makeCertificates(dir);
+  await makeControlPlaneCredentials(dir, {
+    subjectAltNames: ["IP:127.0.0.1", "DNS:localhost", "DNS:kubernetes.default.svc"],
+  });
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const etcdUrl = `http://127.0.0.1:${etcdPort}`;
   const peerUrl = `http://127.0.0.1:${peerPort}`;
@@ -193,20 +157,7 @@ export async function startControlPlane(bin = KUBE_BIN): Promise<ControlPlane> {
     key: await readFile(file("admin.key"), "utf8"),
   };
   const url = `https://127.0.0.1:${apiPort}`;
-  const kubeconfig = file("admin.kubeconfig");
-  await writeFile(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [{ name: "test", cluster: { server: url, "certificate-authority": file("ca.crt") } }],
-      users: [
-        { name: "admin", user: { "client-certificate": file("admin.crt"), "client-key": file("admin.key") } },
-      ],
-      contexts: [{ name: "test", context: { cluster: "test", user: "admin" } }],
-      "current-context": "test",
-    }),
-  );
+  const kubeconfig = await writeAdminKubeconfig(dir, url);
   const access = { url, ca, kubeconfig, admin, bin };
   const close = async () => {
     await stop(apiserver);

@@ -23,6 +23,7 @@ interface Flags {
   seed?: boolean;
   policies: boolean;
   runner: string;
+  lifecycle?: boolean;
 }
 
 export function register(program: Command): void {
@@ -37,43 +38,47 @@ export function register(program: Command): void {
     .option("--seed", "also run the suite against the seed's configuration as written")
     .option("--no-policies", "skip the NetworkPolicy cases after the checks")
     .option("--runner <runner>", `where the kernel comes from: ${RunnerChoice.options.join("|")}`, "auto")
+    .option("--lifecycle", "install, join, policy and uninstall against a real API server in the guest")
     .action(async (flags: Flags) => {
       const runner = parseRunner(flags.runner);
-      const [{ loadSpec }, { withNodes }, { runInGuest }, { NoRunnerError }, { SuiteResultSchema }, report] =
-        await Promise.all([
-          import("../../spec/load.ts"),
-          import("../../testbed/generate.ts"),
-          import("../../testbed/run.ts"),
-          import("../../testbed/runners/auto.ts"),
-          import("../../testbed/job.ts"),
-          import("../check-report.ts"),
-        ]);
+      if (flags.lifecycle) {
+        const { runLifecycleDemo } = await import("./demo-lifecycle.ts");
+        return runLifecycleDemo({ runner, ...(flags.json ? { json: true } : {}) });
+      }
+      const [
+        { loadSpec },
+        { withNodes },
+        { runInGuest },
+        { bootShowingGuest },
+        { SuiteResultSchema },
+        report,
+      ] = await Promise.all([
+        import("../../spec/load.ts"),
+        import("../../testbed/generate.ts"),
+        import("../../testbed/run.ts"),
+        import("./demo-boot.ts"),
+        import("../../testbed/job.ts"),
+        import("../check-report.ts"),
+      ]);
       let spec = await loadSpec(flags.config);
       if (flags.nodes !== undefined) spec = withNodes(spec, parseCount(flags.nodes));
       const started = performance.now();
-      const run = await runInGuest({
-        entry: GUEST_ENTRY,
-        spec,
-        job: {
-          profiles: flags.seed ? ["product", "seed"] : ["product"],
-          controls: false,
-          policies: flags.policies,
-        },
-        schema: SuiteResultSchema,
-        timeoutMs: TIMEOUT_MS,
-        runner,
-        onLine: (line) => {
-          if (line.startsWith("testbed: ")) process.stderr.write(`${line}\n`);
-        },
-      }).catch((error: unknown) => {
-        if (!(error instanceof NoRunnerError)) throw error;
-        process.stderr.write(`error: ${error.message}\n`);
-        return undefined;
-      });
-      if (!run) {
-        process.exitCode = 1;
-        return;
-      }
+      const run = await bootShowingGuest((onLine) =>
+        runInGuest({
+          entry: GUEST_ENTRY,
+          spec,
+          job: {
+            profiles: flags.seed ? ["product", "seed"] : ["product"],
+            controls: false,
+            policies: flags.policies,
+          },
+          schema: SuiteResultSchema,
+          timeoutMs: TIMEOUT_MS,
+          runner,
+          onLine,
+        }),
+      );
+      if (!run) return;
       const { result } = run;
       const totalSeconds = seconds(performance.now() - started);
       const product = result.profiles.find((profile) => profile.profile === "product");

@@ -25,6 +25,7 @@ import { runControls } from "./controls.ts";
 import { SEED_GAPS, productProfile, seedProfile } from "./node-setup.ts";
 import { runPolicyDemo } from "./policies.ts";
 import { runOverlayChecks } from "./overlay-checks.ts";
+import { runLifecycleJob } from "../lifecycle/guest.ts";
 
 const ROOT = "/run/testbed";
 
@@ -127,4 +128,4 @@ async function pathsAfterSwitch(testbed: Testbed, change: RouteSwitch): Promise<
   return runs;
 }
 
-await main(process.argv[2]!);
+if (!(await runLifecycleJob(process.argv[2]!))) await main(process.argv[2]!);
