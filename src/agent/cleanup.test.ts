@@ -23,6 +23,7 @@ const SAVED = [
   "COMMIT",
   "*filter",
   ":INPUT ACCEPT [0:0]",
+  ":FORWARD ACCEPT [0:0]",
   ":OUTPUT ACCEPT [0:0]",
   ":AKS-IPVLAN-OUTPUT - [0:0]",
   ":AKS-IPVLAN-POD-INGRESS - [0:0]",
@@ -30,9 +31,12 @@ const SAVED = [
   ":AKS-IPVLAN-SVC-INGRESS - [0:0]",
   ":AKS-IPVLAN-SVC-EGRESS - [0:0]",
   ":KUBE-FIREWALL - [0:0]",
+  ":KUBE-FORWARD - [0:0]",
   ":AKS-IPVLAN-SOMEONE-ELSES - [0:0]",
   '-A INPUT -m comment --comment "aks-ipvlan: pod ingress from other nodes" -j AKS-IPVLAN-POD-INGRESS',
   "-A INPUT -j KUBE-FIREWALL",
+  '-A FORWARD -o ipvl-host -m comment --comment "aks-ipvlan: pod ingress forwarded to the host device" -j AKS-IPVLAN-POD-INGRESS',
+  "-A FORWARD -j KUBE-FORWARD",
   '-A OUTPUT -m comment --comment "aks-ipvlan: pod metadata protection" -j AKS-IPVLAN-OUTPUT',
   '-A OUTPUT -m comment --comment "aks-ipvlan: pod egress beyond the node\'s pods" -j AKS-IPVLAN-POD-EGRESS',
   '-A OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j AKS-IPVLAN-SVC-INGRESS',
@@ -88,7 +92,10 @@ describe("agent --cleanup", () => {
     }
     // Every jump into one of them goes (the fail-closed REJECTs go with their chains).
     const deleted = lines.filter((line) => line.startsWith("-D "));
-    expect(deleted).toHaveLength(7);
+    expect(deleted).toHaveLength(8);
+    expect(deleted).toContain(
+      '-D FORWARD -o ipvl-host -m comment --comment "aks-ipvlan: pod ingress forwarded to the host device" -j AKS-IPVLAN-POD-INGRESS',
+    );
     expect(deleted.every((line) => / -j AKS-IPVLAN-(POD|SVC|OUTPUT|POSTROUTING|TUNNEL)/.test(line))).toBe(
       true,
     );

@@ -4,7 +4,7 @@
 
 export interface JumpRule {
   table: "nat" | "filter" | "mangle";
-  chain: "POSTROUTING" | "OUTPUT" | "INPUT";
+  chain: "POSTROUTING" | "OUTPUT" | "INPUT" | "FORWARD";
   /** The rule after `-A CHAIN`, as iptables-save prints it. */
   spec: string[];
   /** Security rules go first in their chain; NAT rules append. */

@@ -8,7 +8,7 @@ import {
 import { chainLines, client, server, world } from "../../test/netpol/compile-fixtures.ts";
 
 describe("compileNodeRules", () => {
-  it("checks local pods' ingress from other nodes in INPUT, their egress beyond the node in OUTPUT", () => {
+  it("checks local pods' ingress from other nodes in INPUT and FORWARD, their egress beyond the node in OUTPUT", () => {
     const w = world({
       podSelector: { matchLabels: { app: "server" } },
       policyTypes: ["Ingress", "Egress"],
@@ -39,6 +39,8 @@ describe("compileNodeRules", () => {
     ]);
     expect(rules.jumps.map((jump) => `${jump.chain} ${jump.spec.join(" ")}`)).toEqual([
       `INPUT -m comment --comment "aks-ipvlan: pod ingress from other nodes" -j ${NODE_INGRESS_CHAIN}`,
+      // vxlan mode: from other nodes through the tunnel, forwarded to the host device, not INPUT.
+      `FORWARD -o ipvl-host -m comment --comment "aks-ipvlan: pod ingress forwarded to the host device" -j ${NODE_INGRESS_CHAIN}`,
       `OUTPUT -m comment --comment "aks-ipvlan: pod egress beyond the pods of the node" -j ${NODE_EGRESS_CHAIN}`,
       `OUTPUT -m conntrack --ctstate NEW -m conntrack --ctstate DNAT -m comment --comment "aks-ipvlan: service policy after DNAT" -j ${SERVICE_INGRESS_CHAIN}`,
     ]);

@@ -3,10 +3,15 @@
 // paths: the pod namespace's conntrack never sees a connection opened from another node, so the pod's
 // reply leaves its namespace as NEW (UDP) or INVALID (a TCP SYN-ACK); only the node's conntrack sees
 // both directions. So ingress from elsewhere, egress to elsewhere and Services after DNAT are judged
-// here, in one ChainSet the iptables layer applies like the node's other rules.
+// here, in one ChainSet the iptables layer applies like the node's other rules. In vxlan mode a packet
+// from another node's pod arrives on the VXLAN device and is forwarded to the host device instead
+// (FORWARD, then the pod's INPUT, whose rules judge it too): the node judges it there as well, so the
+// node's rules alone still hold cross-node ingress when a pod's own rules are missing (drift, a
+// namespace not found yet), as INPUT does in vnet mode (docs/datapath-findings.md, "VXLAN overlay").
 import type { ChainSet, JumpRule } from "../iptables/chain-set.ts";
 import { formatCidr, parseCidr, parseIp } from "../net/cidr.ts";
 import { hostCidrs, inAny } from "../net/cidr-set.ts";
+import { HOST_DEVICE } from "../hostpath/desired.ts";
 import { podKey, type PolicyPod, type PolicyWorld } from "./model.ts";
 import { PolicyIndex, type Clause } from "./resolve.ts";
 import { ESTABLISHED, clauseRules, comment, denyRules, hostCidr, rule } from "./rules.ts";
@@ -24,7 +29,10 @@ export interface NodePolicyRules extends ChainSet {
 /**
  * - POD-INGRESS, from INPUT: a packet from another node (or outside) reaches a pod through the node's
  *   INPUT and never crosses the pod namespace's INPUT; each ingress-isolated local pod's allowed
- *   sources are checked here.
+ *   sources are checked here. Also from FORWARD for packets leaving by the host device: vxlan mode's
+ *   path from other nodes (in vnet mode nothing from elsewhere takes it); the node's conntrack sees
+ *   the request there and the reply in OUTPUT, and a local pod's replies coming back that way are
+ *   ESTABLISHED.
  * - POD-EGRESS, from OUTPUT: what a pod sends beyond the node's own pods (the pod's namespace lets it
  *   through), and a ClusterIP connection after kube-proxy's DNAT (nat OUTPUT) against the backend's
  *   address. Replies of connections opened from another node are ESTABLISHED here (this conntrack saw
@@ -98,7 +106,7 @@ export function compileNodeRules(
     }
   }
   const lines = [...chains.values()].flat();
-  const jump = (chain: "INPUT" | "OUTPUT", match: string[], note: string, target: string): JumpRule => ({
+  const jump = (chain: JumpRule["chain"], match: string[], note: string, target: string): JumpRule => ({
     table: "filter",
     chain,
     spec: [...match, ...comment(note), "-j", target],
@@ -111,6 +119,7 @@ export function compileNodeRules(
     ),
     jumps: [
       jump("INPUT", [], "pod ingress from other nodes", NODE_INGRESS_CHAIN),
+      jump("FORWARD", ["-o", HOST_DEVICE], "pod ingress forwarded to the host device", NODE_INGRESS_CHAIN),
       jump("OUTPUT", [], "pod egress beyond the pods of the node", NODE_EGRESS_CHAIN),
       jump("OUTPUT", dnat, "service policy after DNAT", SERVICE_INGRESS_CHAIN),
     ],

@@ -124,6 +124,30 @@ const ProbeSchema = z.strictObject({
   output: z.string(),
 });
 
+const ProbeAnswerSchema = z.enum(["open", "refused", "silent"]);
+/** A GET to a server pod of the second node from a pod of the first (allowed, other) and of its own node. */
+const PolicyVerdictsSchema = z.strictObject({
+  allowed: ProbeAnswerSchema,
+  other: ProbeAnswerSchema,
+  sameNode: ProbeAnswerSchema,
+});
+
+/** The verdicts, and the packets the REJECTs of the server's ingress matched: in its namespace, on its node. */
+const JudgedSchema = z.strictObject({
+  verdicts: PolicyVerdictsSchema,
+  rejects: z.strictObject({ podNamespace: z.number(), node: z.number() }),
+});
+
+const OverlayPolicyRunSchema = z.strictObject({
+  /** Without any policy (the negative control). */
+  open: PolicyVerdictsSchema,
+  /** With the server's ingress isolated except from the allowed pod. */
+  enforced: JudgedSchema,
+  /** The same after the server namespace's INPUT was flushed by hand (drift): what the node alone judges. */
+  withoutPodRules: JudgedSchema,
+});
+export type OverlayPolicyRun = z.infer<typeof OverlayPolicyRunSchema>;
+
 const OverlayRunSchema = z.strictObject({
   podMtu: z.number(),
   /** UDP with DF from a pod on the first node to one on the second: the full pod MTU, one byte over. */
@@ -137,6 +161,8 @@ const OverlayRunSchema = z.strictObject({
   atRest: z.array(z.string()),
   /** NodePort on the first node to a pod on the second without the second's rule into the overlay's table, the agent's repairs, and after. */
   rule: z.strictObject({ without: CheckResultSchema, repairs: z.array(z.string()), with: CheckResultSchema }),
+  /** NetworkPolicy ingress isolation against pods of other nodes (guest/overlay-policy.ts). */
+  policy: OverlayPolicyRunSchema,
 });
 export type OverlayRun = z.infer<typeof OverlayRunSchema>;
 

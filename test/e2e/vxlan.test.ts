@@ -10,7 +10,11 @@
 //    repairs them, and a reconcile at rest repairs nothing;
 //  - the VNet drops what a NIC sends from another address (Azure without IP forwarding): a pod's reply
 //    to another node's IP (a NodePort there, after kube-proxy's SNAT) takes the tunnel through the
-//    rule into the overlay's table; without that rule on the pod's node the NodePort gets no answer.
+//    rule into the overlay's table; without that rule on the pod's node the NodePort gets no answer;
+//  - NetworkPolicy holds across the tunnel: a server on the second node that admits one pod of the
+//    first refuses the first node's other pod and a pod of its own node; without the policy (the
+//    negative control) all three connect; with the server's own rules flushed (drift), the node's
+//    FORWARD still refuses the first node's other pod.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import { validateSpec } from "../../src/spec/load.ts";
@@ -23,6 +27,7 @@ const SPEC: ClusterSpecInput = {
   nodeSubnet: "10.224.0.0/16",
   podPool: ["10.241.0.0/16"],
   routing: { mode: "vxlan" },
+  agent: { policy: { enabled: true } },
   nodes: [
     { name: "node1", ip: "10.224.0.4" },
     { name: "node2", ip: "10.224.0.5" },
@@ -112,5 +117,29 @@ describe("vxlan mode: pod replies to another node's IP", () => {
   it("the agent puts the rule back and the NodePort answers again", () => {
     expect(overlay().rule.repairs).toEqual(["overlay-rule-missing"]);
     expect(overlay().rule.with.status).toBe("pass");
+  });
+});
+
+describe("vxlan mode: NetworkPolicy against pods of other nodes", () => {
+  const policy = () => overlay().policy;
+
+  it("without a policy, the first node's pods and the server's neighbour connect (negative control)", () => {
+    expect(policy().open).toEqual({ allowed: "open", other: "open", sameNode: "open" });
+  });
+
+  it("the allowed pod of the first node connects", () => {
+    expect(policy().enforced.verdicts.allowed).toBe("open");
+  });
+
+  it("the first node's other pod is refused", () => {
+    expect(policy().enforced.verdicts.other).toBe("refused");
+  });
+
+  it("a pod on the server's own node is refused", () => {
+    expect(policy().enforced.verdicts.sameNode).toBe("refused");
+  });
+
+  it("with the server's own rules flushed, the node still refuses the first node's other pod", () => {
+    expect(policy().withoutPodRules.verdicts).toMatchObject({ allowed: "open", other: "refused" });
   });
 });

@@ -3,13 +3,18 @@
 // judged the way ipvlan L3S carries it (measured on the UML kernel): the client pod's OUTPUT always,
 // then its node's OUTPUT when the server is on another node; from the same node, the server pod's
 // INPUT, but from another node or outside, the server node's INPUT instead (the pod's INPUT never sees
-// it). Via a ClusterIP: the client's OUTPUT sees the ClusterIP, the client node's OUTPUT the backend
-// after DNAT, and a same-node backend the node's IP (hairpin SNAT). Replies take the mirror path, and
-// each namespace's conntrack knows only what crossed it: a reply is ESTABLISHED in a namespace only if
-// the request went through it; otherwise it is NEW there (a TCP SYN-ACK is INVALID).
+// it). In vxlan mode what comes from another node (its pods, its IP) arrives through the tunnel and is
+// forwarded to the host device: the server node's FORWARD, then the server pod's INPUT, whose conntrack
+// then sees the request too. Via a ClusterIP: the client's OUTPUT sees the ClusterIP, the client
+// node's OUTPUT the backend after DNAT, and a same-node backend the node's IP (hairpin SNAT). Replies
+// take the mirror path, and each namespace's conntrack knows only what crossed it: a reply is
+// ESTABLISHED in a namespace only if the request went through it; otherwise it is NEW there (a TCP
+// SYN-ACK is INVALID).
 import { compileNodeRules } from "../../src/policy/node-rules.ts";
 import { compilePodFirewalls } from "../../src/policy/pod-firewall.ts";
 import { podKey, type PolicyPod, type PolicyWorld, type Protocol } from "../../src/policy/model.ts";
+import { HOST_DEVICE } from "../../src/hostpath/desired.ts";
+import { OVERLAY_DEVICE as TUNNEL_DEVICE } from "../../src/overlay/desired.ts";
 import { applyRestore, emptyTable, traverse, type SimPacket, type SimTable } from "./iptables-sim.ts";
 
 export interface SimClusterOptions {
@@ -19,6 +24,10 @@ export interface SimClusterOptions {
   serviceCIDR: string;
   /** The ClusterIP a client dials for a service (any address inside serviceCIDR). */
   clusterIP: string;
+  /** routing.mode (default vnet): how traffic from other nodes reaches a pod. */
+  mode?: "vnet" | "vxlan";
+  /** false: every pod's namespace lost its rules (drift), only the nodes' rules judge. */
+  podRules?: boolean;
 }
 
 export type Endpoint = { pod: PolicyPod } | { ip: string };
@@ -27,9 +36,11 @@ export class SimCluster {
   readonly podTables = new Map<string, SimTable>();
   readonly nodeTables = new Map<string, SimTable>();
   readonly options: SimClusterOptions;
+  readonly #podIPs: Set<string>;
 
   constructor(world: PolicyWorld, options: SimClusterOptions) {
     this.options = options;
+    this.#podIPs = new Set(world.pods.map((pod) => pod.ip));
     const firewalls = compilePodFirewalls(world, world.pods, {
       nodeIPOf: (pod) => this.nodeIP(pod),
       podCIDRsOf: (pod) => options.podCIDRs[pod.node] ?? [],
@@ -37,7 +48,7 @@ export class SimCluster {
     });
     for (const [key, firewall] of firewalls) {
       const table = emptyTable();
-      applyRestore(table, firewall.restore);
+      if (options.podRules !== false) applyRestore(table, firewall.restore);
       this.podTables.set(key, table);
     }
     for (const [node, nodeIP] of Object.entries(options.nodeIPs)) {
@@ -64,10 +75,24 @@ export class SimCluster {
     return this.podTables.get(podKey(pod))!;
   }
 
-  /** The chain a new packet to `server` from `source` enters: its namespace's INPUT from its own node. */
+  /**
+   * Where a new packet to `server` is judged: from its own node, its namespace's INPUT; from elsewhere,
+   * its node's INPUT (vnet), or through the tunnel its node's FORWARD and then its namespace's INPUT.
+   */
   private arrive(server: PolicyPod, packet: SimPacket, fromSameNode: boolean): boolean {
-    const table = fromSameNode ? this.table(server) : this.nodeTables.get(server.node)!;
-    return traverse(table, "INPUT", packet).verdict === "ACCEPT";
+    if (fromSameNode) return traverse(this.table(server), "INPUT", packet).verdict === "ACCEPT";
+    const node = this.nodeTables.get(server.node)!;
+    if (!this.tunnelled(packet.source)) return traverse(node, "INPUT", packet).verdict === "ACCEPT";
+    const forwarded = { ...packet, inInterface: TUNNEL_DEVICE, outInterface: HOST_DEVICE };
+    if (traverse(node, "FORWARD", forwarded).verdict === "DROP") return false;
+    return traverse(this.table(server), "INPUT", packet).verdict === "ACCEPT";
+  }
+
+  /** vxlan mode: a packet from a pod of another node, or another node itself, comes through the tunnel. */
+  private tunnelled(source: string): boolean {
+    if (this.options.mode !== "vxlan") return false;
+    const nodeIPs = Object.values(this.options.nodeIPs);
+    return nodeIPs.includes(source) || this.#podIPs.has(source);
   }
 
   /** The node a pod's packet to `ip` leaves through: its own, unless `ip` is a pod of the same node. */
@@ -145,7 +170,8 @@ export class SimCluster {
     });
     if ("pod" in to) {
       const fromSameNode = "pod" in from ? from.pod.node === to.pod.node : from.ip === this.nodeIP(to.pod);
-      if (traverse(this.table(to.pod), "OUTPUT", reply(fromSameNode)).verdict === "DROP") return false;
+      const seen = fromSameNode || this.tunnelled(source);
+      if (traverse(this.table(to.pod), "OUTPUT", reply(seen)).verdict === "DROP") return false;
       if (
         !fromSameNode &&
         traverse(this.nodeTables.get(to.pod.node)!, "OUTPUT", reply(true)).verdict === "DROP"

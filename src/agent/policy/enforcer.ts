@@ -290,8 +290,8 @@ export class PolicyEnforcer {
 
   /**
    * The node's share (compileNodeRules): ingress from other nodes in filter INPUT (L3S delivers it
-   * through the node, never through the pod's INPUT), and Service traffic after DNAT in filter
-   * OUTPUT. Applied when it changed, and compared with the node's tables when `verify` asks: what
+   * through the node, never through the pod's INPUT) and FORWARD (vxlan mode's tunnel), and Service
+   * traffic after DNAT in filter OUTPUT. Applied when it changed, and compared with the node's tables when `verify` asks: what
    * differs then although the rules did not change is drift.
    */
   async #applyNodeRules(

@@ -4,7 +4,8 @@
 // removed on the first node cut the path to it while the same node and the third node stay reachable,
 // and the agent's next reconcile puts them back; last, the second node's rule into the overlay's table
 // removed: the emulated VNet drops its pods' replies to the first node's IP (Azure's source check), so
-// a NodePort on the first node to a pod on the second gets no answer until the agent restores it.
+// a NodePort on the first node to a pod on the second gets no answer until the agent restores it;
+// then NetworkPolicy ingress isolation against pods of other nodes (overlay-policy.ts).
 import { z } from "zod";
 import { join } from "node:path";
 import { writeFile } from "node:fs/promises";
@@ -17,6 +18,7 @@ import { ipBatch } from "./netns.ts";
 import { run } from "../../sys/exec.ts";
 import type { Testbed } from "./cluster.ts";
 import { runAgentOnce } from "./node-setup.ts";
+import { policyAcrossTunnel } from "./overlay-policy.ts";
 
 const ECHO_PORT = "7000";
 /** IPv4 (20) and UDP (8) headers: the payload that fills a packet of the pod MTU. */
@@ -116,7 +118,8 @@ export async function runOverlayChecks(
   log(
     `overlay: without the rule ${rule.without.status}; repaired ${rule.repairs.join(", ")}; then ${rule.with.status}`,
   );
-  return { podMtu: mtu, full, over, removed, repairs, repaired: repaired!, atRest, rule };
+  const policy = await policyAcrossTunnel(testbed, [first, second], log);
+  return { podMtu: mtu, full, over, removed, repairs, repaired: repaired!, atRest, rule, policy };
 }
 
 async function listening(testbed: Testbed, pod: PodRef): Promise<void> {

@@ -8,7 +8,7 @@ import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { backend } from "../../iptables/backend.ts";
 import { PolicyEnforcer } from "../../agent/policy/enforcer.ts";
 import { netnsLocator } from "../../agent/policy/netns.ts";
-import type { NetworkPolicy } from "../../policy/model.ts";
+import type { NetworkPolicy, PolicyWorld } from "../../policy/model.ts";
 import type { NodeRef, PodRef } from "../../verify/driver.ts";
 import {
   MODEL_PODS,
@@ -52,6 +52,20 @@ export function testbedEnforcer(
   });
 }
 
+/** Every node's enforcer brought to `world`; what fails is synced again, a few times at most. */
+export async function syncEnforcers(enforcers: readonly PolicyEnforcer[], world: PolicyWorld): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const reports = await Promise.all(enforcers.map((enforcer) => enforcer.sync(world)));
+    const failed = reports.flatMap((report) => [
+      ...report.failed.map((outcome) => `${outcome.pod}: ${outcome.error}`),
+      ...report.unlocated.map((pod) => `${pod}: no network namespace`),
+      ...(report.nodeRulesError ? [`node rules: ${report.nodeRulesError}`] : []),
+    ]);
+    if (failed.length === 0) return;
+    if (attempt === SYNC_ATTEMPTS) throw new Error(`policy enforcement failed: ${failed.join("; ")}`);
+  }
+}
+
 export async function runPolicyDemo(testbed: Testbed, root: string): Promise<PolicyCaseResult[]> {
   const nodes = await testbed.nodes();
   const enforcers = nodes.map((node) =>
@@ -63,19 +77,7 @@ export async function runPolicyDemo(testbed: Testbed, root: string): Promise<Pol
   let env: PolicyRunEnv | undefined;
   let policies: NetworkPolicy[] = [];
 
-  const enforce = async () => {
-    const world = modelWorld(env!, policies);
-    for (let attempt = 1; ; attempt++) {
-      const reports = await Promise.all(enforcers.map((enforcer) => enforcer.sync(world)));
-      const failed = reports.flatMap((report) => [
-        ...report.failed.map((outcome) => `${outcome.pod}: ${outcome.error}`),
-        ...report.unlocated.map((pod) => `${pod}: no network namespace`),
-        ...(report.nodeRulesError ? [`node rules: ${report.nodeRulesError}`] : []),
-      ]);
-      if (failed.length === 0) return;
-      if (attempt === SYNC_ATTEMPTS) throw new Error(`policy enforcement failed: ${failed.join("; ")}`);
-    }
-  };
+  const enforce = () => syncEnforcers(enforcers, modelWorld(env!, policies));
 
   const cluster: PolicyCluster = {
     async createModel(placement) {
