@@ -1,10 +1,12 @@
 // A pod's own firewall: the `iptables-restore --noflush` payload for the filter table of its network
 // namespace. Where a pod's packets can be filtered with ipvlan L3S (measured on the UML kernel, issue
 // 12): its namespace's OUTPUT sees everything the pod sends, to any node; its INPUT sees only what
-// comes from pods (and the host device) of the same node. So the payload judges ingress and egress
-// among the node's own pods; egress beyond them, ingress from elsewhere and Services after DNAT are
-// the node's to judge (node-rules.ts), whose conntrack sees both directions. The reference evaluator
-// (evaluate.ts) is written independently; the tests run these rules through a simulator against it.
+// comes from pods (and the host device) of the same node — in routing.mode vxlan also other nodes'
+// pods, whose tunnelled packets reach it through the host device. So the payload judges ingress and
+// egress among the node's own pods; egress beyond them, ingress from elsewhere and Services after DNAT
+// are the node's to judge (node-rules.ts), whose conntrack sees both directions. The reference
+// evaluator (evaluate.ts) is written independently; the tests run these rules through a simulator
+// against it.
 import { formatCidr, overlaps, parseCidr } from "../net/cidr.ts";
 import { podKey, type PodKey, type PolicyPod, type PolicyWorld } from "./model.ts";
 import { PolicyIndex, type DirectionIntent, type PodIntent } from "./resolve.ts";
