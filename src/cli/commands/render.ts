@@ -176,7 +176,7 @@ async function writeTree(out: string, files: Record<string, string>): Promise<vo
   );
 }
 
-/** The directory to replace: --out with symbolic links resolved, its parent created, checked to be ours. */
+/** The directory to replace: --out with symbolic links resolved, its parent created. */
 async function renderTarget(out: string): Promise<string> {
   const refuse = (message: string, fix: string): never => {
     throw new UserError([{ path: "--out", value: out, message, fix }]);
@@ -196,7 +196,8 @@ async function renderTarget(out: string): Promise<string> {
     refuse(`its parent ${parent} is not a directory`, "name a directory whose parent is a directory");
   }
   if (!parentInfo) await writing(out, () => makeDirectory(parent));
-  await refuseForeign(out, target);
+  // Whether the target is ours is judged under the parent's lock (writeTree): out here, a concurrent
+  // render may be swapping it, and its list of files read mid-swap would make its own files foreign.
   return target;
 }
 
