@@ -70,11 +70,8 @@ export async function reconcile(
   repairs.push(...(await step("host device", () => applyHostPath(deps.runner, desired.hostPath))));
   // The overlay after the host device (received tunnel traffic reaches pods through it), before the
   // rules and the conflist: a pod that starts finds the other nodes reachable.
-  if (desired.overlay) {
-    for (const repair of await step("overlay", () => applyOverlay(deps.runner, desired.overlay!))) {
-      repairs.push(repair);
-    }
-  }
+  const { overlay } = desired;
+  if (overlay) repairs.push(...(await step("overlay", () => applyOverlay(deps.runner, overlay))));
   for (const key of await step("sysctls", () => applySysctls(desired.hostPath.sysctls, deps.procSys))) {
     repairs.push({ kind: "sysctl", detail: key });
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { applyHostPath, cleanupHostPath, planHostPath, type Link, type Route } from "./apply.ts";
+import { applyHostPath, cleanupHostPath, planHostPath } from "./apply.ts";
+import type { Link, Route } from "../sys/ip-json.ts";
 import type { HostPath } from "./desired.ts";
 import { fakeRunner } from "../../test/fakes/runner.ts";
 

@@ -1,32 +1,16 @@
 // Making the node's host device and block routes match desiredHostPath(): read them with
 // `ip -json`, plan the difference (pure), fix it with one `ip -batch -`.
-import { z } from "zod";
-import { CommandError, type Runner } from "../sys/exec.ts";
+import type { Runner } from "../sys/exec.ts";
+import {
+  LinkSchema,
+  RouteSchema,
+  ipBatch,
+  parseIpJson,
+  routeDestination,
+  type Link,
+  type Route,
+} from "../sys/ip-json.ts";
 import type { HostPath } from "./desired.ts";
-
-/** The fields of `ip -json -details link show` this module reads. */
-const LinkSchema = z.looseObject({
-  ifname: z.string(),
-  flags: z.array(z.string()).optional(),
-  /** The master's name, for a device stacked on another one in the same namespace. */
-  link: z.string().optional(),
-  linkinfo: z
-    .looseObject({
-      info_kind: z.string().optional(),
-      info_data: z.looseObject({ mode: z.string().optional() }).optional(),
-    })
-    .optional(),
-});
-
-/** The fields of `ip -json -4 route show` this module reads. */
-const RouteSchema = z.looseObject({
-  dst: z.string(),
-  dev: z.string().optional(),
-  prefsrc: z.string().optional(),
-});
-
-export type Link = z.infer<typeof LinkSchema>;
-export type Route = z.infer<typeof RouteSchema>;
 
 type HostRepairKind =
   | "host-device-missing"
@@ -89,7 +73,11 @@ export function planHostPath(desired: HostPath, links: Link[], routes: Route[]):
     batch.push(`link set ${device} up`);
   }
 
-  const present = fresh ? [] : routes.filter((route) => route.dev === device).map(normalized);
+  const present = fresh
+    ? []
+    : routes
+        .filter((route) => route.dev === device)
+        .map((route) => ({ ...route, dst: routeDestination(route) }));
   for (const route of desired.routes) {
     if (present.some((have) => have.dst === route.dst && have.prefsrc === route.src)) continue;
     repairs.push({ kind: "host-route-missing", detail: route.dst });
@@ -103,37 +91,22 @@ export function planHostPath(desired: HostPath, links: Link[], routes: Route[]):
   return { batch, repairs };
 }
 
-function normalized(route: Route): Route {
-  return route.dst.includes("/") || route.dst === "default" ? route : { ...route, dst: `${route.dst}/32` };
-}
-
 async function readState(runner: Runner): Promise<{ links: Link[]; routes: Route[] }> {
   const [links, routes] = await Promise.all([
     runner("ip", ["-json", "-details", "link", "show"]),
     runner("ip", ["-json", "-4", "route", "show", "table", "main"]),
   ]);
   return {
-    links: z.array(LinkSchema).parse(JSON.parse(links.stdout || "[]")),
-    routes: z.array(RouteSchema).parse(JSON.parse(routes.stdout || "[]")),
+    links: parseIpJson(LinkSchema, links.stdout),
+    routes: parseIpJson(RouteSchema, routes.stdout),
   };
 }
 
 export async function applyHostPath(runner: Runner, desired: HostPath): Promise<HostRepair[]> {
   const { links, routes } = await readState(runner);
   const plan = planHostPath(desired, links, routes);
-  if (plan.batch.length === 0) return plan.repairs;
-  try {
-    await runner("ip", ["-batch", "-"], { input: `${plan.batch.join("\n")}\n` });
-  } catch (error) {
-    // The batch starts with `link add`, so a kernel without ipvlan fails before anything changed.
-    if (error instanceof CommandError && /Unknown device type/i.test(error.result.stderr)) {
-      throw new Error(
-        `the kernel has no ipvlan support (kernel module \`ipvlan\`, CONFIG_IPVLAN): load it with \`modprobe ipvlan\`, or use a node image whose kernel has it`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  // The batch starts with `link add`, so a kernel without ipvlan fails before anything changed.
+  await ipBatch(runner, plan.batch, "ipvlan");
   return plan.repairs;
 }
 

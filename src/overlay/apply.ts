@@ -1,13 +1,11 @@
 // Making the node's overlay match desiredOverlay(): read the device and its entries with `ip -json`
 // and `bridge -json`, plan the difference (plan.ts), apply it with one `ip -batch -` and one
 // `bridge -batch -`: one process per tool, whatever the number of peers.
-import { z } from "zod";
 import { CommandError, type Runner } from "../sys/exec.ts";
 import { OVERLAY_TABLE, type Overlay } from "./desired.ts";
 import { planOverlay, type OverlayRepair } from "./plan.ts";
-import { FdbSchema, LinkSchema, NeighSchema, RouteSchema, RuleSchema, type KernelOverlay } from "./state.ts";
-
-const json = <T>(schema: z.ZodType<T>, text: string): T[] => z.array(schema).parse(JSON.parse(text || "[]"));
+import { ipBatch, parseIpJson, LinkSchema, RouteSchema } from "../sys/ip-json.ts";
+import { FdbSchema, NeighSchema, RuleSchema, type KernelOverlay } from "./state.ts";
 
 async function readOverlay(runner: Runner, device: string): Promise<KernelOverlay> {
   const [links, routes, tableRoutes, rules] = await Promise.all([
@@ -16,7 +14,7 @@ async function readOverlay(runner: Runner, device: string): Promise<KernelOverla
     tableRoutesOf(runner),
     runner("ip", ["-json", "-4", "rule", "show"]),
   ]);
-  const parsedLinks = json(LinkSchema, links.stdout);
+  const parsedLinks = parseIpJson(LinkSchema, links.stdout);
   const exists = parsedLinks.some((link) => link.ifname === device);
   const [neighbours, fdb] = exists
     ? await Promise.all([
@@ -26,11 +24,11 @@ async function readOverlay(runner: Runner, device: string): Promise<KernelOverla
     : [undefined, undefined];
   return {
     links: parsedLinks,
-    routes: json(RouteSchema, routes.stdout),
-    tableRoutes: json(RouteSchema, tableRoutes),
-    rules: json(RuleSchema, rules.stdout),
-    neighbours: neighbours ? json(NeighSchema, neighbours.stdout) : [],
-    fdb: fdb ? json(FdbSchema, fdb.stdout) : [],
+    routes: parseIpJson(RouteSchema, routes.stdout),
+    tableRoutes: parseIpJson(RouteSchema, tableRoutes),
+    rules: parseIpJson(RuleSchema, rules.stdout),
+    neighbours: neighbours ? parseIpJson(NeighSchema, neighbours.stdout) : [],
+    fdb: fdb ? parseIpJson(FdbSchema, fdb.stdout) : [],
   };
 }
 
@@ -46,17 +44,7 @@ async function tableRoutesOf(runner: Runner): Promise<string> {
 
 export async function applyOverlay(runner: Runner, overlay: Overlay): Promise<OverlayRepair[]> {
   const plan = planOverlay(overlay, await readOverlay(runner, overlay.device.name));
-  try {
-    if (plan.ip.length > 0) await runner("ip", ["-batch", "-"], { input: `${plan.ip.join("\n")}\n` });
-  } catch (error) {
-    if (error instanceof CommandError && /Unknown device type/i.test(error.result.stderr)) {
-      throw new Error(
-        "the kernel has no VXLAN support (kernel module `vxlan`, CONFIG_VXLAN): load it with `modprobe vxlan`, or use a node image whose kernel has it",
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  await ipBatch(runner, plan.ip, "vxlan");
   if (plan.bridge.length > 0)
     await runner("bridge", ["-batch", "-"], { input: `${plan.bridge.join("\n")}\n` });
   return plan.repairs;
@@ -67,8 +55,8 @@ export async function applyOverlay(runner: Runner, overlay: Overlay): Promise<Ov
  * overlay's table; whether anything existed.
  */
 export async function cleanupOverlay(runner: Runner, device: string): Promise<boolean> {
-  const links = json(LinkSchema, (await runner("ip", ["-json", "-details", "link", "show"])).stdout);
-  const rules = json(RuleSchema, (await runner("ip", ["-json", "-4", "rule", "show"])).stdout).filter(
+  const links = parseIpJson(LinkSchema, (await runner("ip", ["-json", "-details", "link", "show"])).stdout);
+  const rules = parseIpJson(RuleSchema, (await runner("ip", ["-json", "-4", "rule", "show"])).stdout).filter(
     (rule) => rule.priority === OVERLAY_TABLE,
   );
   const exists = links.some((link) => link.ifname === device);
@@ -77,6 +65,6 @@ export async function cleanupOverlay(runner: Runner, device: string): Promise<bo
     ...rules.map(() => `rule del pref ${OVERLAY_TABLE}`),
   ];
   if (batch.length === 0) return false;
-  await runner("ip", ["-batch", "-"], { input: `${batch.join("\n")}\n` });
+  await ipBatch(runner, batch, "vxlan");
   return true;
 }

@@ -4,7 +4,8 @@ import { formatCidr, formatIp, parseIp } from "../net/cidr.ts";
 import { desiredOverlay } from "./desired.ts";
 import type { OverlayPeer } from "../ipam/overlay-peers.ts";
 import { planOverlay } from "./plan.ts";
-import type { KernelOverlay, Link } from "./state.ts";
+import type { KernelOverlay } from "./state.ts";
+import type { Link } from "../sys/ip-json.ts";
 
 const spec = parseSpec("nodeSubnet: 10.224.0.0/16\npodPool: [10.241.0.0/16]\nrouting: {mode: vxlan}\n");
 const self = { name: "node1", ip: "10.224.0.4" };

@@ -3,7 +3,8 @@
 // (forwarding entries), so a change set of any size costs two processes. Pure; entries of nodes that
 // left are removed, entries that are right are not touched.
 import { OVERLAY_TABLE, type Overlay } from "./desired.ts";
-import { routeDestination, type KernelOverlay, type Link } from "./state.ts";
+import { routeDestination, type Link } from "../sys/ip-json.ts";
+import type { KernelOverlay } from "./state.ts";
 
 type OverlayRepairKind =
   | "overlay-device-missing"
