@@ -177,6 +177,10 @@ function translate(error: unknown, server: string): never {
     }
     throw new KubeApiError(code, status);
   }
+  // Our own bounds (config.ts) abort a request with this error; undici hands it on as the cause of
+  // its TypeError("terminated") when the body was under way.
+  for (let current: unknown = error; current instanceof Error; current = current.cause)
+    if (current instanceof ClusterUnreachableError) throw current;
   // undici reports a failed connection (refused, DNS, TLS) as TypeError("fetch failed") with the cause.
   const cause = (error as { cause?: { code?: string; message?: string } }).cause;
   if (error instanceof TypeError && (cause?.code || /fetch failed/.test(error.message))) {

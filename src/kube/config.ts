@@ -9,7 +9,10 @@ import { existsSync } from "node:fs";
 import { KubeConfig, type RequestContext } from "@kubernetes/client-node";
 import { UserError } from "../errors/user-error.ts";
 import { readBounded } from "../sys/read-bounded.ts";
+import { getGlobalDispatcher } from "undici";
 import { ClusterUnreachableError } from "./errors.ts";
+import { API_REQUEST_TIMEOUT_MS, MAX_BODY_BYTES } from "./bounds.ts";
+import { boundedBody } from "./bounded-body.ts";
 
 export interface KubeTarget {
   kubeconfig?: string;
@@ -18,21 +21,21 @@ export interface KubeTarget {
 
 /** Far above any real kubeconfig (a few KiB; embedded certificates add a few more). */
 const MAX_KUBECONFIG_BYTES = 4 * 1024 * 1024;
-/** A request the API server has not answered, body included, in this long has failed. */
-const API_REQUEST_TIMEOUT_MS = 30_000;
-
 /**
- * client-node's KubeConfig with a deadline on every API request. Watches set their own signal (the
- * informers' streams stay open), so only plain requests get this one.
+ * client-node's KubeConfig with a deadline and a size bound on every API request but watches, whose
+ * streams stay open and grow (client-node's Watch passes its own signal and ignores the context's).
  */
 class DeadlineKubeConfig extends KubeConfig {
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
-    if (context.getSignal()) return;
+    if (context.getSignal() || isWatch(context.getUrl())) return;
+    const server = this.getCurrentCluster()?.server ?? "the API server";
+    context.setDispatcher(
+      boundedBody(context.getDispatcher() ?? getGlobalDispatcher(), MAX_BODY_BYTES, server),
+    );
     // Aborted with our own error (AbortSignal.timeout's DOMException has a read-only message that
     // client-node then fails to prefix): unreachable, exit 3, naming the server.
     const controller = new AbortController();
-    const server = this.getCurrentCluster()?.server ?? "the API server";
     setTimeout(
       () =>
         controller.abort(
@@ -42,6 +45,10 @@ class DeadlineKubeConfig extends KubeConfig {
     ).unref();
     context.setSignal(controller.signal);
   }
+}
+
+function isWatch(url: string): boolean {
+  return new URL(url).searchParams.get("watch") === "true";
 }
 
 /** The kubeconfig files kubectl would read, and the flag or variable that named them. */

@@ -7,6 +7,7 @@ import * as https from "node:https";
 import { z } from "zod";
 import type { KubeObject, KubeReader, ListOptions, ObjectList, ObjectRef, WatchEvent } from "./api.ts";
 import { ClusterUnreachableError, KubeApiError, statusFromBody } from "./errors.ts";
+import { API_REQUEST_TIMEOUT_MS, MAX_BODY_BYTES } from "./bounds.ts";
 
 export interface RestConfig {
   /** e.g. https://10.0.0.1:443 */
@@ -27,12 +28,6 @@ const RESOURCES: Record<string, { resource: string; namespaced: boolean }> = {
   "networking.k8s.io/v1/NetworkPolicy": { resource: "networkpolicies", namespaced: true },
 };
 
-const REQUEST_TIMEOUT_MS = 30_000;
-/**
- * The largest response body read: a list of every pod of a 5,000-node cluster's worth, far below what
- * an endless body would take before the deadline. A watch event is one object, bounded alike.
- */
-const MAX_BODY_BYTES = 128 * 1024 * 1024;
 /** A watch's headers must come as promptly as a plain answer; the stream then stays open. */
 const WATCH_QUIET_MARGIN_MS = 60_000;
 
@@ -81,7 +76,7 @@ export function restClient(config: RestConfig): KubeReader {
       const timedOut = () => request.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" }));
       // Every request has a deadline for its answer (a server that accepts TCP and never answers);
       // a plain request also for its whole body.
-      const deadline = setTimeout(timedOut, REQUEST_TIMEOUT_MS);
+      const deadline = setTimeout(timedOut, API_REQUEST_TIMEOUT_MS);
       const request = transport.request(url, { agent, headers }, (response) => {
         if (watch) {
           clearTimeout(deadline);

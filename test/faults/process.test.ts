@@ -328,6 +328,18 @@ describe("hangs are bounded: every read and request ends, with one error line", 
     );
   }
 
+  function kubeconfigFor(name: string, port: number): string {
+    return specFile(
+      name,
+      [
+        `clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
+        "users: [{name: u, user: {token: t}}]",
+        "contexts: [{name: x, context: {cluster: c, user: u}}]",
+        "current-context: x",
+      ].join("\n"),
+    );
+  }
+
   /** A FIFO with a writer that holds it open and never writes (nor closes) while `work` runs. */
   async function withSilentFifo<T>(name: string, work: (path: string) => Promise<T>): Promise<T> {
     const path = join(scratch, name);
@@ -367,15 +379,7 @@ describe("hangs are bounded: every read and request ends, with one error line", 
       const server = createServer((socket) => sockets.push(socket));
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       const { port } = server.address() as AddressInfo;
-      const kubeconfig = specFile(
-        "silent-kubeconfig",
-        [
-          `clusters: [{name: c, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
-          "users: [{name: u, user: {token: t}}]",
-          "contexts: [{name: x, context: {cluster: c, user: u}}]",
-          "current-context: x",
-        ].join("\n"),
-      );
+      const kubeconfig = kubeconfigFor("silent-kubeconfig", port);
       try {
         const results = await Promise.all([
           runWithDeadline(["doctor", "--kubeconfig", kubeconfig]),
@@ -390,6 +394,52 @@ describe("hangs are bounded: every read and request ends, with one error line", 
         }
       } finally {
         for (const socket of sockets) socket.destroy();
+        server.close();
+      }
+    },
+    DEADLINE_MS + 30_000,
+  );
+
+  it(
+    "an API server that answers with an endless body: doctor and install --dry-run exit 3 at the bound",
+    async () => {
+      const CHUNK = Buffer.alloc(1024 * 1024, " ");
+      const sentPerConnection: number[] = [];
+      const server = createServer((socket) => {
+        const connection = sentPerConnection.push(0) - 1;
+        socket.on("error", () => undefined);
+        socket.once("data", () => {
+          socket.write(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n" + '{"kind":"',
+          );
+          // Written as fast as the client reads, until it hangs up: a body with no end.
+          const more = () => {
+            while (!socket.destroyed) {
+              sentPerConnection[connection]! += CHUNK.length;
+              if (!socket.write(CHUNK)) return;
+            }
+          };
+          socket.on("drain", more);
+          more();
+        });
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const kubeconfig = kubeconfigFor("endless-kubeconfig", (server.address() as AddressInfo).port);
+      try {
+        const results = await Promise.all([
+          runWithDeadline(["doctor", "--kubeconfig", kubeconfig]),
+          runWithDeadline(["install", "--dry-run", "--config", SEED, "--kubeconfig", kubeconfig]),
+        ]);
+        for (const result of results) {
+          expect(result.stillRunning, result.stderr).toBe(false);
+          expect(result.code, result.stderr).toBe(3);
+          expect(result.stderr).toMatch(/sent an answer larger than 134217728 bytes/);
+          expect(result.stderr).not.toMatch(STACK_FRAME);
+        }
+        // Each command was sent more than the bound before it hung up.
+        const pastBound = sentPerConnection.filter((sent) => sent > 128 * 1024 * 1024);
+        expect(pastBound.length).toBeGreaterThanOrEqual(2);
+      } finally {
         server.close();
       }
     },
