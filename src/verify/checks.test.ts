@@ -104,6 +104,42 @@ describe("checks", () => {
     expect(nodePort).toMatchObject({ status: "not-applicable", reason: "no internet host" });
   });
 
+  describe("the MTU across nodes", () => {
+    const twoNodes = (base: Fixture, podMtu?: number): Fixture => ({
+      ...base,
+      b: { name: "node2", ip: "10.224.0.5" },
+      serverB: { name: "server-b", node: "node2", ip: "10.224.0.33", role: "http" },
+      serviceB: { name: "svc-b", clusterIP: "10.0.0.101", port: 80, protocol: "TCP", nodePort: 30001 },
+      ...(podMtu === undefined ? {} : { podMtu }),
+    });
+    const LINK = "2: eth0@if2: <BROADCAST,MULTICAST,UP> mtu 1450 qdisc noqueue\n";
+    /** Pods whose eth0 has MTU 1450, and a path that carries echo payloads up to `largest` bytes. */
+    const path = (largest: number) => (_where: string, argv: string[]) => {
+      if (argv.includes("link")) return result(0, LINK);
+      const size = Number(argv[argv.indexOf("-s") + 1]);
+      const answer = size <= largest ? result(0, "1 packets received") : result(1, "0 packets received");
+      return { ...answer, argv };
+    };
+
+    it("passes when a packet of the full MTU and one byte more cross, and the MTU is the spec's", async () => {
+      const outcome = await runCheck(check("pod-mtu-cross-node"), twoNodes(fixture(path(9000)), 1450));
+      expect(outcome).toMatchObject({ status: "pass" });
+      const sizes = outcome.evidence.map((step) => step.argv[step.argv.indexOf("-s") + 1]);
+      expect(sizes.slice(1)).toEqual(["1422", "1423"]);
+    });
+
+    it("fails when the full-MTU packet is lost, or when the pod's MTU is not the spec's", async () => {
+      const lost = await runCheck(check("pod-mtu-cross-node"), twoNodes(fixture(path(1421))));
+      expect(lost.status).toBe("fail");
+      expect(lost.reason).toMatch(/ping -s 1422 10\.224\.0\.33/);
+      const wrongMtu = await runCheck(check("pod-mtu-cross-node"), twoNodes(fixture(path(9000)), 1500));
+      expect(wrongMtu).toMatchObject({
+        status: "fail",
+        reason: "the pod's eth0 has MTU 1450, the spec gives pods 1500",
+      });
+    });
+  });
+
   it("a check that throws fails with the error as its reason", async () => {
     const outcome = await runCheck(
       check("dns"),

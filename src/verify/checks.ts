@@ -48,6 +48,8 @@ export interface Fixture {
   serviceB?: ServiceRef;
   /** serverA publishes its HTTP port on node A at this hostPort. */
   hostPort: number;
+  /** The MTU the cluster spec gives pods, when known (vxlan mode, or an explicit `mtu`). */
+  podMtu?: number;
 }
 
 export const CHECK_IDS = [
@@ -56,6 +58,7 @@ export const CHECK_IDS = [
   "dns",
   "pod-to-pod-same-node",
   "pod-to-pod-cross-node",
+  "pod-mtu-cross-node",
   "node-to-pod",
   "pod-to-own-node",
   "clusterip-same-node",
@@ -180,10 +183,14 @@ function wget(url: string, headers: string[] = []): Probe {
   };
 }
 
-/** One echo request; ping exits 1 when no reply came (an error such as no route exits 2). */
-function ping(ip: string): Probe {
+/**
+ * One echo request (of `payload` bytes, with the IPv4 and ICMP headers 28 more); ping exits 1 when no
+ * reply came (an error such as no route exits 2).
+ */
+function ping(ip: string, payload?: number): Probe {
+  const size = payload === undefined ? [] : ["-s", String(payload)];
   return {
-    argv: (timeoutS) => ["busybox", "ping", "-c", "1", "-W", String(timeoutS), ip],
+    argv: (timeoutS) => ["busybox", "ping", "-c", "1", "-W", String(timeoutS), ...size, ip],
     silent: (result) => result.code === 1 && !/unreachable/i.test(result.stdout + result.stderr),
   };
 }
@@ -343,6 +350,31 @@ export const CHECKS: readonly Check[] = [
       if (!two) return ONE_NODE;
       const result = await record.pod(f, f.clientA, wget(httpUrl(f, two.serverB.ip)));
       return expectSource(result, f.clientA.ip, "pod to pod");
+    },
+  },
+  {
+    id: "pod-mtu-cross-node",
+    title: "pod → pod, other node, full MTU (+1 fragmented)",
+    nodes: (f) => `${f.a.name}→${f.b?.name ?? "?"}`,
+    async run(f, record) {
+      const two = twoNodes(f);
+      if (!two) return ONE_NODE;
+      const link = await record.pod(f, f.clientA, command(["busybox", "ip", "link", "show", "eth0"]));
+      const mtu = Number(link.stdout.match(/\bmtu (\d+)/)?.[1]);
+      if (link.code !== 0 || !mtu) return failed(link, "ip link show eth0");
+      if (f.podMtu !== undefined && mtu !== f.podMtu)
+        return { status: "fail", reason: `the pod's eth0 has MTU ${mtu}, the spec gives pods ${f.podMtu}` };
+      // A packet of exactly the MTU must cross (in vxlan mode: encapsulated to the node's full MTU) and
+      // its reply come back as large; one byte more is fragmented by the pod and must cross as well.
+      const ICMP_HEADERS = 28;
+      for (const payload of [mtu - ICMP_HEADERS, mtu - ICMP_HEADERS + 1]) {
+        const result = await record.pod(f, f.clientA, ping(two.serverB.ip, payload));
+        if (result.code !== 0) return failed(result, `ping -s ${payload} ${two.serverB.ip}`);
+      }
+      return {
+        status: "pass",
+        reason: `${mtu}-byte packets and a fragmented ${mtu + 1} crossed and came back (MTU ${mtu}${f.podMtu === undefined ? "" : ", as the spec says"})`,
+      };
     },
   },
   {

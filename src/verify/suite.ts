@@ -21,6 +21,8 @@ export interface SuiteOptions {
    * more hides a real cluster's exec latency, while the testbed's one slow CPU gains nothing from it.
    */
   concurrency?: number;
+  /** The MTU the cluster spec gives pods, when known: the MTU check compares the pods' with it. */
+  podMtu?: number;
 }
 
 export async function runSuite(driver: ClusterDriver, options: SuiteOptions): Promise<CheckResult[]> {
@@ -84,5 +86,6 @@ async function setUp(
     serviceA: await service(serverA),
     ...(serverB ? { serverB, serviceB: await service(serverB) } : {}),
     hostPort: HOST_PORT,
+    ...(options.podMtu === undefined ? {} : { podMtu: options.podMtu }),
   };
 }

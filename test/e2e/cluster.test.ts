@@ -293,6 +293,7 @@ describe("the seed's configuration as written", () => {
 
   it.each([
     ["pod-to-pod-cross-node", "no VNet routes"],
+    ["pod-mtu-cross-node", "no VNet routes"],
     ["node-to-pod", "no host device"],
     ["clusterip-same-node", "no host device"],
     ["hostport", "no portmap"],

@@ -105,6 +105,7 @@ async function verifyCommand(flags: Flags): Promise<number> {
   // A spec that lets pods reach IMDS makes "IMDS closed" a check of something nobody wants.
   const only =
     spec?.metadataAccess.imds === "allow" ? CHECK_IDS.filter((id) => id !== "imds-closed") : undefined;
+  const expectedMtu = spec && (await import("../../spec/mtu.ts")).podMtu(spec);
   const cluster = openCluster(flags);
   const results = await withScratchNamespace(
     cluster.api,
@@ -127,6 +128,7 @@ async function verifyCommand(flags: Flags): Promise<number> {
           concurrency,
           ...(nodes ? { nodes } : {}),
           ...(only ? { only } : {}),
+          ...(expectedMtu === undefined ? {} : { podMtu: expectedMtu }),
         },
       ),
     { onDeleted: (namespace) => process.stderr.write(`deleted namespace ${namespace}\n`) },

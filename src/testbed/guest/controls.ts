@@ -12,7 +12,11 @@ import type { CheckId } from "../../verify/checks.ts";
 import { runSuite } from "../../verify/suite.ts";
 import type { ControlRun } from "../job.ts";
 import type { Testbed } from "./cluster.ts";
-import { nodeGateway } from "./topology.ts";
+import { VNET, nodeGateway } from "./topology.ts";
+
+const ETHERNET_MTU = 1500;
+/** Azure's VNet fragments above 1,400 bytes (azure-docs, TCP/IP performance tuning). */
+const NARROW_MTU = 1400;
 
 interface Control {
   id: string;
@@ -63,6 +67,19 @@ export const CONTROLS: readonly Control[] = [
     async apply(testbed) {
       await testbed.setRouteTable(false);
       return () => testbed.setRouteTable(true);
+    },
+  },
+  {
+    id: "narrow-vnet",
+    description: `the VNet's link to the second node narrowed to ${NARROW_MTU} bytes, as a path that fragments`,
+    mustFail: ["pod-mtu-cross-node"],
+    async apply(testbed) {
+      const device = testbed.topology.nodes[1]!.vnetDevice;
+      const mtu = async (bytes: number) => {
+        await run("ip", ["-n", VNET, "link", "set", "dev", device, "mtu", String(bytes)]);
+      };
+      await mtu(NARROW_MTU);
+      return () => mtu(ETHERNET_MTU);
     },
   },
   {

@@ -7,6 +7,7 @@ import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { release } from "node:os";
 import { loadSpec } from "../../spec/load.ts";
+import { podMtu } from "../../spec/mtu.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { runSuite } from "../../verify/suite.ts";
 import {
@@ -58,6 +59,7 @@ async function runCluster(specFile: string, job: RunFields, root: string): Promi
   const result: ClusterResult = { kernel: release(), profiles: [], controls: [], afterSwitch: [] };
   try {
     const spec = await loadSpec(specFile);
+    const expectedMtu = podMtu(spec);
     for (const name of job.profiles) {
       const profile = name === "product" ? productProfile(specFile, job.vnetRoutes) : seedProfile(spec);
       log(`building ${spec.nodes.length} nodes (${name})`);
@@ -70,6 +72,7 @@ async function runCluster(specFile: string, job: RunFields, root: string): Promi
         runId: name,
         ...(job.only ? { only: job.only } : {}),
         ...(name === "seed" ? { expectFail: SEED_GAPS } : {}),
+        ...(expectedMtu === undefined ? {} : { podMtu: expectedMtu }),
       });
       const suiteMs = Math.round(performance.now() - started);
       for (const check of results) log(`${check.status.padEnd(4)} ${check.id} (${check.reason})`);

@@ -73,6 +73,7 @@ export async function runAgentOnce(specFile: string, node: EmulatedNode, dirs: N
 export const SEED_GAPS: readonly CheckId[] = [
   "dns",
   "pod-to-pod-cross-node",
+  "pod-mtu-cross-node",
   "node-to-pod",
   "pod-to-own-node",
   "clusterip-same-node",
