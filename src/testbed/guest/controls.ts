@@ -71,7 +71,7 @@ export const CONTROLS: readonly Control[] = [
   },
   {
     id: "narrow-vnet",
-    description: `the VNet's link to the second node narrowed to ${NARROW_MTU} bytes, as a path that fragments`,
+    description: `the VNet's link to the second node narrowed to ${NARROW_MTU} bytes`,
     mustFail: ["pod-mtu-cross-node"],
     async apply(testbed) {
       const device = testbed.topology.nodes[1]!.vnetDevice;
