@@ -113,6 +113,28 @@ describe("clusterView", () => {
     }
   });
 
+  it("lists the Nodes once at start: the reconcile waits for the informer's list instead of its own", async () => {
+    server.put(node("node9", "10.241.0.64/28"));
+    server.put(node("node8", "10.241.0.80/28"));
+    const view = clusterView("node9", api());
+    const stop = view.watchPeers(() => undefined);
+    try {
+      expect((await view.peers()).map((peer) => peer.blocks)).toEqual([
+        ["10.241.0.80/28"],
+        ["10.241.0.64/28"],
+      ]);
+      const lists = server.requests.filter(
+        (r) =>
+          r.method === "GET" &&
+          r.path === "/api/v1/nodes" &&
+          !["true", "1"].includes(r.query.get("watch") ?? ""),
+      );
+      expect(lists).toHaveLength(1);
+    } finally {
+      stop();
+    }
+  });
+
   it("counts as live only addresses of running or starting pods bound to this node", async () => {
     server.put(pod("a", "node9", "Running", "10.224.0.65"));
     server.put(pod("b", "node9", "Pending"));
