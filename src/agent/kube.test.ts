@@ -113,23 +113,26 @@ describe("clusterView", () => {
     }
   });
 
-  it("lists the Nodes once at start: the reconcile waits for the informer's list instead of its own", async () => {
-    server.put(node("node9", "10.241.0.64/28"));
-    server.put(node("node8", "10.241.0.80/28"));
+  it("lists the Nodes once at start, in pages: the reconcile waits for the informer's list", async () => {
+    for (let index = 0; index < 1001; index++)
+      server.put(node(`node${index}`, `10.241.${index >> 4}.${(index & 15) * 16}/28`));
     const view = clusterView("node9", api());
     const stop = view.watchPeers(() => undefined);
     try {
-      expect((await view.peers()).map((peer) => peer.blocks)).toEqual([
-        ["10.241.0.80/28"],
-        ["10.241.0.64/28"],
-      ]);
+      const peers = await view.peers();
+      expect(peers).toHaveLength(1001);
+      expect(peers.find((peer) => peer.name === "node1000")?.blocks).toEqual(["10.241.62.128/28"]);
       const lists = server.requests.filter(
         (r) =>
           r.method === "GET" &&
           r.path === "/api/v1/nodes" &&
           !["true", "1"].includes(r.query.get("watch") ?? ""),
       );
-      expect(lists).toHaveLength(1);
+      expect(lists.map((r) => [r.query.get("limit"), r.query.get("continue")])).toEqual([
+        ["500", null],
+        ["500", "500"],
+        ["500", "1000"],
+      ]);
     } finally {
       stop();
     }

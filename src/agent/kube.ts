@@ -29,6 +29,8 @@ export interface ClusterView {
 }
 
 const REWATCH_DELAY_MS = 2_000;
+/** Nodes per page of the informer's list (client-go's default page size). */
+const NODE_PAGE = 500;
 /** How long a reconcile waits for the Node informer's first list before it lists by itself. */
 const FIRST_SYNC_WAIT_MS = 30_000;
 
@@ -94,6 +96,7 @@ export function clusterView(nodeName: string, api: KubeReader): ClusterView {
         // Of every Node only what the overlay reads: a whole Node (labels, conditions, images) is
         // kilobytes, and the store holds 5,000 of them.
         keep: overlayView,
+        pageSize: NODE_PAGE,
         backoffMs: REWATCH_DELAY_MS,
       });
       const cache = {
