@@ -12,6 +12,7 @@ import { plannedPeers, resolveNode } from "./node.ts";
 import { reconcile, type ReconcileReport } from "./reconcile.ts";
 import { livePodsFromFile, type LivePods } from "./ipam-gc.ts";
 import type { ClusterView } from "./kube.ts";
+import type { Overlay } from "../overlay/desired.ts";
 
 export interface AgentOptions {
   config: string;
@@ -44,7 +45,8 @@ export interface AgentContext {
   livePods?: LivePods;
 }
 
-export type Outcome = { report: ReconcileReport } | { waiting: string };
+/** `overlay`: what the reconcile made the kernel hold (vxlan), for the peer events that follow. */
+export type Outcome = { report: ReconcileReport; overlay?: Overlay } | { waiting: string };
 
 export async function createContext(options: AgentOptions, seams: Seams = {}): Promise<AgentContext> {
   const runner = seams.runner ?? run;
@@ -106,5 +108,5 @@ export async function reconcileNode(context: AgentContext, spec: ClusterSpec): P
       ...(context.livePods ? { livePods: context.livePods } : {}),
     }),
   );
-  return { report };
+  return { report, ...(desired.overlay ? { overlay: desired.overlay } : {}) };
 }

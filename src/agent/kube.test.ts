@@ -113,6 +113,31 @@ describe("clusterView", () => {
     }
   });
 
+  it("lists the Nodes once at start, in pages: the reconcile waits for the informer's list", async () => {
+    for (let index = 0; index < 1001; index++)
+      server.put(node(`node${index}`, `10.241.${index >> 4}.${(index & 15) * 16}/28`));
+    const view = clusterView("node9", api());
+    const stop = view.watchPeers(() => undefined);
+    try {
+      const peers = await view.peers();
+      expect(peers).toHaveLength(1001);
+      expect(peers.find((peer) => peer.name === "node1000")?.blocks).toEqual(["10.241.62.128/28"]);
+      const lists = server.requests.filter(
+        (r) =>
+          r.method === "GET" &&
+          r.path === "/api/v1/nodes" &&
+          !["true", "1"].includes(r.query.get("watch") ?? ""),
+      );
+      expect(lists.map((r) => [r.query.get("limit"), r.query.get("continue")])).toEqual([
+        ["500", null],
+        ["500", "500"],
+        ["500", "1000"],
+      ]);
+    } finally {
+      stop();
+    }
+  });
+
   it("counts as live only addresses of running or starting pods bound to this node", async () => {
     server.put(pod("a", "node9", "Running", "10.224.0.65"));
     server.put(pod("b", "node9", "Pending"));

@@ -3,6 +3,7 @@
 // (one cluster-wide Node informer in vxlan mode), the pods bound to it (for leak collection), and the
 // reader itself for the NetworkPolicy informers. Loaded only with --kube; reads through
 // rest-client.ts, never @kubernetes/client-node (issue 13).
+import { setTimeout as delay } from "node:timers/promises";
 import type { KubeObject, KubeReader } from "../kube/api.ts";
 import { Informer } from "../kube/informer.ts";
 import { modelOf } from "../kube/models.ts";
@@ -28,6 +29,10 @@ export interface ClusterView {
 }
 
 const REWATCH_DELAY_MS = 2_000;
+/** Nodes per page of the informer's list (client-go's default page size). */
+const NODE_PAGE = 500;
+/** How long a reconcile waits for the Node informer's first list before it lists by itself. */
+const FIRST_SYNC_WAIT_MS = 30_000;
 
 /** The cluster view over the agent's own client, configured as agentRestConfig finds the API server. */
 export async function connectClusterView(nodeName: string): Promise<ClusterView> {
@@ -36,7 +41,7 @@ export async function connectClusterView(nodeName: string): Promise<ClusterView>
 
 export function clusterView(nodeName: string, api: KubeReader): ClusterView {
   const nodeRef = { apiVersion: "v1", kind: "Node", name: nodeName };
-  let peerCache: { informer: Informer; synced: boolean } | undefined;
+  let peerCache: { informer: Informer; synced: boolean; firstSync: Promise<void> } | undefined;
   return {
     api,
     async facts() {
@@ -61,6 +66,17 @@ export function clusterView(nodeName: string, api: KubeReader): ClusterView {
       return () => stop.abort();
     },
     async peers() {
+      // While the informer makes its first list, a second list of every Node would double the
+      // agent's peak memory at 5,000 nodes: wait for the first instead, within a bound (an informer
+      // that cannot list retries forever; the reconcile's own list then says why).
+      if (peerCache && !peerCache.synced) {
+        const waited = new AbortController();
+        await Promise.race([
+          peerCache.firstSync,
+          delay(FIRST_SYNC_WAIT_MS, undefined, { signal: waited.signal }).catch(() => undefined),
+        ]);
+        waited.abort();
+      }
       const nodes = peerCache?.synced
         ? [...peerCache.informer.objects.values()]
         : (await api.list("v1", "Node")).items;
@@ -68,14 +84,26 @@ export function clusterView(nodeName: string, api: KubeReader): ClusterView {
     },
     watchPeers(onChange) {
       const stop = new AbortController();
+      let firstSynced = () => {};
       const informer = new Informer(api, "v1", "Node", {
         onEvent: () => {
           if (cache.synced) onChange();
         },
-        onSynced: () => (cache.synced = true),
+        onSynced: () => {
+          cache.synced = true;
+          firstSynced();
+        },
+        // Of every Node only what the overlay reads: a whole Node (labels, conditions, images) is
+        // kilobytes, and the store holds 5,000 of them.
+        keep: overlayView,
+        pageSize: NODE_PAGE,
         backoffMs: REWATCH_DELAY_MS,
       });
-      const cache = { informer, synced: false };
+      const cache = {
+        informer,
+        synced: false,
+        firstSync: new Promise<void>((resolve) => (firstSynced = resolve)),
+      };
       peerCache = cache;
       void informer.run(stop.signal);
       return () => {
@@ -97,6 +125,22 @@ export function nodeFacts(node: KubeObject): NodeFacts {
   return {
     ...(ip ? { internalIp: ip } : {}),
     blocks: parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]),
+  };
+}
+
+/** A Node cut down to what overlayPeer reads: its name, resourceVersion, InternalIP and blocks. */
+function overlayView(node: KubeObject): KubeObject {
+  const ip = internalIp(node);
+  const blocks = node.metadata.annotations?.[BLOCKS_ANNOTATION];
+  return {
+    apiVersion: node.apiVersion,
+    kind: node.kind,
+    metadata: {
+      name: node.metadata.name,
+      ...(node.metadata.resourceVersion ? { resourceVersion: node.metadata.resourceVersion } : {}),
+      ...(blocks === undefined ? {} : { annotations: { [BLOCKS_ANNOTATION]: blocks } }),
+    },
+    status: { addresses: ip ? [{ type: "InternalIP", address: ip }] : [] },
   };
 }
 

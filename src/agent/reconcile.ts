@@ -6,7 +6,10 @@ import type { Backend } from "../iptables/backend.ts";
 import { syncRules } from "../iptables/apply.ts";
 import { applyHostPath } from "../hostpath/apply.ts";
 import { applySysctls } from "../hostpath/apply-sysctls.ts";
-import { applyOverlay } from "../overlay/apply.ts";
+import { applyOverlay, applyPeerChanges } from "../overlay/apply.ts";
+import { desiredOverlay, type Overlay } from "../overlay/desired.ts";
+import type { OverlayPeer } from "../ipam/overlay-peers.ts";
+import type { ClusterSpec } from "../spec/schema.ts";
 import { CONFLIST_FILE, NETWORK_NAME } from "../cni/conflist.ts";
 import { shadowingIn } from "../cni/conf-dir.ts";
 import type { DesiredNode, AgentPaths } from "./desired.ts";
@@ -131,4 +134,23 @@ export async function reconcile(
     },
     durationMs: Math.round((performance.now() - started) * 10) / 10,
   };
+}
+
+/**
+ * vxlan, between resyncs: a Node joined, left or changed, so only the overlay's entries move, from
+ * `applied` (what the last reconcile or follow made the kernel hold) to what `peers` say now. No
+ * read-back and nothing else of the node: a join among 5,000 nodes is two small batches. The full
+ * reconcile stays with the resync, which also repairs what this path cannot see (drift).
+ */
+export async function followPeers(
+  runner: Runner,
+  spec: ClusterSpec,
+  applied: Overlay,
+  self: string,
+  peers: readonly OverlayPeer[],
+): Promise<{ overlay: Overlay; repairs: Repair[]; durationMs: number }> {
+  const started = performance.now();
+  const overlay = desiredOverlay(spec, { name: self, ip: applied.device.local }, peers);
+  const repairs = await applyPeerChanges(runner, applied, overlay);
+  return { overlay, repairs, durationMs: Math.round((performance.now() - started) * 10) / 10 };
 }

@@ -271,3 +271,69 @@ describe("serve with --kube and NetworkPolicy", () => {
     }
   });
 });
+
+describe("serve with --kube in vxlan mode", () => {
+  it("follows a join and a leave with that node's entries alone, without reading the overlay back", async () => {
+    const { api, node, runner, listening, url, close } = await serveNode9("serve-vxlan-", async (dir) => {
+      // In a directory of its own: the spec watch then wakes only for the spec.
+      await mkdir(join(dir, "config"));
+      const config = join(dir, "config", "cluster.yaml");
+      await writeFile(
+        config,
+        "nodeSubnet: 10.224.0.0/16\npodPool: [10.241.0.0/16]\nrouting: {mode: vxlan}\n",
+      );
+      return config;
+    });
+    runner
+      .on("ip -json -4 rule show", { stdout: "[]" })
+      .on("ip -json -4 neigh", { stdout: "[]" })
+      .on("bridge -json fdb", { stdout: "[]" })
+      .on("bridge -batch -", {});
+    const peer = (name: string, ip: string, blocks: string) =>
+      api.put({
+        apiVersion: "v1",
+        kind: "Node",
+        metadata: { name, annotations: { "aks-ipvlan.io/blocks": blocks } },
+        status: { addresses: [{ type: "InternalIP", address: ip }] },
+      });
+    const since = (from: number) =>
+      runner.calls.slice(from).map((call) => [call.file, ...call.args].join(" "));
+    const batchAfter = async (from: number, what: string) =>
+      until(
+        async () =>
+          runner.calls.slice(from).find((call) => call.file === "bridge" && call.input?.includes(what)),
+        what,
+      );
+    try {
+      node({ "aks-ipvlan.io/blocks": "10.241.0.0/28" });
+      await until(
+        async () => (listening() && (await fetch(url("/readyz"))).status === 200 ? true : undefined),
+        "ready",
+      );
+      // The first reconcile read the overlay back and programmed it.
+      expect(since(0)).toContain("ip -json -4 route show table 4789");
+
+      const joined = runner.calls.length;
+      peer("node8", "10.224.0.8", "10.241.0.16/28");
+      await batchAfter(joined, "fdb replace 02:a5:0a:e0:00:08");
+      expect(since(joined)).toEqual(["ip -batch -", "bridge -batch -"]);
+      expect(runner.calls[joined]!.input).toBe(
+        "neigh replace 10.224.0.8 lladdr 02:a5:0a:e0:00:08 dev vxlan-aks nud permanent\n" +
+          "route replace 10.241.0.16/28 via 10.224.0.8 dev vxlan-aks onlink\n" +
+          "route replace 10.224.0.8/32 dev vxlan-aks table 4789\n",
+      );
+
+      const left = runner.calls.length;
+      api.remove("v1", "Node", "node8");
+      await batchAfter(left, "fdb del 02:a5:0a:e0:00:08");
+      expect(since(left)).toEqual(["ip -batch -", "bridge -batch -"]);
+      expect(runner.calls[left]!.input).toBe(
+        "route del 10.224.0.8/32 dev vxlan-aks table 4789\n" +
+          "route del 10.241.0.16/28 dev vxlan-aks\n" +
+          "neigh del 10.224.0.8 dev vxlan-aks\n",
+      );
+    } finally {
+      await close();
+    }
+  });
+});

@@ -1,5 +1,6 @@
 // The long-running agent: reconcile at start, when the spec file or the Node changes, and every resync
-// interval; one reconcile at a time (triggers that arrive meanwhile are merged into the next one).
+// interval; one reconcile at a time (triggers that arrive meanwhile are merged into the next one). In
+// vxlan mode, a run woken only by other Nodes' changes moves just those nodes' overlay entries.
 // Each reconcile hands the node's IP and blocks to NetworkPolicy enforcement (when enabled), which
 // starts once the node has a block and follows its changes; the agent is ready only while policy
 // that is enabled is in force.
@@ -20,7 +21,8 @@ import {
   type AgentOptions,
   type Seams,
 } from "./context.ts";
-import type { ReconcileReport } from "./reconcile.ts";
+import { followPeers, type ReconcileReport } from "./reconcile.ts";
+import type { Overlay } from "../overlay/desired.ts";
 import { agentMetrics } from "./metrics.ts";
 import { listen } from "./server.ts";
 import { Coalescer } from "../sys/coalesce.ts";
@@ -91,7 +93,37 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
     timer = setInterval(() => trigger.kick("resync"), seconds * 1000);
   };
 
+  // vxlan: what the last reconcile (or peer follow) made the kernel hold; unset after a failure.
+  let overlay: Overlay | undefined;
+  /** Only peers changed since the last run: move only their entries (true), else a full reconcile. */
+  const followed = async (reasons: ReadonlySet<string>): Promise<boolean> => {
+    if (!overlay || !context.cluster || reasons.size !== 1 || !reasons.has("peers")) return false;
+    const applied = overlay;
+    overlay = undefined;
+    try {
+      const followed = await followPeers(
+        context.runner,
+        spec,
+        applied,
+        options.node,
+        await context.cluster.peers(),
+      );
+      overlay = followed.overlay;
+      if (state.last?.overlay) state.last.overlay.peers = overlay.peers.length;
+      log[followed.repairs.length > 0 ? "info" : "debug"](
+        { repairs: followed.repairs, peers: overlay.peers.length, ms: followed.durationMs },
+        "peers followed",
+      );
+      return true;
+    } catch (error) {
+      log.warn({ err: error }, "following the peers failed; a full reconcile repairs");
+      return false;
+    }
+  };
+
   const reconcileNow = async (reasons: ReadonlySet<string>) => {
+    if (await followed(reasons)) return;
+    overlay = undefined;
     if (reasons.has("spec")) {
       await reloadSpec();
       schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
@@ -107,6 +139,7 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
         return;
       }
       const report = outcome.report;
+      overlay = outcome.overlay;
       Object.assign(state, { last: report, lastAt: new Date().toISOString(), waiting: undefined });
       state.lastError = report.problems.length > 0 ? report.problems.join("; ") : undefined;
       // Ready from the first clean reconcile on; a shadowing config takes it back while it is there.
@@ -133,7 +166,8 @@ export async function serve(options: AgentOptions, hooks: ServeHooks = {}): Prom
   schedule(options.resyncSeconds ?? spec.agent.resyncSeconds);
   const specWatcher = watchSpec(options.config, () => trigger.kick("spec"));
   const stopNodeWatch = context.cluster?.watchNode(() => trigger.kick("node"));
-  // vxlan: a node joining, leaving or changing blocks is followed at once (the resync repairs the rest).
+  // vxlan: a node joining, leaving or changing blocks is followed at once, its entries alone (the resync
+  // reads everything back and repairs the rest).
   const stopPeerWatch =
     spec.routing.mode === "vxlan" ? context.cluster?.watchPeers(() => trigger.kick("peers")) : undefined;
   const signal = await stopped(hooks.stop);

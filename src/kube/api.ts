@@ -47,9 +47,17 @@ export function labelSelector(labels: Record<string, string>): string {
     .join(",");
 }
 
+/** One page of a list: at most `limit` objects, from where `continue` (the previous page's) says. */
+export interface PageOptions {
+  limit?: number;
+  continue?: string;
+}
+
 export interface ObjectList {
   items: KubeObject[];
   resourceVersion: string;
+  /** More objects remain: pass this as `continue` for the next page. */
+  continue?: string;
 }
 
 export interface WatchEvent {
@@ -61,7 +69,7 @@ export interface WatchEvent {
 export interface KubeReader {
   /** undefined when the object does not exist. */
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
-  list(apiVersion: string, kind: string, options?: ListOptions): Promise<ObjectList>;
+  list(apiVersion: string, kind: string, options?: ListOptions & PageOptions): Promise<ObjectList>;
   /** Streams events from resourceVersion on; resolves when the server or stop() ends the stream. */
   watch(
     apiVersion: string,

@@ -20,6 +20,16 @@ export interface InformerOptions extends ListOptions {
    * callers that wait for something and must say why they cannot. ERROR events still mean relist.
    */
   failFast?: boolean;
+  /**
+   * What the store keeps of each object (it must keep metadata.name, namespace and resourceVersion):
+   * a consumer of a few fields of every Node of a 5,000-node cluster need not hold them whole.
+   */
+  keep?: (object: KubeObject) => KubeObject;
+  /**
+   * List in pages of this many objects (the API server's limit/continue, as client-go's reflector
+   * does): a list of 5,000 Nodes is tens of megabytes of JSON at once otherwise.
+   */
+  pageSize?: number;
 }
 
 export class Informer {
@@ -79,20 +89,35 @@ export class Informer {
   }
 
   private async list(): Promise<string> {
-    const list = await this.api.list(this.apiVersion, this.kind, this.listOptions);
+    const { keep, pageSize } = this.options;
+    const items: KubeObject[] = [];
+    let page: { continue?: string } = {};
+    let resourceVersion: string;
+    do {
+      // Every page is served from the first page's snapshot; an expired continue token throws,
+      // and run() lists again from the start.
+      const list = await this.api.list(this.apiVersion, this.kind, {
+        ...this.listOptions,
+        ...(pageSize ? { limit: pageSize } : {}),
+        ...(page.continue ? { continue: page.continue } : {}),
+      });
+      for (const object of list.items) items.push(keep ? keep(object) : object);
+      resourceVersion = list.resourceVersion;
+      page = list;
+    } while (page.continue);
     // The store holds the whole new state before anyone hears of a change, so a consumer that looks
     // at it from an event sees the list, not half of it.
     const previous = new Map(this.objects);
     this.objects.clear();
-    for (const object of list.items) this.objects.set(objectKey(object), object);
-    for (const object of list.items) {
+    for (const object of items) this.objects.set(objectKey(object), object);
+    for (const object of items) {
       const before = previous.get(objectKey(object));
       if (before?.metadata.resourceVersion === object.metadata.resourceVersion) continue;
       this.options.onEvent(before ? "MODIFIED" : "ADDED", object);
     }
     for (const [key, object] of previous) if (!this.objects.has(key)) this.options.onEvent("DELETED", object);
     this.options.onSynced?.();
-    return list.resourceVersion;
+    return resourceVersion;
   }
 
   private async watchFrom(
@@ -126,7 +151,7 @@ export class Informer {
         const key = objectKey(event.object);
         if (event.type === "DELETED") {
           if (this.objects.delete(key)) this.options.onEvent("DELETED", event.object);
-        } else this.upsert(key, event.object);
+        } else this.upsert(key, this.options.keep ? this.options.keep(event.object) : event.object);
       },
     );
     handle.stream = stream;

@@ -5,7 +5,15 @@
 import type { IncomingMessage, ClientRequest } from "node:http";
 import * as https from "node:https";
 import { z } from "zod";
-import type { KubeObject, KubeReader, ListOptions, ObjectList, ObjectRef, WatchEvent } from "./api.ts";
+import type {
+  KubeObject,
+  KubeReader,
+  ListOptions,
+  ObjectList,
+  ObjectRef,
+  PageOptions,
+  WatchEvent,
+} from "./api.ts";
 import { ClusterUnreachableError, KubeApiError, statusFromBody } from "./errors.ts";
 import { API_REQUEST_TIMEOUT_MS, MAX_BODY_BYTES } from "./bounds.ts";
 
@@ -37,7 +45,7 @@ const objectSchema = z.looseObject({
   metadata: z.looseObject({ name: z.string(), resourceVersion: z.string().optional() }),
 });
 const listSchema = z.object({
-  metadata: z.object({ resourceVersion: z.string().optional() }).optional(),
+  metadata: z.object({ resourceVersion: z.string().optional(), continue: z.string().optional() }).optional(),
   items: z.array(objectSchema).nullable(),
 });
 const watchEventSchema = z.object({
@@ -115,13 +123,22 @@ export function restClient(config: RestConfig): KubeReader {
         throw error;
       }
     },
-    async list(apiVersion: string, kind: string, options: ListOptions = {}): Promise<ObjectList> {
+    async list(
+      apiVersion: string,
+      kind: string,
+      options: ListOptions & PageOptions = {},
+    ): Promise<ObjectList> {
       const list = listSchema.parse(
-        await call(collectionPath(apiVersion, kind, options.namespace), selectors(options)),
+        await call(collectionPath(apiVersion, kind, options.namespace), {
+          ...selectors(options),
+          limit: options.limit === undefined ? undefined : String(options.limit),
+          continue: options.continue,
+        }),
       );
       return {
         items: (list.items ?? []).map((item) => ({ ...item, apiVersion, kind }) as KubeObject),
         resourceVersion: list.metadata?.resourceVersion ?? "",
+        ...(list.metadata?.continue ? { continue: list.metadata.continue } : {}),
       };
     },
     watch(apiVersion, kind, options, onEvent) {

@@ -1,9 +1,10 @@
 // Making the node's overlay match desiredOverlay(): read the device and its entries with `ip -json`
 // and `bridge -json`, plan the difference (plan.ts), apply it with one `ip -batch -` and one
-// `bridge -batch -`: one process per tool, whatever the number of peers.
+// `bridge -batch -`: one process per tool, whatever the number of peers. Between resyncs, a Node event
+// applies only the entries that changed since the last apply (applyPeerChanges), in the same two batches.
 import { CommandError, type Runner } from "../sys/exec.ts";
 import { OVERLAY_TABLE, type Overlay } from "./desired.ts";
-import { planOverlay, type OverlayRepair } from "./plan.ts";
+import { planOverlay, planPeerChanges, type OverlayPlan, type OverlayRepair } from "./plan.ts";
 import { ipBatch, parseIpJson, LinkSchema, RouteSchema } from "../sys/ip-json.ts";
 import { FdbSchema, NeighSchema, RuleSchema, type KernelOverlay } from "./state.ts";
 
@@ -44,10 +45,30 @@ async function tableRoutesOf(runner: Runner): Promise<string> {
 
 export async function applyOverlay(runner: Runner, overlay: Overlay): Promise<OverlayRepair[]> {
   const plan = planOverlay(overlay, await readOverlay(runner, overlay.device.name));
+  await runPlan(runner, plan);
+  return plan.repairs;
+}
+
+/**
+ * A Node event between two resyncs: only the entries that differ between the overlay last applied and
+ * the next one, without reading the kernel back (planPeerChanges). A failed batch (an entry to delete
+ * already gone, the device removed) throws; the caller then runs the full reconcile, which repairs.
+ */
+export async function applyPeerChanges(
+  runner: Runner,
+  before: Overlay,
+  after: Overlay,
+): Promise<OverlayRepair[]> {
+  const plan = planPeerChanges(before, after);
+  await runPlan(runner, plan);
+  return plan.repairs;
+}
+
+/** The ip batch first: it may create the device the forwarding entries need. */
+async function runPlan(runner: Runner, plan: OverlayPlan): Promise<void> {
   await ipBatch(runner, plan.ip, "vxlan");
   if (plan.bridge.length > 0)
     await runner("bridge", ["-batch", "-"], { input: `${plan.bridge.join("\n")}\n` });
-  return plan.repairs;
 }
 
 /**

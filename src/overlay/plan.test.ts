@@ -3,7 +3,7 @@ import { parseSpec } from "../spec/load.ts";
 import { formatCidr, formatIp, parseIp } from "../net/cidr.ts";
 import { desiredOverlay } from "./desired.ts";
 import type { OverlayPeer } from "../ipam/overlay-peers.ts";
-import { planOverlay } from "./plan.ts";
+import { planOverlay, planPeerChanges } from "./plan.ts";
 import type { KernelOverlay } from "./state.ts";
 import type { Link } from "../sys/ip-json.ts";
 
@@ -167,5 +167,95 @@ describe("planOverlay", () => {
     expect(plan.repairs.find((repair) => repair.kind === "overlay-route-missing")?.detail).toMatch(
       /and 4996 more$/,
     );
+  });
+});
+
+describe("planPeerChanges", () => {
+  const before = desiredOverlay(spec, self, peers);
+  const node4 = { name: "node4", ip: "10.224.0.7", blocks: ["10.241.0.64/28"] };
+
+  it("a join adds that node's route, neighbour, peer route and forwarding entry, and nothing else", () => {
+    const plan = planPeerChanges(before, desiredOverlay(spec, self, [...peers, node4]));
+    expect(plan.ip).toEqual([
+      "neigh replace 10.224.0.7 lladdr 02:a5:0a:e0:00:07 dev vxlan-aks nud permanent",
+      "route replace 10.241.0.64/28 via 10.224.0.7 dev vxlan-aks onlink",
+      "route replace 10.224.0.7/32 dev vxlan-aks table 4789",
+    ]);
+    expect(plan.bridge).toEqual([
+      "fdb replace 02:a5:0a:e0:00:07 dev vxlan-aks dst 10.224.0.7 self permanent",
+    ]);
+  });
+
+  it("a leave removes the routes before the neighbour they resolve through, the forwarding entry last", () => {
+    const plan = planPeerChanges(before, desiredOverlay(spec, self, [peers[0]!]));
+    expect(plan.ip).toEqual([
+      "route del 10.224.0.6/32 dev vxlan-aks table 4789",
+      "route del 10.241.0.32/28 dev vxlan-aks",
+      "route del 10.241.0.48/28 dev vxlan-aks",
+      "neigh del 10.224.0.6 dev vxlan-aks",
+    ]);
+    expect(plan.bridge).toEqual(["fdb del 02:a5:0a:e0:00:06 dev vxlan-aks dst 10.224.0.6 self"]);
+  });
+
+  it("a block moved to another node is replaced in place, never deleted", () => {
+    const moved = [
+      { ...peers[0]!, blocks: ["10.241.0.16/28", "10.241.0.48/28"] },
+      { ...peers[1]!, blocks: ["10.241.0.32/28"] },
+    ];
+    const plan = planPeerChanges(before, desiredOverlay(spec, self, moved));
+    expect(plan.ip).toEqual(["route replace 10.241.0.48/28 via 10.224.0.5 dev vxlan-aks onlink"]);
+    expect(plan.bridge).toEqual([]);
+  });
+
+  it("a node whose address changed gets new entries, and the old address's are removed", () => {
+    const plan = planPeerChanges(
+      before,
+      desiredOverlay(spec, self, [{ ...peers[0]!, ip: "10.224.0.9" }, peers[1]!]),
+    );
+    expect(plan.ip).toEqual([
+      "neigh replace 10.224.0.9 lladdr 02:a5:0a:e0:00:09 dev vxlan-aks nud permanent",
+      "route replace 10.241.0.16/28 via 10.224.0.9 dev vxlan-aks onlink",
+      "route replace 10.224.0.9/32 dev vxlan-aks table 4789",
+      "route del 10.224.0.5/32 dev vxlan-aks table 4789",
+      "neigh del 10.224.0.5 dev vxlan-aks",
+    ]);
+    expect(plan.bridge).toEqual([
+      "fdb replace 02:a5:0a:e0:00:09 dev vxlan-aks dst 10.224.0.9 self permanent",
+      "fdb del 02:a5:0a:e0:00:05 dev vxlan-aks dst 10.224.0.5 self",
+    ]);
+  });
+
+  it("plans the same lines as the full diff against a kernel that holds the earlier overlay", () => {
+    const after = desiredOverlay(spec, self, [peers[1]!, node4]);
+    const full = planOverlay(after, programmed(peers));
+    const partial = planPeerChanges(before, after);
+    expect(partial.ip).toEqual(full.ip);
+    expect(partial.bridge).toEqual(full.bridge);
+    expect(partial.repairs).toEqual(full.repairs);
+  });
+
+  it("plans nothing when no peer changed, and refuses another device", () => {
+    expect(planPeerChanges(before, desiredOverlay(spec, self, [...peers].reverse()))).toEqual({
+      ip: [],
+      bridge: [],
+      repairs: [],
+    });
+    const renamed = { ...before, device: { ...before.device, name: "vxlan-other" } };
+    expect(() => planPeerChanges(before, renamed)).toThrow(/device changed \(vxlan-aks → vxlan-other\)/);
+  });
+
+  it("one join among 5,000 nodes is four lines", () => {
+    const many = Array.from({ length: 5000 }, (_, index) => ({
+      name: `n${index}`,
+      ip: formatIp(parseIp("10.224.0.0") + index + 1),
+      blocks: [formatCidr({ base: parseIp("10.241.0.0") + index * 16, prefix: 28 })],
+    }));
+    const joined = { name: "n5000", ip: "10.224.19.137", blocks: ["10.241.78.128/28"] };
+    const plan = planPeerChanges(
+      desiredOverlay(spec, self, many),
+      desiredOverlay(spec, self, [...many, joined]),
+    );
+    expect([...plan.ip, ...plan.bridge]).toHaveLength(4);
+    expect(plan.ip[1]).toBe("route replace 10.241.78.128/28 via 10.224.19.137 dev vxlan-aks onlink");
   });
 });

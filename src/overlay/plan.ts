@@ -63,12 +63,7 @@ export function planOverlay(overlay: Overlay, kernel: KernelOverlay): OverlayPla
   }
   const ip: string[] = [];
   const bridge: string[] = [];
-  const found = new Map<OverlayRepairKind, string[]>();
-  const note = (kind: OverlayRepairKind, item: string) => {
-    const items = found.get(kind);
-    if (items) items.push(item);
-    else found.set(kind, [item]);
-  };
+  const { note, repairs } = findings();
 
   const link = kernel.links.find((candidate) => candidate.ifname === device.name);
   const mismatch = link && deviceMismatch(overlay, link);
@@ -94,59 +89,10 @@ export function planOverlay(overlay: Overlay, kernel: KernelOverlay): OverlayPla
   }
 
   // A fresh device holds nothing; otherwise compare entry by entry.
-  const routes = fresh ? new Map<string, string | undefined>() : presentRoutes(overlay, kernel);
-  const neighbours = new Map(
-    fresh
-      ? []
-      : kernel.neighbours
-          .filter((entry) => entry.state?.includes("PERMANENT"))
-          .map((entry) => [entry.dst, entry.lladdr]),
-  );
-  const fdb = new Map(
-    fresh ? [] : kernel.fdb.filter((entry) => entry.dst).map((entry) => [entry.mac, entry.dst]),
-  );
-
-  const wantedRoutes = new Set<string>();
-  const wantedNeighbours = new Set<string>();
-  const wantedFdb = new Set<string>();
-  for (const peer of overlay.peers) {
-    wantedNeighbours.add(peer.ip);
-    wantedFdb.add(peer.mac);
-    if (fdb.get(peer.mac) !== peer.ip) {
-      note("overlay-fdb-missing", `${peer.mac} → ${peer.ip}`);
-      bridge.push(`fdb replace ${peer.mac} dev ${device.name} dst ${peer.ip} self permanent`);
-    }
-    if (neighbours.get(peer.ip) !== peer.mac) {
-      note("overlay-neighbour-missing", peer.ip);
-      ip.push(`neigh replace ${peer.ip} lladdr ${peer.mac} dev ${device.name} nud permanent`);
-    }
-    for (const block of peer.blocks) {
-      wantedRoutes.add(block);
-      if (routes.get(block) === peer.ip) continue;
-      note("overlay-route-missing", `${block} via ${peer.ip}`);
-      ip.push(`route replace ${block} via ${peer.ip} dev ${device.name} onlink`);
-    }
-  }
-  // The peers' node IPs in the overlay's table (resolved through the same neighbour entries), and the
-  // rules that send pod traffic there.
-  const table = fresh
-    ? new Set<string>()
-    : new Set(
-        kernel.tableRoutes
-          .filter((route) => route.dev === device.name && route.gateway === undefined)
-          .map(routeDestination),
-      );
-  const wantedTable = new Set(overlay.peers.map((peer) => `${peer.ip}/32`));
-  for (const dst of wantedTable) {
-    if (table.has(dst)) continue;
-    note("overlay-peer-route-missing", dst);
-    ip.push(`route replace ${dst} dev ${device.name} table ${OVERLAY_TABLE}`);
-  }
-  for (const dst of table) {
-    if (wantedTable.has(dst)) continue;
-    note("overlay-peer-route-stale", dst);
-    ip.push(`route del ${dst} dev ${device.name} table ${OVERLAY_TABLE}`);
-  }
+  const entries = planEntries(overlay, fresh ? NO_ENTRIES : kernelEntries(overlay, kernel), note);
+  ip.push(...entries.adds);
+  bridge.push(...entries.bridge);
+  // The rules that send pod traffic into the overlay's table.
   const rules = kernel.rules
     .filter((rule) => rule.priority === OVERLAY_TABLE)
     .map((rule) => ({ from: `${rule.src ?? "all"}/${rule.srclen ?? 0}`, table: String(rule.table) }));
@@ -160,36 +106,165 @@ export function planOverlay(overlay: Overlay, kernel: KernelOverlay): OverlayPla
     note("overlay-rule-stale", `from ${rule.from} lookup ${rule.table}`);
     ip.push(`rule del pref ${OVERLAY_TABLE} from ${rule.from} lookup ${rule.table}`);
   }
-  for (const dst of routes.keys()) {
-    if (wantedRoutes.has(dst)) continue;
-    note("overlay-route-stale", dst);
-    ip.push(`route del ${dst} dev ${device.name}`);
-  }
-  for (const address of neighbours.keys()) {
-    if (wantedNeighbours.has(address)) continue;
-    note("overlay-neighbour-stale", address);
-    ip.push(`neigh del ${address} dev ${device.name}`);
-  }
-  for (const [mac, dst] of fdb) {
-    if (wantedFdb.has(mac)) continue;
-    note("overlay-fdb-stale", `${mac} → ${dst}`);
-    bridge.push(`fdb del ${mac} dev ${device.name} dst ${dst} self`);
-  }
-
-  const repairs = [...found].map(([kind, items]) => ({
-    kind,
-    count: items.length,
-    detail:
-      items.slice(0, SHOWN).join(", ") + (items.length > SHOWN ? ` and ${items.length - SHOWN} more` : ""),
-  }));
-  return { ip, bridge, repairs };
+  ip.push(...entries.deletes);
+  return { ip, bridge: [...bridge, ...entries.bridgeDeletes], repairs: repairs() };
 }
 
-/** The device's routes, destination → next hop. */
-function presentRoutes(overlay: Overlay, kernel: KernelOverlay): Map<string, string | undefined> {
-  return new Map(
-    kernel.routes
-      .filter((route) => route.dev === overlay.device.name)
-      .map((route) => [routeDestination(route), route.gateway]),
-  );
+/**
+ * The entries only, from the peers an earlier overlay programmed to those of `after` (a Node event: a
+ * join, a leave, blocks or an address changed): no read-back, so a change among 5,000 peers costs two
+ * small batches. Device, rules and mark are not touched (the full reconcile owns them, and the resync
+ * still compares everything with the kernel). `before` must be what the kernel was last made to hold
+ * on the same device; the deletes then name entries that exist, unless something removed them since.
+ */
+export function planPeerChanges(before: Overlay, after: Overlay): OverlayPlan {
+  if (before.device.name !== after.device.name) {
+    throw new Error(`the overlay's device changed (${before.device.name} → ${after.device.name})`);
+  }
+  const { note, repairs } = findings();
+  const entries = planEntries(after, entriesOf(before), note);
+  return {
+    ip: [...entries.adds, ...entries.deletes],
+    bridge: [...entries.bridge, ...entries.bridgeDeletes],
+    repairs: repairs(),
+  };
+}
+
+/** A device's entries, keyed as they are compared: block → next hop, IP → MAC, MAC → IP, peer IP/32. */
+interface OverlayEntries {
+  routes: ReadonlyMap<string, string | undefined>;
+  neighbours: ReadonlyMap<string, string | undefined>;
+  fdb: ReadonlyMap<string, string | undefined>;
+  table: ReadonlySet<string>;
+}
+
+const NO_ENTRIES: OverlayEntries = {
+  routes: new Map(),
+  neighbours: new Map(),
+  fdb: new Map(),
+  table: new Set(),
+};
+
+/** What the kernel holds on the device (permanent neighbours, forwarding entries with a destination). */
+function kernelEntries(overlay: Overlay, kernel: KernelOverlay): OverlayEntries {
+  const device = overlay.device.name;
+  return {
+    routes: new Map(
+      kernel.routes
+        .filter((route) => route.dev === device)
+        .map((route) => [routeDestination(route), route.gateway]),
+    ),
+    neighbours: new Map(
+      kernel.neighbours
+        .filter((entry) => entry.state?.includes("PERMANENT"))
+        .map((entry) => [entry.dst, entry.lladdr]),
+    ),
+    fdb: new Map(kernel.fdb.filter((entry) => entry.dst).map((entry) => [entry.mac, entry.dst])),
+    table: new Set(
+      kernel.tableRoutes
+        .filter((route) => route.dev === device && route.gateway === undefined)
+        .map(routeDestination),
+    ),
+  };
+}
+
+/** What an overlay, once applied, left on its device. */
+function entriesOf(overlay: Overlay): OverlayEntries {
+  const routes = new Map<string, string>();
+  for (const peer of overlay.peers) for (const block of peer.blocks) routes.set(block, peer.ip);
+  return {
+    routes,
+    neighbours: new Map(overlay.peers.map((peer) => [peer.ip, peer.mac])),
+    fdb: new Map(overlay.peers.map((peer) => [peer.mac, peer.ip])),
+    table: new Set(overlay.peers.map((peer) => `${peer.ip}/32`)),
+  };
+}
+
+/**
+ * Lines that make `have` into the overlay's entries: adds and replacements first (a moved block is
+ * replaced, never deleted and re-added), then the deletes: routes before the neighbours they resolve
+ * through, forwarding entries in the bridge batch, which runs after the ip batch.
+ */
+function planEntries(
+  overlay: Overlay,
+  have: OverlayEntries,
+  note: (kind: OverlayRepairKind, item: string) => void,
+): { adds: string[]; deletes: string[]; bridge: string[]; bridgeDeletes: string[] } {
+  const { name } = overlay.device;
+  const adds: string[] = [];
+  const deletes: string[] = [];
+  const bridge: string[] = [];
+  const bridgeDeletes: string[] = [];
+  const wantedRoutes = new Set<string>();
+  const wantedNeighbours = new Set<string>();
+  const wantedFdb = new Set<string>();
+  for (const peer of overlay.peers) {
+    wantedNeighbours.add(peer.ip);
+    wantedFdb.add(peer.mac);
+    if (have.fdb.get(peer.mac) !== peer.ip) {
+      note("overlay-fdb-missing", `${peer.mac} → ${peer.ip}`);
+      bridge.push(`fdb replace ${peer.mac} dev ${name} dst ${peer.ip} self permanent`);
+    }
+    if (have.neighbours.get(peer.ip) !== peer.mac) {
+      note("overlay-neighbour-missing", peer.ip);
+      adds.push(`neigh replace ${peer.ip} lladdr ${peer.mac} dev ${name} nud permanent`);
+    }
+    for (const block of peer.blocks) {
+      wantedRoutes.add(block);
+      if (have.routes.get(block) === peer.ip) continue;
+      note("overlay-route-missing", `${block} via ${peer.ip}`);
+      adds.push(`route replace ${block} via ${peer.ip} dev ${name} onlink`);
+    }
+  }
+  // The peers' node IPs in the overlay's table (resolved through the same neighbour entries).
+  const wantedTable = new Set(overlay.peers.map((peer) => `${peer.ip}/32`));
+  for (const dst of wantedTable) {
+    if (have.table.has(dst)) continue;
+    note("overlay-peer-route-missing", dst);
+    adds.push(`route replace ${dst} dev ${name} table ${OVERLAY_TABLE}`);
+  }
+  for (const dst of have.table) {
+    if (wantedTable.has(dst)) continue;
+    note("overlay-peer-route-stale", dst);
+    deletes.push(`route del ${dst} dev ${name} table ${OVERLAY_TABLE}`);
+  }
+  for (const dst of have.routes.keys()) {
+    if (wantedRoutes.has(dst)) continue;
+    note("overlay-route-stale", dst);
+    deletes.push(`route del ${dst} dev ${name}`);
+  }
+  for (const address of have.neighbours.keys()) {
+    if (wantedNeighbours.has(address)) continue;
+    note("overlay-neighbour-stale", address);
+    deletes.push(`neigh del ${address} dev ${name}`);
+  }
+  for (const [mac, dst] of have.fdb) {
+    if (wantedFdb.has(mac)) continue;
+    note("overlay-fdb-stale", `${mac} → ${dst}`);
+    bridgeDeletes.push(`fdb del ${mac} dev ${name} dst ${dst} self`);
+  }
+  return { adds, deletes, bridge, bridgeDeletes };
+}
+
+/** Entries noted per kind of drift, summed up as repairs (count and the first few). */
+function findings(): {
+  note: (kind: OverlayRepairKind, item: string) => void;
+  repairs: () => OverlayRepair[];
+} {
+  const found = new Map<OverlayRepairKind, string[]>();
+  return {
+    note(kind, item) {
+      const items = found.get(kind);
+      if (items) items.push(item);
+      else found.set(kind, [item]);
+    },
+    repairs: () =>
+      [...found].map(([kind, items]) => ({
+        kind,
+        count: items.length,
+        detail:
+          items.slice(0, SHOWN).join(", ") +
+          (items.length > SHOWN ? ` and ${items.length - SHOWN} more` : ""),
+      })),
+  };
 }

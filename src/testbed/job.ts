@@ -148,6 +148,14 @@ const OverlayPolicyRunSchema = z.strictObject({
 });
 export type OverlayPolicyRun = z.infer<typeof OverlayPolicyRunSchema>;
 
+const MembershipStepSchema = z.strictObject({
+  /** The repair kinds each of the first two nodes' agents reported. */
+  repairs: z.array(z.array(z.string())),
+  probe: ProbeSchema,
+  /** Whether the first node routes the third node's pod through the tunnel device. */
+  tunnelled: z.boolean(),
+});
+
 const OverlayRunSchema = z.strictObject({
   podMtu: z.number(),
   /** UDP with DF from a pod on the first node to one on the second: the full pod MTU, one byte over. */
@@ -163,6 +171,16 @@ const OverlayRunSchema = z.strictObject({
   rule: z.strictObject({ without: CheckResultSchema, repairs: z.array(z.string()), with: CheckResultSchema }),
   /** NetworkPolicy ingress isolation against pods of other nodes (guest/overlay-policy.ts). */
   policy: OverlayPolicyRunSchema,
+  /** The third node leaving and joining again while pods of the first two exchange datagrams. */
+  membership: z.strictObject({
+    /** A pod on the first node to one on the third, before. */
+    before: ProbeSchema,
+    /** After the first two nodes' agents ran without the third (its Node deleted), and after it joined again. */
+    left: MembershipStepSchema,
+    joined: MembershipStepSchema,
+    /** Datagrams between pods of the first two nodes during both steps, and how many came back. */
+    flow: z.strictObject({ sent: z.number(), echoed: z.number() }),
+  }),
 });
 export type OverlayRun = z.infer<typeof OverlayRunSchema>;
 

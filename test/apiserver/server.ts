@@ -1,9 +1,9 @@
 // In-test Kubernetes API server (a test double, not the real kube-apiserver): speaks the real REST wire protocol
-// for the kinds aks-ipvlan uses — discovery, GET/LIST (label and field selectors), WATCH (chunked JSON lines,
+// for the kinds aks-ipvlan uses — discovery, GET/LIST (label and field selectors, limit/continue), WATCH (chunked JSON lines,
 // bookmarks, 410 Expired after compaction), over http or https (tls option), POST, PUT and /status, PATCH (merge, strategic-as-merge, JSON
 // patch, server-side apply with field managers, force and 409 conflicts), DELETE, resourceVersion
 // preconditions (409 Conflict) and dryRun. Left out: authn/authz, admission, defaulting, validation,
-// garbage collection, attach/proxy, pagination, list-map merge keys (lists are atomic under apply). Pod exec
+// garbage collection, attach/proxy, list snapshots across pages (limit/continue is an offset), list-map merge keys (lists are atomic under apply). Pod exec
 // is opt-in: serveExec in exec.ts.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Server, createServer as createTlsServer } from "node:https";
@@ -356,11 +356,20 @@ export class ApiServer {
       .map((stored) => stored.object)
       .filter((object) => matchesSelectors(object, query.get("labelSelector"), query.get("fieldSelector")))
       .sort((a, b) => objectKey(a).localeCompare(objectKey(b)));
+    // limit/continue: the token is the offset into the sorted list (no snapshot: a page reads the
+    // objects as they are when it is asked for, unlike etcd).
+    const limit = Number(query.get("limit") ?? "0");
+    const offset = Number(query.get("continue") ?? "0");
+    const page = limit > 0 ? items.slice(offset, offset + limit) : items.slice(offset);
+    const more = limit > 0 && offset + limit < items.length;
     return {
       apiVersion: target.kind.apiVersion,
       kind: `${target.kind.kind}List`,
-      metadata: { resourceVersion: String(this.revision) },
-      items,
+      metadata: {
+        resourceVersion: String(this.revision),
+        ...(more ? { continue: String(offset + limit) } : {}),
+      },
+      items: page,
     };
   }
 

@@ -14,7 +14,11 @@
 //  - NetworkPolicy holds across the tunnel: a server on the second node that admits one pod of the
 //    first refuses the first node's other pod and a pod of its own node; without the policy (the
 //    negative control) all three connect; with the server's own rules flushed (drift), the node's
-//    FORWARD still refuses the first node's other pod.
+//    FORWARD still refuses the first node's other pod;
+//  - the third node leaves (the others' agents run without it) and joins again while a pod on the first
+//    node exchanges datagrams with one on the second: every datagram comes back; after the leave the
+//    third node's pod is no longer routed through the tunnel and gets no answer (negative control),
+//    after the join it is tunnelled and answers.
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ClusterSpecInput } from "../../src/spec/schema.ts";
 import { validateSpec } from "../../src/spec/load.ts";
@@ -141,5 +145,38 @@ describe("vxlan mode: NetworkPolicy against pods of other nodes", () => {
 
   it("with the server's own rules flushed, the node still refuses the first node's other pod", () => {
     expect(policy().withoutPodRules.verdicts).toMatchObject({ allowed: "open", other: "refused" });
+  });
+});
+
+describe("vxlan mode: a node leaving and joining while traffic runs", () => {
+  const membership = () => overlay().membership;
+
+  it("reaches the third node's pod through the tunnel before", () => {
+    expect(membership().before).toMatchObject({ code: 0, echoed: 64 });
+  });
+
+  it("after the leave, the others remove its entries and its pod is no longer tunnelled (negative control)", () => {
+    for (const kinds of membership().left.repairs) {
+      expect(kinds).toEqual(
+        expect.arrayContaining(["overlay-route-stale", "overlay-neighbour-stale", "overlay-fdb-stale"]),
+      );
+    }
+    expect(membership().left.tunnelled).toBe(false);
+    expect(membership().left.probe.echoed).toBe(0);
+  });
+
+  it("after the join, the others add its entries and its pod answers through the tunnel", () => {
+    for (const kinds of membership().joined.repairs) {
+      expect(kinds).toEqual(
+        expect.arrayContaining(["overlay-route-missing", "overlay-neighbour-missing", "overlay-fdb-missing"]),
+      );
+    }
+    expect(membership().joined.tunnelled).toBe(true);
+    expect(membership().joined.probe).toMatchObject({ code: 0, echoed: 64 });
+  });
+
+  it("traffic between the other two nodes' pods kept flowing: every datagram came back", () => {
+    expect(membership().flow.sent).toBeGreaterThanOrEqual(2);
+    expect(membership().flow.echoed).toBe(membership().flow.sent);
   });
 });

@@ -5,14 +5,15 @@
 // and the agent's next reconcile puts them back; last, the second node's rule into the overlay's table
 // removed: the emulated VNet drops its pods' replies to the first node's IP (Azure's source check), so
 // a NodePort on the first node to a pod on the second gets no answer until the agent restores it;
-// then NetworkPolicy ingress isolation against pods of other nodes (overlay-policy.ts).
+// then NetworkPolicy ingress isolation against pods of other nodes (overlay-policy.ts); last, the
+// third node leaving and joining again while pods of the first two exchange datagrams.
 import { z } from "zod";
 import { join } from "node:path";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { podMtu } from "../../spec/mtu.ts";
 import { OVERLAY_DEVICE, OVERLAY_TABLE, macFor } from "../../overlay/desired.ts";
 import { runSuite } from "../../verify/suite.ts";
-import type { PodRef } from "../../verify/driver.ts";
+import type { NodeRef, PodRef } from "../../verify/driver.ts";
 import type { OverlayRun } from "../job.ts";
 import { ipBatch } from "./netns.ts";
 import { run } from "../../sys/exec.ts";
@@ -119,7 +120,70 @@ export async function runOverlayChecks(
     `overlay: without the rule ${rule.without.status}; repaired ${rule.repairs.join(", ")}; then ${rule.with.status}`,
   );
   const policy = await policyAcrossTunnel(testbed, [first, second], log);
-  return { podMtu: mtu, full, over, removed, repairs, repaired: repaired!, atRest, rule, policy };
+  const membership = await leaveAndJoin(testbed, specFile, [first, second, third], { client, server }, log);
+  return { podMtu: mtu, full, over, removed, repairs, repaired: repaired!, atRest, rule, policy, membership };
+}
+
+const SpecNodes = z.looseObject({ nodes: z.array(z.looseObject({ name: z.string() })) });
+/** The flow's datagrams and the steps' probes: distinct sizes, so each has its own payload file. */
+const FLOW_BYTES = 100;
+const STEP_BYTES = 64;
+
+/**
+ * The third node leaves, as its Node's deletion reaches the others (their agents run with a spec
+ * without it), then joins again with its block (the agents run with the whole spec), while a pod on
+ * the first node keeps sending datagrams to one on the second: each step's repairs, whether the first
+ * node still routes the third's pod through the tunnel, a probe to that pod, and the flow's counts.
+ */
+async function leaveAndJoin(
+  testbed: Testbed,
+  specFile: string,
+  nodes: readonly [NodeRef, NodeRef, NodeRef],
+  flowPods: { client: PodRef; server: PodRef },
+  log: (line: string) => void,
+): Promise<OverlayRun["membership"]> {
+  const [first, second, third] = nodes;
+  const target = await testbed.createPod({ name: "join-server", node: third.name, role: "client" });
+  testbed.startInPod(target, ["socat", `UDP4-RECVFROM:${ECHO_PORT},fork`, "EXEC:cat"]);
+  await listening(testbed, target);
+  const before = await udpProbe(testbed, flowPods.client, target, STEP_BYTES);
+  const spec = SpecNodes.parse(JSON.parse(await readFile(specFile, "utf8")));
+  const without = `${specFile}.without-${third.name}.json`;
+  await writeFile(
+    without,
+    JSON.stringify({ ...spec, nodes: spec.nodes.filter((n) => n.name !== third.name) }),
+  );
+  const step = async (file: string) => {
+    // Both agents at once: each spends most of its run starting (modules read through hostfs).
+    const repairs = await Promise.all(
+      [first, second].map(async (node) => {
+        const emulated = testbed.node(node.name);
+        const summary = Summary.parse(JSON.parse(await runAgentOnce(file, emulated, emulated.dirs)));
+        return summary.repairs.map((repair) => repair.kind);
+      }),
+    );
+    const { stdout } = await run("ip", ["-n", testbed.node(first.name).ns, "route", "get", target.ip]);
+    const probe = await udpProbe(testbed, flowPods.client, target, STEP_BYTES);
+    return { repairs, probe, tunnelled: stdout.includes(`dev ${OVERLAY_DEVICE}`) };
+  };
+  // The flow: one datagram after another until both steps are done, and one more after.
+  let stepping = true;
+  const counts = { sent: 0, echoed: 0 };
+  const flow = (async () => {
+    do {
+      const probe = await udpProbe(testbed, flowPods.client, flowPods.server, FLOW_BYTES);
+      counts.sent++;
+      if (probe.echoed === FLOW_BYTES) counts.echoed++;
+    } while (stepping);
+  })();
+  const left = await step(without);
+  const joined = await step(specFile);
+  stepping = false;
+  await flow;
+  log(
+    `overlay: ${third.name} left (tunnelled ${left.tunnelled}, probe exit ${left.probe.code}) and joined (tunnelled ${joined.tunnelled}, probe exit ${joined.probe.code}); flow ${counts.echoed}/${counts.sent} echoed`,
+  );
+  return { before, left, joined, flow: counts };
 }
 
 async function listening(testbed: Testbed, pod: PodRef): Promise<void> {
