@@ -7,9 +7,10 @@ import { setTimeout as delay } from "node:timers/promises";
 import type { KubeObject, KubeReader } from "../kube/api.ts";
 import { Informer } from "../kube/informer.ts";
 import { modelOf } from "../kube/models.ts";
-import { internalIp } from "../kube/nodes.ts";
+import { internalIp, slimNode } from "../kube/nodes.ts";
 import { agentRestConfig } from "../kube/rest-config.ts";
 import { restClient } from "../kube/rest-client.ts";
+import { LIST_PAGE_SIZE } from "../kube/bounds.ts";
 import { BLOCKS_ANNOTATION, parseBlocksAnnotation } from "../ipam/annotation.ts";
 import type { NodeFacts } from "./node.ts";
 import type { LivePods } from "./ipam-gc.ts";
@@ -29,8 +30,6 @@ export interface ClusterView {
 }
 
 const REWATCH_DELAY_MS = 2_000;
-/** Nodes per page of the informer's list (client-go's default page size). */
-const NODE_PAGE = 500;
 /** How long a reconcile waits for the Node informer's first list before it lists by itself. */
 const FIRST_SYNC_WAIT_MS = 30_000;
 
@@ -95,8 +94,8 @@ export function clusterView(nodeName: string, api: KubeReader): ClusterView {
         },
         // Of every Node only what the overlay reads: a whole Node (labels, conditions, images) is
         // kilobytes, and the store holds 5,000 of them.
-        keep: overlayView,
-        pageSize: NODE_PAGE,
+        keep: slimNode,
+        pageSize: LIST_PAGE_SIZE,
         backoffMs: REWATCH_DELAY_MS,
       });
       const cache = {
@@ -125,22 +124,6 @@ export function nodeFacts(node: KubeObject): NodeFacts {
   return {
     ...(ip ? { internalIp: ip } : {}),
     blocks: parseBlocksAnnotation(node.metadata.annotations?.[BLOCKS_ANNOTATION]),
-  };
-}
-
-/** A Node cut down to what overlayPeer reads: its name, resourceVersion, InternalIP and blocks. */
-function overlayView(node: KubeObject): KubeObject {
-  const ip = internalIp(node);
-  const blocks = node.metadata.annotations?.[BLOCKS_ANNOTATION];
-  return {
-    apiVersion: node.apiVersion,
-    kind: node.kind,
-    metadata: {
-      name: node.metadata.name,
-      ...(node.metadata.resourceVersion ? { resourceVersion: node.metadata.resourceVersion } : {}),
-      ...(blocks === undefined ? {} : { annotations: { [BLOCKS_ANNOTATION]: blocks } }),
-    },
-    status: { addresses: ip ? [{ type: "InternalIP", address: ip }] : [] },
   };
 }
 

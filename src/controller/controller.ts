@@ -12,7 +12,8 @@ import { LedgerStore } from "./ledger.ts";
 import { NAMESPACE } from "../manifests/names.ts";
 import { Informer } from "../kube/informer.ts";
 import { modelOf } from "../kube/models.ts";
-import { internalIp } from "../kube/nodes.ts";
+import { internalIp, slimNode } from "../kube/nodes.ts";
+import { LIST_PAGE_SIZE } from "../kube/bounds.ts";
 import { type Backoff, Coalescer } from "../sys/coalesce.ts";
 import { mapBounded } from "../sys/bounded.ts";
 import type { NodeBlocks } from "../routes/routes.ts";
@@ -89,6 +90,10 @@ export class BlockController {
         this.passes.kick();
       },
       onError: onError("node watch failed"),
+      // Of every Node only what allocation and routing read, in pages (a store of 5,000 whole Nodes
+      // and a list of them in one body are each hundreds of megabytes).
+      keep: slimNode,
+      pageSize: LIST_PAGE_SIZE,
     });
   }
 
@@ -241,7 +246,7 @@ export class BlockController {
   private keepIfCurrent(read: KubeObject, newer: KubeObject): void {
     const cached = this.nodes.objects.get(read.metadata.name);
     if (cached?.metadata.resourceVersion === read.metadata.resourceVersion) {
-      this.nodes.objects.set(read.metadata.name, newer);
+      this.nodes.objects.set(read.metadata.name, slimNode(newer));
     }
   }
 

@@ -10,3 +10,6 @@ export const API_REQUEST_TIMEOUT_MS = 30_000;
  * an endless body would take before the deadline. A watch event is one object, bounded alike.
  */
 export const MAX_BODY_BYTES = 128 * 1024 * 1024;
+
+/** Objects per page of a list that can be long (every Node, every Pod), as client-go's reflector pages. */
+export const LIST_PAGE_SIZE = 500;

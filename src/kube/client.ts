@@ -51,11 +51,15 @@ export function connect(config: KubeConfig): KubeApi {
           undefined,
           options.fieldSelector,
           options.labelSelector,
+          options.limit,
+          options.continue,
         ),
       );
+      const more = list.metadata?._continue;
       return {
         items: list.items.map((item) => wire({ apiVersion, kind, ...item })),
         resourceVersion: list.metadata?.resourceVersion ?? "",
+        ...(more ? { continue: more } : {}),
       };
     },
     apply: (object, options = {}) =>

@@ -41,6 +41,8 @@ function answer(argv: string[], self: string, onNode: boolean, options: FakeExec
   // `busybox timeout N COMMAND...` runs COMMAND (the fake never takes that long).
   if (argv[1] === "timeout") return answer(argv.slice(3), self, onNode, options);
   const [, applet, ...rest] = argv;
+  if (applet === "ip" && rest[0] === "link")
+    return ok("2: eth0@if3: <BROADCAST,MULTICAST,UP> mtu 1500 qdisc noqueue\n");
   if (applet === "ip") return ok("default via 10.224.0.16 dev eth0\n10.224.0.0/16 dev eth0 scope link\n");
   if (applet === "nslookup") return ok(`Server:\t10.0.0.10\n\nName:\tgoogle.com\nAddress: 142.250.0.1\n`);
   if (applet === "ping") return ok("1 packets transmitted, 1 packets received\n");
