@@ -61,7 +61,7 @@ export class BlockController {
   private fullSync = false;
   private readonly unusedSince = new Map<string, number>();
   private readonly lastIp = new Map<string, string>();
-  private readonly podCounts = new Map<string, number>();
+  private podCounts = new Map<string, number>();
   private blocksOf = new Map<string, string[]>();
   private synced = false;
   private releaseTimer: NodeJS.Timeout | undefined;
@@ -120,14 +120,24 @@ export class BlockController {
   private async countPods(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       try {
-        const pods = await this.api.list("v1", "Pod");
-        this.podCounts.clear();
-        for (const pod of pods.items) {
-          const { spec, status } = modelOf("v1/Pod", pod);
-          const phase = status?.phase;
-          if (!spec?.nodeName || spec.hostNetwork || phase === "Succeeded" || phase === "Failed") continue;
-          this.podCounts.set(spec.nodeName, (this.podCounts.get(spec.nodeName) ?? 0) + 1);
-        }
+        // Every pod of the cluster, counted page by page: a 5,000-node cluster's pods in one body would
+        // pass the client's bound (kube/bounds.ts) and be held whole.
+        const counts = new Map<string, number>();
+        let next: string | undefined;
+        do {
+          const page = await this.api.list("v1", "Pod", {
+            limit: LIST_PAGE_SIZE,
+            ...(next ? { continue: next } : {}),
+          });
+          next = page.continue;
+          for (const pod of page.items) {
+            const { spec, status } = modelOf("v1/Pod", pod);
+            const phase = status?.phase;
+            if (!spec?.nodeName || spec.hostNetwork || phase === "Succeeded" || phase === "Failed") continue;
+            counts.set(spec.nodeName, (counts.get(spec.nodeName) ?? 0) + 1);
+          }
+        } while (next);
+        this.podCounts = counts;
         this.passes.kick();
       } catch (error) {
         this.log.error({ err: error }, "counting pods failed");
