@@ -7,10 +7,9 @@ import { join } from "node:path";
 import type { ClusterSpec } from "../../spec/schema.ts";
 import type { NodePlan, Plan } from "../../ipam/planner.ts";
 import type { RouteEntry } from "../../routes/routes.ts";
-import { run } from "../../sys/exec.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { CONFLIST_FILE, conflistText, type Conflist } from "../../cni/conflist.ts";
-import { iptablesRestore, sysctls } from "./netns.ts";
+import { inNetns, iptablesRestore, sysctls } from "./netns.ts";
 import { guestCli } from "../bundle.ts";
 import type { CheckId } from "../../verify/checks.ts";
 import type { EmulatedNode } from "./topology.ts";
@@ -55,9 +54,8 @@ export function productProfile(specFile: string, vnetRoutes?: readonly RouteEntr
  */
 export async function runAgentOnce(specFile: string, node: EmulatedNode, dirs: NodeDirs): Promise<string> {
   // prettier-ignore
-  const { stdout } = await run("ip", [
-    "netns", "exec", node.ns,
-    process.execPath, guestCli(), "agent", "--once",
+  const { stdout } = await inNetns(node.ns)(process.execPath, [
+    guestCli(), "agent", "--once",
     "--config", specFile, "--node", node.name,
     "--cni-conf-dir", dirs.confDir, "--cni-bin-dir", CNI_BIN_DIR, "--ipam-data-dir", dirs.ipamDataDir,
   ], { env: { ...process.env, AKS_IPVLAN_IPTABLES: "legacy" } });
