@@ -24,7 +24,7 @@ import type {
   ServiceRef,
   ServiceRequest,
 } from "../../verify/driver.ts";
-import { inNetns, ipBatch, iptablesRestore, probe, sysctls } from "./netns.ts";
+import { inNetns, ipBatch, iptablesRestore, netnsArgv, probe, sysctls } from "./netns.ts";
 import {
   INTERNET,
   INTERNET_IP,
@@ -248,7 +248,8 @@ export class Testbed implements ClusterDriver {
   startInPod(ref: PodRef, argv: string[]): void {
     const pod = this.#pods.get(ref.name);
     if (!pod) throw new Error(`no pod ${ref.name}`);
-    spawn("ip", ["netns", "exec", pod.ns, ...argv], { detached: true, stdio: "ignore" }).unref();
+    const [enter, ...rest] = netnsArgv(pod.ns, argv);
+    spawn(enter!, rest, { detached: true, stdio: "ignore" }).unref();
   }
 
   execOnNode(ref: NodeRef, argv: string[], options?: ExecOptions): Promise<ExecResult> {
@@ -316,7 +317,7 @@ function podIp(result: CniResult): string {
 
 async function execIn(ns: string, argv: string[], options: ExecOptions = {}): Promise<ExecResult> {
   const started = performance.now();
-  const outcome = await probe(["ip", "netns", "exec", ns, ...argv], options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const outcome = await probe(netnsArgv(ns, argv), options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
   return { argv, ...outcome, durationMs: Math.round(performance.now() - started) };
 }
 

@@ -13,6 +13,7 @@ import { runSuite } from "../../verify/suite.ts";
 import type { ControlRun } from "../job.ts";
 import type { Testbed } from "./cluster.ts";
 import { VNET, nodeGateway } from "./topology.ts";
+import { inNetns } from "./netns.ts";
 
 const ETHERNET_MTU = 1500;
 /** Azure's VNet fragments above 1,400 bytes (azure-docs, TCP/IP performance tuning). */
@@ -47,16 +48,7 @@ export const CONTROLS: readonly Control[] = [
     description: `the masquerade chain ${MASQ_CHAIN} emptied`,
     mustFail: ["egress"],
     async apply(testbed, name) {
-      await run("ip", [
-        "netns",
-        "exec",
-        testbed.node(name).ns,
-        "iptables-legacy",
-        "-t",
-        "nat",
-        "-F",
-        MASQ_CHAIN,
-      ]);
+      await inNetns(testbed.node(name).ns)("iptables-legacy", ["-t", "nat", "-F", MASQ_CHAIN]);
       return () => repairNode(testbed, name);
     },
   },

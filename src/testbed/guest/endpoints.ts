@@ -4,10 +4,10 @@
 // with the client address it saw. Leaves out: the real APIs behind those addresses, recursion to the
 // internet, TLS.
 import { join } from "node:path";
-import { run } from "../../sys/exec.ts";
 import { writeFileAtomic } from "../../sys/atomic-write.ts";
 import { IMDS, WIRESERVER, WIRESERVER_TCP_PORTS } from "../../noderules/azure-endpoints.ts";
 import { AZURE, INTERNET, INTERNET_IP } from "./topology.ts";
+import { inNetns } from "./netns.ts";
 
 export const DNS_NAME = "example.test";
 export const HTTP_PORT = 80;
@@ -30,14 +30,13 @@ async function writeDocumentRoots(root: string): Promise<{ www: string; metadata
 
 /** busybox httpd daemonizes after binding, so the server is listening when this returns. */
 export async function startHttpd(ns: string, listen: string, documentRoot: string): Promise<void> {
-  await run("ip", ["netns", "exec", ns, "busybox", "httpd", "-p", listen, "-h", documentRoot]);
+  await inNetns(ns)("busybox", ["httpd", "-p", listen, "-h", documentRoot]);
 }
 
 /** dnsmasq daemonizes after binding; `extra` chooses what it answers. */
 export async function startDnsmasq(ns: string, extra: string[]): Promise<void> {
   // prettier-ignore
-  await run("ip", [
-    "netns", "exec", ns, "dnsmasq",
+  await inNetns(ns)("dnsmasq", [
     "--conf-file=/dev/null", "--no-hosts", "--no-resolv", "--user=root", "--pid-file=", "--cache-size=0",
     ...extra,
   ]);

@@ -38,15 +38,16 @@ type RunFields = Omit<SuiteJob, "specFile" | "more">;
 
 async function main(jobFile: string): Promise<void> {
   const { specFile, more, ...first } = await readJsonFile(jobFile, SuiteJobSchema);
-  const result: SuiteResult = await runCluster(specFile, first, ROOT);
+  const result: SuiteResult = await runCluster(specFile, first, ROOT, (more ?? []).length === 0);
   try {
-    for (const { name, spec, ...fields } of result.error ? [] : (more ?? [])) {
+    for (const [index, { name, spec, ...fields }] of (result.error ? [] : (more ?? [])).entries()) {
       const dir = join(ROOT, "more", name);
       await mkdir(dir, { recursive: true });
       const file = join(dir, "spec.yaml");
       await writeFileAtomic(file, `${JSON.stringify(spec, null, 2)}\n`);
       log(`next cluster: ${name}`);
-      (result.more ??= []).push({ name, result: await runCluster(file, fields, dir) });
+      const last = index === more!.length - 1;
+      (result.more ??= []).push({ name, result: await runCluster(file, fields, dir, last) });
     }
   } catch (error) {
     result.error = (error as Error).stack ?? String(error);
@@ -54,8 +55,17 @@ async function main(jobFile: string): Promise<void> {
   await writeFileAtomic(join(dirname(jobFile), RESULT_FILE), `${JSON.stringify(result, null, 2)}\n`);
 }
 
-/** Builds the cluster of `specFile` once per profile and runs what the job asks on it. */
-async function runCluster(specFile: string, job: RunFields, root: string): Promise<ClusterResult> {
+/**
+ * Builds the cluster of `specFile` once per profile and runs what the job asks on it. The `last`
+ * cluster of the boot is not torn down: the guest powers off next, which ends every namespace and
+ * process at once (seconds of `netns del` and kills saved on UML).
+ */
+async function runCluster(
+  specFile: string,
+  job: RunFields,
+  root: string,
+  last: boolean,
+): Promise<ClusterResult> {
   const result: ClusterResult = { kernel: release(), profiles: [], controls: [], afterSwitch: [] };
   try {
     const spec = await loadSpec(specFile);
@@ -96,7 +106,7 @@ async function runCluster(specFile: string, job: RunFields, root: string): Promi
       if (name === "product" && job.controls) result.controls = await runControls(testbed, log);
       if (name === "product" && job.vnetRoutesAfter)
         result.afterSwitch = await pathsAfterSwitch(testbed, job.vnetRoutesAfter);
-      await testbed.teardown();
+      if (!last || name !== job.profiles.at(-1)) await testbed.teardown();
     }
   } catch (error) {
     result.error = (error as Error).stack ?? String(error);
